@@ -1,0 +1,65 @@
+# network-broker: build, test, demo, install.
+# `make demo` and `make test` work on a fresh Debian 12 machine with only the .NET SDK: they install
+# what they need (apt packages, NuGet restore) and re-run themselves under sudo when not root.
+
+SHELL      := /bin/bash
+PREFIX     ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+RID        ?= linux-x64
+CONFIG     ?= Release
+DOTNET     ?= dotnet
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+# Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux
+
+STATE_DIRS := carrier configured degraded no-carrier routable manager routes
+
+.PHONY: all build deps test unit-test demo install clean bench
+
+all: build
+
+# Installs the missing Debian packages (root only; the callers below make sure of that).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing: $$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to install $$missing (run: sudo make deps)" >&2; exit 1; fi; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: bin/network-broker
+
+bin/network-broker: $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null) Directory.Build.props global.json
+	@command -v clang >/dev/null || $(MAKE) --no-print-directory deps
+	$(DOTNET) publish src/NetworkBroker/NetworkBroker.csproj -c $(CONFIG) -r $(RID) -o out/publish --nologo -v quiet
+	@mkdir -p bin && cp out/publish/network-broker bin/network-broker
+	@ls -l bin/network-broker
+
+test:
+	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory test; fi; \
+	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && \
+	NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker $(MAKE) --no-print-directory unit-test
+
+# Runs every test project; results land in TestResults/*.trx (read by .ci/run for the totals).
+unit-test:
+	@rm -rf TestResults
+	$(DOTNET) test NetworkBroker.sln -c $(CONFIG) --nologo --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults
+
+demo:
+	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory demo; fi; \
+	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && ./demo/run-demo.sh
+
+install: bin/network-broker
+	install -D -m 0755 bin/network-broker $(DESTDIR)$(PREFIX)/bin/network-broker
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker
+	@for d in $(STATE_DIRS); do install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker/$$d.d; done
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
+	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
+	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi
+
+clean:
+	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj

@@ -1,0 +1,23 @@
+namespace NetworkBroker.Cli;
+
+/// <summary>What the user asked for on the command line.</summary>
+public enum CommandKind
+{
+    Run,
+    CheckConfig,
+    RunScripts,
+    Help,
+    Version,
+}
+
+/// <summary>A parsed command line; <see cref="Error"/> is set (and the rest meaningless) when it did not parse.</summary>
+public sealed record CommandLine
+{
+    public CommandKind Command { get; init; } = CommandKind.Run;
+    public string ConfigPath { get; init; } = Configuration.BrokerConfiguration.DefaultPath;
+    /// <summary>run-scripts: the synthesised event's link and state (the directory <c>&lt;state&gt;.d</c>).</summary>
+    public string? Link { get; init; }
+    public string? State { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
+    public string? Error { get; init; }
+}

@@ -1,0 +1,42 @@
+using System.Collections.Immutable;
+using NetworkBroker.Logging;
+
+namespace NetworkBroker.Configuration;
+
+/// <summary>
+/// The effective configuration: <c>network-broker.toml</c> with defaults filled in and the
+/// environment overrides applied. Immutable; a reload builds a new one.
+/// </summary>
+public sealed record BrokerConfiguration
+{
+    public const string DefaultPath = "/etc/network-broker/network-broker.toml";
+    public const uint DefaultRouteTableBase = 9999;
+    /// <summary>Before <c>main</c> (32766) so that the per-address rules win; after the range admins hand-place rules in.</summary>
+    public const uint DefaultRoutingPolicyRulePriority = 32000;
+
+    /// <summary>The file this was read from (it may not exist: then everything is a default).</summary>
+    public string Path { get; init; } = DefaultPath;
+
+    // [System]
+    public LogLevel LogLevel { get; init; } = LogLevel.Info;
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+    public EventSources Generator { get; init; } = EventSources.SystemdNetworkd;
+    public string User { get; init; } = "network-broker";
+    public string DHClientLeaseFile { get; init; } = "/var/lib/dhclient/dhclient.leases";
+    public TimeSpan ScriptTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public bool RunStartupTriggers { get; init; }
+
+    // [Network]
+    public LinkFilter Links { get; init; } = LinkFilter.All;
+    public ImmutableArray<string> RoutingPolicyRules { get; init; } = [];
+    public bool UseDNS { get; init; }
+    public bool UseDomain { get; init; }
+    public bool UseHostname { get; init; }
+    public bool EmitJSON { get; init; } = true;
+    public uint RouteTableBase { get; init; } = DefaultRouteTableBase;
+    public uint RoutingPolicyRulePriority { get; init; } = DefaultRoutingPolicyRulePriority;
+    public bool RemoveRulesOnStop { get; init; }
+
+    /// <summary>The directory holding the config file, and so the <c>&lt;state&gt;.d</c> script directories.</summary>
+    public string Directory => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/";
+}

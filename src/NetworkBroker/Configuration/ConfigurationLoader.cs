@@ -1,0 +1,176 @@
+using System.Collections.Immutable;
+using NetworkBroker.Logging;
+using Tomlyn.Parsing;
+using Tomlyn.Syntax;
+
+namespace NetworkBroker.Configuration;
+
+/// <summary>
+/// Reads <c>network-broker.toml</c>. Works on Tomlyn's syntax tree rather than its object model
+/// so that every error names the line of the key, and so that quoted booleans (the seed's own
+/// example writes <c>UseDNS="true"</c>) can be accepted where a TOML boolean is expected.
+/// Unknown sections and keys are errors: a typo must never silently become a default.
+/// </summary>
+public static class ConfigurationLoader
+{
+    public const string LogLevelVariable = "NETWORK_EVENT_LOG_LEVEL";
+    public const string LogFormatVariable = "NETWORK_EVENT_LOG_FORMAT";
+
+    private delegate BrokerConfiguration Apply(BrokerConfiguration config, ValueReader value);
+
+    private static readonly Dictionary<string, Dictionary<string, Apply>> Sections = new(StringComparer.Ordinal)
+    {
+        ["System"] = new(StringComparer.Ordinal)
+        {
+            ["LogLevel"] = (c, v) => v.Enum("debug, info, warn, error or fatal", LogLevelNames.TryParseLevel, out LogLevel l) ? c with { LogLevel = l } : c,
+            ["LogFormat"] = (c, v) => v.Enum("text or json", LogLevelNames.TryParseFormat, out LogFormat f) ? c with { LogFormat = f } : c,
+            ["Generator"] = (c, v) => v.Generators(out var g) ? c with { Generator = g } : c,
+            ["User"] = (c, v) => v.UserName(out var u) ? c with { User = u } : c,
+            ["DHClientLeaseFile"] = (c, v) => v.AbsolutePath(out var p) ? c with { DHClientLeaseFile = p } : c,
+            ["ScriptTimeoutSec"] = (c, v) => v.Integer(1, 86_400, out var s) ? c with { ScriptTimeout = TimeSpan.FromSeconds(s) } : c,
+            ["RunStartupTriggers"] = (c, v) => v.Boolean(out var b) ? c with { RunStartupTriggers = b } : c,
+        },
+        ["Network"] = new(StringComparer.Ordinal)
+        {
+            ["Links"] = (c, v) => v.LinkNames(out var n) ? c with { Links = new LinkFilter(n) } : c,
+            ["RoutingPolicyRules"] = (c, v) => v.LinkNames(out var n) ? c with { RoutingPolicyRules = n } : c,
+            ["UseDNS"] = (c, v) => v.Boolean(out var b) ? c with { UseDNS = b } : c,
+            ["UseDomain"] = (c, v) => v.Boolean(out var b) ? c with { UseDomain = b } : c,
+            ["UseHostname"] = (c, v) => v.Boolean(out var b) ? c with { UseHostname = b } : c,
+            ["EmitJSON"] = (c, v) => v.Boolean(out var b) ? c with { EmitJSON = b } : c,
+            // Tables 253-255 are the kernel's default/main/local; base + ifindex must stay clear of them and of 2^32.
+            ["RouteTableBase"] = (c, v) => v.Integer(256, 2_000_000_000, out var t) ? c with { RouteTableBase = (uint)t } : c,
+            // The rules must come before the main table's rule (32766) or they would never be consulted.
+            ["RoutingPolicyRulePriority"] = (c, v) => v.Integer(1, 32765, out var p) ? c with { RoutingPolicyRulePriority = (uint)p } : c,
+            ["RemoveRulesOnStop"] = (c, v) => v.Boolean(out var b) ? c with { RemoveRulesOnStop = b } : c,
+        },
+    };
+
+    /// <summary>Every key, by section, in documentation order.</summary>
+    public static IEnumerable<(string Section, string Key)> Keys =>
+        Sections.SelectMany(s => s.Value.Keys.Select(k => (s.Key, k)));
+
+    /// <summary>
+    /// Loads FILE: a missing file means the defaults (<paramref name="fileExists"/> false), an unreadable or
+    /// invalid one throws <see cref="ConfigurationException"/> with every error found.
+    /// </summary>
+    public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists)
+    {
+        string? text;
+        try
+        {
+            text = File.ReadAllText(path);
+            fileExists = true;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            text = null;
+            fileExists = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException([new ConfigurationError(path, 0, null, $"cannot read: {e.Message}")]);
+        }
+
+        var errors = new List<ConfigurationError>();
+        var config = text is null ? new BrokerConfiguration { Path = path } : Parse(text, path, errors);
+        config = ApplyEnvironment(config, environment, errors);
+        if (errors.Count > 0)
+            throw new ConfigurationException(errors);
+        return config;
+    }
+
+    /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>.</summary>
+    public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors)
+    {
+        var config = new BrokerConfiguration { Path = path };
+        var document = SyntaxParser.Parse(text, path);
+        foreach (var diagnostic in document.Diagnostics)
+            if (diagnostic.Kind == DiagnosticMessageKind.Error)
+                errors.Add(new ConfigurationError(path, diagnostic.Span.Start.Line + 1, null, diagnostic.Message));
+        if (document.HasErrors)
+            return config;
+
+        foreach (var keyValue in document.KeyValues)
+            errors.Add(new ConfigurationError(path, LineOf(keyValue), KeyText(keyValue.Key),
+                "key outside a section: put it under [System] or [Network]"));
+
+        foreach (var table in document.Tables)
+        {
+            var name = KeyText(table.Name);
+            if (table is TableArraySyntax || name is null || !Sections.TryGetValue(name, out var keys))
+            {
+                errors.Add(new ConfigurationError(path, LineOf(table), null,
+                    $"unknown section [{name}]{Suggest(name, Sections.Keys)}; the sections are [System] and [Network]"));
+                continue;
+            }
+
+            foreach (var keyValue in table.Items)
+            {
+                var key = KeyText(keyValue.Key);
+                var located = $"[{name}] {key}";
+                if (key is null || !keys.TryGetValue(key, out var apply))
+                {
+                    errors.Add(new ConfigurationError(path, LineOf(keyValue), located,
+                        $"unknown key{Suggest(key, keys.Keys)}"));
+                    continue;
+                }
+                config = apply(config, new ValueReader(keyValue.Value, path, LineOf(keyValue), located, errors));
+            }
+        }
+        return config;
+    }
+
+    /// <summary>NETWORK_EVENT_LOG_LEVEL and NETWORK_EVENT_LOG_FORMAT win over the file.</summary>
+    public static BrokerConfiguration ApplyEnvironment(BrokerConfiguration config, Func<string, string?> environment, List<ConfigurationError> errors)
+    {
+        var level = environment(LogLevelVariable);
+        if (!string.IsNullOrWhiteSpace(level))
+        {
+            if (LogLevelNames.TryParseLevel(level, out var parsed))
+                config = config with { LogLevel = parsed };
+            else
+                errors.Add(new ConfigurationError("environment", 0, LogLevelVariable,
+                    $"unknown value \"{level}\" (expected debug, info, warn, error or fatal)"));
+        }
+
+        var format = environment(LogFormatVariable);
+        if (!string.IsNullOrWhiteSpace(format))
+        {
+            if (LogLevelNames.TryParseFormat(format, out var parsed))
+                config = config with { LogFormat = parsed };
+            else
+                errors.Add(new ConfigurationError("environment", 0, LogFormatVariable,
+                    $"unknown value \"{format}\" (expected text or json)"));
+        }
+        return config;
+    }
+
+    private static int LineOf(SyntaxNode node) => node.Span.Start.Line + 1;
+
+    private static string? KeyText(KeySyntax? key)
+    {
+        if (key?.Key is null)
+            return null;
+        var text = SimpleKey(key.Key);
+        foreach (var dotted in key.DotKeys)
+            text += "." + SimpleKey(dotted.Key!);
+        return text;
+    }
+
+    private static string? SimpleKey(BareKeyOrStringValueSyntax key) => key switch
+    {
+        BareKeySyntax bare => bare.Key?.Text,
+        StringValueSyntax quoted => quoted.Value,
+        _ => null,
+    };
+
+    /// <summary>A hint for a key spelt with the wrong case, the commonest mistake in hand-written TOML.</summary>
+    private static string Suggest(string? given, IEnumerable<string> known)
+    {
+        if (given is null)
+            return "";
+        var match = known.FirstOrDefault(k => string.Equals(k, given, StringComparison.OrdinalIgnoreCase));
+        return match is null ? "" : $" (did you mean {match}?)";
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.Immutable;
+using Tomlyn.Syntax;
+
+namespace NetworkBroker.Configuration;
+
+/// <summary>
+/// Reads one key's value with the conversions the configuration allows, recording any problem
+/// against the key's line. Each reader returns false (and records why) when the value is unusable,
+/// so the default stays in force and every error in the file is reported in one pass.
+/// </summary>
+internal sealed class ValueReader(ValueSyntax? value, string path, int line, string key, List<ConfigurationError> errors)
+{
+    public delegate bool TryParse<T>(string text, out T result);
+
+    public bool Boolean(out bool result)
+    {
+        switch (value)
+        {
+            case BooleanValueSyntax boolean:
+                result = boolean.Value;
+                return true;
+            case StringValueSyntax text when TryParseBoolean(text.Value, out result):
+                return true;
+            case IntegerValueSyntax { Value: 0 or 1 } number:
+                result = number.Value == 1;
+                return true;
+            default:
+                result = false;
+                return Fail($"expected a boolean (true or false; \"yes\"/\"no\"/\"1\"/\"0\" are accepted too), got {Describe()}");
+        }
+    }
+
+    public static bool TryParseBoolean(string? text, out bool result)
+    {
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case "true" or "yes" or "1" or "on":
+                result = true;
+                return true;
+            case "false" or "no" or "0" or "off":
+                result = false;
+                return true;
+            default:
+                result = false;
+                return false;
+        }
+    }
+
+    public bool Integer(long min, long max, out long result)
+    {
+        result = 0;
+        switch (value)
+        {
+            case IntegerValueSyntax number:
+                result = number.Value;
+                break;
+            case StringValueSyntax text when long.TryParse(text.Value?.Trim(), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var parsed):
+                result = parsed;
+                break;
+            default:
+                return Fail($"expected an integer, got {Describe()}");
+        }
+        return result >= min && result <= max || Fail($"{result} is out of range ({min} to {max})");
+    }
+
+    public bool Enum<T>(string expected, TryParse<T> parse, out T result)
+    {
+        result = default!;
+        if (value is not StringValueSyntax { Value: { } text })
+            return Fail($"expected a string ({expected}), got {Describe()}");
+        return parse(text, out result) || Fail($"unknown value \"{text}\" (expected {expected})");
+    }
+
+    public bool Generators(out EventSources result)
+    {
+        result = EventSources.None;
+        if (!Words(out var words))
+            return false;
+        foreach (var word in words)
+        {
+            switch (word)
+            {
+                case EventSourceNames.SystemdNetworkd: result |= EventSources.SystemdNetworkd; break;
+                case EventSourceNames.DHClient: result |= EventSources.DHClient; break;
+                default:
+                    return Fail($"unknown generator \"{word}\" (expected {EventSourceNames.SystemdNetworkd} and/or {EventSourceNames.DHClient})");
+            }
+        }
+        return result != EventSources.None || Fail("at least one generator is needed");
+    }
+
+    public bool LinkNames(out ImmutableArray<string> result)
+    {
+        result = [];
+        if (!Words(out var words))
+            return false;
+        foreach (var word in words)
+            if (!IsValidLinkName(word))
+                return Fail($"\"{word}\" is not a valid interface name");
+        result = [.. words.Distinct(StringComparer.Ordinal)];
+        return true;
+    }
+
+    /// <summary>The kernel's rule (dev_valid_name) widened to altnames: 1-127 bytes, no '/', ':' or white space, not "." or "..".</summary>
+    public static bool IsValidLinkName(string name) =>
+        name.Length is > 0 and < 128 && name is not "." and not ".." &&
+        !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c));
+
+    public bool UserName(out string result)
+    {
+        result = "";
+        if (value is not StringValueSyntax { Value: { } text } || (text = text.Trim()).Length == 0)
+            return Fail($"expected a user name, got {Describe()}");
+        if (text.Length > 32 || text.Any(c => c is ':' or '/' || char.IsWhiteSpace(c) || char.IsControl(c)))
+            return Fail($"\"{text}\" is not a valid user name");
+        result = text;
+        return true;
+    }
+
+    public bool AbsolutePath(out string result)
+    {
+        result = "";
+        if (value is not StringValueSyntax { Value: { } text } || text.Length == 0)
+            return Fail($"expected a path, got {Describe()}");
+        if (!text.StartsWith('/'))
+            return Fail($"\"{text}\" is not an absolute path");
+        result = text;
+        return true;
+    }
+
+    /// <summary>A whitespace-separated string (the seed's form) or an array of strings.</summary>
+    private bool Words(out List<string> words)
+    {
+        words = [];
+        switch (value)
+        {
+            case StringValueSyntax { Value: { } text }:
+                words.AddRange(text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                return true;
+            case ArraySyntax array:
+                foreach (var item in array.Items)
+                {
+                    if (item.Value is not StringValueSyntax { Value: { } element })
+                        return Fail("expected an array of strings");
+                    words.AddRange(element.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                }
+                return true;
+            default:
+                return Fail($"expected a whitespace-separated string, got {Describe()}");
+        }
+    }
+
+    private string Describe() => value switch
+    {
+        null => "nothing",
+        StringValueSyntax s => $"\"{s.Value}\"",
+        BooleanValueSyntax b => b.Value ? "true" : "false",
+        IntegerValueSyntax i => i.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        FloatValueSyntax => "a float",
+        ArraySyntax => "an array",
+        InlineTableSyntax => "a table",
+        DateTimeValueSyntax => "a date",
+        _ => "an unsupported value",
+    };
+
+    private bool Fail(string message)
+    {
+        errors.Add(new ConfigurationError(path, line, key, message));
+        return false;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+
+namespace NetworkBroker.Native;
+
+/// <summary>The few libc calls .NET has no managed API for. glibc's soname, since "libc.so" is a linker script on Debian.</summary>
+internal static unsafe partial class Libc
+{
+    private const string Library = "libc.so.6";
+
+    public const int AF_UNIX = 1;
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+    public const int EINTR = 4;
+    public const int ESRCH = 3;
+    public const int ECHILD = 10;
+    public const int O_RDONLY = 0;
+    public const int AT_FDCWD = -100;
+    public const short POSIX_SPAWN_SETSIGDEF = 0x04;
+    public const short POSIX_SPAWN_SETSIGMASK = 0x08;
+    public const short POSIX_SPAWN_SETSID = 0x80;
+    public const uint STATX_TYPE = 0x1;
+    public const uint STATX_MODE = 0x2;
+    public const uint STATX_UID = 0x8;
+
+    /// <summary>Upper bounds of glibc's opaque types on every 64-bit ABI (x86-64: 80, 336 and 128 bytes).</summary>
+    public const int FileActionsSize = 128;
+    public const int SpawnAttrSize = 512;
+    public const int SigSetSize = 128;
+
+    /// <summary>Linux's struct statx: the same layout on every architecture, unlike struct stat.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct Statx
+    {
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(40)] public ulong Size;
+    }
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int socketpair(int domain, int type, int protocol, int* sv);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int kill(int pid, int signal);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int waitpid(int pid, int* status, int options);
+
+    [LibraryImport(Library)]
+    public static partial uint geteuid();
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(int dirfd, string path, int flags, uint mask, Statx* result);
+
+    // posix_spawn and friends return the error number instead of setting errno.
+    [LibraryImport(Library)]
+    public static partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_init(void* fileActions);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_destroy(void* fileActions);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_adddup2(void* fileActions, int fd, int newFd);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_addopen(void* fileActions, int fd, byte* path, int flags, uint mode);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawn_file_actions_addchdir_np(void* fileActions, byte* path);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_init(void* attributes);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_destroy(void* attributes);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_setflags(void* attributes, short flags);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_setsigmask(void* attributes, void* sigset);
+
+    [LibraryImport(Library)]
+    public static partial int posix_spawnattr_setsigdefault(void* attributes, void* sigset);
+
+    [LibraryImport(Library)]
+    public static partial int sigemptyset(void* sigset);
+
+    [LibraryImport(Library)]
+    public static partial int sigfillset(void* sigset);
+
+    [LibraryImport(Library)]
+    private static partial nint strerror(int errno);
+
+    public static string ErrorName(int errno) => errno switch
+    {
+        1 => "EPERM", 2 => "ENOENT", 3 => "ESRCH", 4 => "EINTR", 5 => "EIO", 7 => "E2BIG", 8 => "ENOEXEC",
+        9 => "EBADF", 10 => "ECHILD", 11 => "EAGAIN", 12 => "ENOMEM", 13 => "EACCES", 17 => "EEXIST",
+        20 => "ENOTDIR", 21 => "EISDIR", 22 => "EINVAL", 24 => "EMFILE", 26 => "ETXTBSY", 28 => "ENOSPC",
+        _ => $"errno {errno}",
+    };
+
+    public static string Describe(int errno) => $"{ErrorName(errno)}: {Marshal.PtrToStringUTF8(strerror(errno))}";
+}

@@ -1,0 +1,39 @@
+using NetworkBroker.Logging;
+
+namespace NetworkBroker.Scripts;
+
+/// <summary>The <c>&lt;state&gt;.d</c> directories beside the configuration file.</summary>
+public static class ScriptDirectories
+{
+    /// <summary>Created at start; any other networkd state (off.d, configuring.d, failed.d, ...) works when it exists.</summary>
+    public static readonly IReadOnlyList<string> Standard =
+        ["carrier", "configured", "degraded", "no-carrier", "routable", "manager", "routes"];
+
+    public static string PathOf(string root, string state) => Path.Combine(root, state + ".d");
+
+    /// <summary>networkd's state vocabulary: lower-case words joined by '-' ("no-carrier", "degraded-carrier").</summary>
+    public static bool IsValidState(string state) =>
+        state.Length is > 0 and <= 64 && state[0] is >= 'a' and <= 'z' &&
+        state.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-');
+
+    /// <summary>Creates the standard directories that are missing. Failures are logged, not fatal: the daemon still runs what exists.</summary>
+    public static void EnsureCreated(string root, Logger log)
+    {
+        foreach (var state in Standard)
+        {
+            var path = PathOf(root, state);
+            if (Directory.Exists(path))
+                continue;
+            try
+            {
+                Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                    UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+                log.Debug($"Created script directory {path}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Warn($"Cannot create script directory {path}: {e.Message}");
+            }
+        }
+    }
+}

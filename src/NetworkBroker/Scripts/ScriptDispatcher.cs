@@ -1,0 +1,139 @@
+using NetworkBroker.Logging;
+
+namespace NetworkBroker.Scripts;
+
+/// <summary>
+/// Orders script runs: each link has a lane whose events run strictly one after another in the
+/// order they were queued (a link's "carrier" scripts finish before its "routable" ones start),
+/// while different links' lanes run in parallel, at most <c>maxParallel</c> scripts at a time.
+/// Queuing never blocks the event source; a lane exists only while it has work.
+/// </summary>
+public sealed class ScriptDispatcher : IAsyncDisposable
+{
+    private sealed class Lane
+    {
+        public readonly Queue<ScriptEvent> Pending = new();
+        public Task Drain = Task.CompletedTask;
+    }
+
+    private readonly ScriptRunner _runner;
+    private readonly Logger _log;
+    private readonly SemaphoreSlim _slots;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private TaskCompletionSource _idle = NewIdle(completed: true);
+
+    public ScriptDispatcher(ScriptRunner runner, Logger log, int maxParallel = 8)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxParallel, 1);
+        _runner = runner;
+        _log = log;
+        _slots = new SemaphoreSlim(maxParallel, maxParallel);
+    }
+
+    /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
+    public event Action<ScriptEvent, IReadOnlyList<ScriptResult>>? Completed;
+
+    /// <summary>Queues an event behind the others of its link. False once stopping: no new runs start then.</summary>
+    public bool Enqueue(ScriptEvent scriptEvent)
+    {
+        lock (_gate)
+        {
+            if (_stopping.IsCancellationRequested)
+                return false;
+            var key = scriptEvent.OrderingKey;
+            // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
+            if (_lanes.TryGetValue(key, out var lane))
+            {
+                lane.Pending.Enqueue(scriptEvent);
+                return true;
+            }
+            lane = new Lane();
+            lane.Pending.Enqueue(scriptEvent);
+            _lanes.Add(key, lane);
+            if (_idle.Task.IsCompleted)
+                _idle = NewIdle(completed: false);
+            lane.Drain = Task.Run(() => DrainAsync(key, lane));
+            return true;
+        }
+    }
+
+    /// <summary>Completes when no event is queued or running.</summary>
+    public Task WhenIdle()
+    {
+        lock (_gate)
+            return _idle.Task;
+    }
+
+    private async Task DrainAsync(string key, Lane lane)
+    {
+        while (true)
+        {
+            ScriptEvent next;
+            lock (_gate)
+            {
+                if (!lane.Pending.TryPeek(out next!))
+                {
+                    _lanes.Remove(key);
+                    if (_lanes.Count == 0)
+                        _idle.TrySetResult();
+                    return;
+                }
+            }
+
+            try
+            {
+                await _slots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                try
+                {
+                    var results = await _runner.RunAsync(next, _stopping.Token).ConfigureAwait(false);
+                    Completed?.Invoke(next, results);
+                }
+                finally
+                {
+                    _slots.Release();
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                // One bad event must not stall its link's lane for good.
+                _log.Write(LogLevel.Error, next.Link, next.IfIndex, $"Running {next.State}.d failed: {e.Message}");
+            }
+
+            lock (_gate)
+            {
+                lane.Pending.Dequeue();
+                if (_stopping.IsCancellationRequested && lane.Pending.Count > 0)
+                {
+                    _log.Write(LogLevel.Warn, next.Link, next.IfIndex, $"Shutting down: {lane.Pending.Count} queued event(s) not run");
+                    lane.Pending.Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>Starts no new runs; a script already running finishes within its timeout.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Task[] drains;
+        lock (_gate)
+        {
+            _stopping.Cancel();
+            drains = [.. _lanes.Values.Select(l => l.Drain)];
+        }
+        await Task.WhenAll(drains).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private static TaskCompletionSource NewIdle(bool completed)
+    {
+        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+            idle.SetResult();
+        return idle;
+    }
+}

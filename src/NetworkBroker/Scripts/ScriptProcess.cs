@@ -1,0 +1,184 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using NetworkBroker.Native;
+
+namespace NetworkBroker.Scripts;
+
+/// <summary>How a script ended.</summary>
+public readonly record struct ScriptExit(int ExitCode, int Signal)
+{
+    public bool Succeeded => Signal == 0 && ExitCode == 0;
+
+    public override string ToString() => Signal != 0 ? $"killed by signal {Signal}" : $"exit status {ExitCode}";
+
+    public static ScriptExit FromWaitStatus(int status) =>
+        (status & 0x7f) == 0 ? new ScriptExit((status >> 8) & 0xff, 0) : new ScriptExit(-1, status & 0x7f);
+}
+
+/// <summary>
+/// A running script, started with posix_spawn rather than System.Diagnostics.Process because a script
+/// must be the leader of its own session and process group (so that a timeout kills whatever it
+/// spawned too), must not inherit the runtime's ignored SIGPIPE or blocked signals, and must start in
+/// "/" with stdin on /dev/null. Its stdout and stderr are the far ends of two socket pairs, which the
+/// runtime's epoll loop reads without a thread per stream.
+/// </summary>
+internal sealed unsafe class ScriptProcess
+{
+    private readonly TaskCompletionSource<ScriptExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _reaped;
+
+    private ScriptProcess(int pid, Socket stdout, Socket stderr)
+    {
+        Pid = pid;
+        StandardOutput = stdout;
+        StandardError = stderr;
+        // A blocking waitpid on a small dedicated thread: the runtime has no child-exit notification we can
+        // use without System.Diagnostics.Process, and the number of running scripts is bounded.
+        var waiter = new Thread(WaitForExit, maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" };
+        waiter.Start();
+    }
+
+    /// <summary>Also the id of the script's session and process group.</summary>
+    public int Pid { get; }
+
+    /// <summary>Owned by whoever reads it to its end (see <see cref="ScriptOutputPump"/>).</summary>
+    public Socket StandardOutput { get; }
+
+    public Socket StandardError { get; }
+
+    public Task<ScriptExit> Exited => _exit.Task;
+
+    public static ScriptProcess Start(string path, IReadOnlyList<string> environment)
+    {
+        int* stdout = stackalloc int[2];
+        int* stderr = stackalloc int[2];
+        CreatePair(stdout);
+        try
+        {
+            CreatePair(stderr);
+        }
+        catch
+        {
+            Libc.close(stdout[0]);
+            Libc.close(stdout[1]);
+            throw;
+        }
+
+        int pid;
+        int error;
+        try
+        {
+            error = Spawn(path, environment, stdout[1], stderr[1], out pid);
+        }
+        finally
+        {
+            // The script holds its ends now; ours must go, or reads would never see end-of-file.
+            Libc.close(stdout[1]);
+            Libc.close(stderr[1]);
+        }
+
+        var output = new Socket(new SafeSocketHandle(stdout[0], ownsHandle: true));
+        var errors = new Socket(new SafeSocketHandle(stderr[0], ownsHandle: true));
+        if (error != 0)
+        {
+            output.Dispose();
+            errors.Dispose();
+            throw new ScriptStartException(path, error);
+        }
+        return new ScriptProcess(pid, output, errors);
+    }
+
+    private static void CreatePair(int* pair)
+    {
+        if (Libc.socketpair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, pair) != 0)
+            throw new IOException($"socketpair: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+    }
+
+    private static int Spawn(string path, IReadOnlyList<string> environment, int stdout, int stderr, out int pid)
+    {
+        byte* actions = stackalloc byte[Libc.FileActionsSize];
+        byte* attributes = stackalloc byte[Libc.SpawnAttrSize];
+        byte* signals = stackalloc byte[Libc.SigSetSize];
+        using var argv = new NativeStringArray([path]);
+        using var envp = new NativeStringArray(environment);
+        var pathBytes = Encoding.UTF8.GetBytes(path + "\0");
+        var devNull = "/dev/null\0"u8;
+        var root = "/\0"u8;
+
+        Libc.posix_spawn_file_actions_init(actions);
+        Libc.posix_spawnattr_init(attributes);
+        try
+        {
+            fixed (byte* devNullPath = devNull)
+            fixed (byte* rootPath = root)
+            fixed (byte* file = pathBytes)
+            {
+                Libc.posix_spawn_file_actions_addopen(actions, 0, devNullPath, Libc.O_RDONLY, 0);
+                Libc.posix_spawn_file_actions_adddup2(actions, stdout, 1);
+                Libc.posix_spawn_file_actions_adddup2(actions, stderr, 2);
+                Libc.posix_spawn_file_actions_addchdir_np(actions, rootPath);
+
+                Libc.posix_spawnattr_setflags(attributes,
+                    Libc.POSIX_SPAWN_SETSID | Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF);
+                Libc.sigemptyset(signals);
+                Libc.posix_spawnattr_setsigmask(attributes, signals);
+                // The runtime ignores SIGPIPE; an ignored signal survives exec, and a script piping into `head` would loop on EPIPE.
+                Libc.sigfillset(signals);
+                Libc.posix_spawnattr_setsigdefault(attributes, signals);
+
+                int child;
+                var error = Libc.posix_spawn(&child, file, actions, attributes, argv.Pointer, envp.Pointer);
+                pid = child;
+                return error;
+            }
+        }
+        finally
+        {
+            Libc.posix_spawnattr_destroy(attributes);
+            Libc.posix_spawn_file_actions_destroy(actions);
+        }
+    }
+
+    private void WaitForExit()
+    {
+        int status;
+        while (true)
+        {
+            var result = Libc.waitpid(Pid, &status, 0);
+            if (result == Pid)
+            {
+                Volatile.Write(ref _reaped, 1);
+                _exit.TrySetResult(ScriptExit.FromWaitStatus(status));
+                return;
+            }
+            var errno = Marshal.GetLastPInvokeError();
+            if (result < 0 && errno == Libc.EINTR)
+                continue;
+            // ECHILD: something else reaped it; the status is lost but the script is gone.
+            Volatile.Write(ref _reaped, 1);
+            _exit.TrySetResult(new ScriptExit(-1, 0));
+            return;
+        }
+    }
+
+    /// <summary>Signals the script's whole process group (the script and everything it started that stayed in it).</summary>
+    public void SignalGroup(int signal)
+    {
+        if (Libc.kill(-Pid, signal) != 0 && Volatile.Read(ref _reaped) == 0)
+        {
+            // ESRCH with the leader not yet reaped cannot happen; anything else is worth knowing.
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.ESRCH)
+                throw new IOException($"kill(-{Pid}, {signal}): {Libc.Describe(errno)}");
+        }
+    }
+
+}
+
+/// <summary>posix_spawn failed: the script could not even start.</summary>
+public sealed class ScriptStartException(string path, int errno)
+    : Exception($"cannot start {path}: {Libc.Describe(errno)}")
+{
+    public int Errno { get; } = errno;
+}

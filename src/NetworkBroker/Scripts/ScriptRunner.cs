@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using NetworkBroker.Logging;
+using NetworkBroker.Native;
+
+namespace NetworkBroker.Scripts;
+
+public sealed record ScriptRunnerOptions
+{
+    /// <summary>The directory holding the <c>&lt;state&gt;.d</c> directories (the config file's directory).</summary>
+    public required string ScriptRoot { get; init; }
+    /// <summary><c>ScriptTimeoutSec=</c>: a script still running then is sent SIGTERM with its process group.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Between SIGTERM and SIGKILL.</summary>
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long output is still awaited once a script exited (a background child may hold the stream open).</summary>
+    public TimeSpan OutputDrain { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Besides root, the owner a script may have.</summary>
+    public uint DaemonUid { get; init; } = Libc.geteuid();
+    public string SpillDirectory { get; init; } = ScriptEnvironment.DefaultSpillDirectory();
+}
+
+/// <summary>The outcome of one script of a run.</summary>
+public sealed record ScriptResult(string Path, ScriptExit? Exit, bool TimedOut, string? Error)
+{
+    public bool Succeeded => Error is null && !TimedOut && Exit is { Succeeded: true };
+}
+
+/// <summary>
+/// Runs the scripts of one event's directory, one after another in lexical order, each with the
+/// event's environment and under the timeout. It does not order events: <see cref="ScriptDispatcher"/> does.
+/// </summary>
+public sealed class ScriptRunner(ScriptRunnerOptions options, Logger log)
+{
+    private const UnixFileMode GroupOrOtherWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    // A skipped script is reported once per reason, not on every event (a flapping link would flood the log).
+    private readonly ConcurrentDictionary<string, string> _reportedSkips = new(StringComparer.Ordinal);
+
+    public ScriptRunnerOptions Options => options;
+
+    /// <param name="cancellation">Stops the run before its next script (shutdown); a script already running keeps its timeout.</param>
+    public async Task<IReadOnlyList<ScriptResult>> RunAsync(ScriptEvent scriptEvent, CancellationToken cancellation = default)
+    {
+        var directory = ScriptDirectories.PathOf(options.ScriptRoot, scriptEvent.State);
+        var scripts = Select(directory, scriptEvent);
+        if (scripts.Count == 0)
+            return [];
+
+        var results = new List<ScriptResult>(scripts.Count);
+        using var environment = ScriptEnvironment.Build(scriptEvent.Environment, options.SpillDirectory,
+            (name, bytes, file) => Write(scriptEvent, LogLevel.Info,
+                $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"));
+        foreach (var name in scripts)
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                Write(scriptEvent, LogLevel.Info, $"{scriptEvent.State}.d/{name} not started: shutting down");
+                break;
+            }
+            results.Add(await RunScriptAsync(scriptEvent, Path.Combine(directory, name), environment.Entries).ConfigureAwait(false));
+        }
+        return results;
+    }
+
+    private List<string> Select(string directory, ScriptEvent scriptEvent)
+    {
+        if (!ScriptFileSystem.TryStat(directory, out var kind, out var mode, out var uid) || kind != ScriptFileKind.Directory)
+        {
+            Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
+            return [];
+        }
+        if (uid != 0 && uid != options.DaemonUid || (mode & GroupOrOtherWrite) != 0)
+        {
+            ReportSkip(scriptEvent, directory, uid != 0 && uid != options.DaemonUid
+                ? $"owned by uid {uid}, not by root or the daemon's user" : "writable by group or others", "directory");
+            return [];
+        }
+
+        IReadOnlyList<ScriptVerdict> verdicts;
+        try
+        {
+            verdicts = ScriptSelection.Select(ScriptFileSystem.List(directory), options.DaemonUid);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {e.Message}");
+            return [];
+        }
+
+        var runnable = new List<string>(verdicts.Count);
+        foreach (var verdict in verdicts)
+        {
+            if (verdict.Runs)
+                runnable.Add(verdict.Name);
+            else
+                ReportSkip(scriptEvent, Path.Combine(directory, verdict.Name), verdict.SkipReason!, "script");
+        }
+        if (runnable.Count == 0)
+            Write(scriptEvent, LogLevel.Debug, $"No scripts to run in {directory}");
+        return runnable;
+    }
+
+    private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what)
+    {
+        if (_reportedSkips.Count > 4096)
+            _reportedSkips.Clear();
+        var first = !_reportedSkips.TryGetValue(path, out var previous) || previous != reason;
+        _reportedSkips[path] = reason;
+        Write(scriptEvent, first ? LogLevel.Warn : LogLevel.Debug, $"Skipping {what} {path}: {reason}");
+    }
+
+    private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, IReadOnlyList<string> environment)
+    {
+        var name = $"{scriptEvent.State}.d/{Path.GetFileName(path)}";
+        var started = Stopwatch.GetTimestamp();
+        ScriptProcess process;
+        try
+        {
+            process = ScriptProcess.Start(path, environment);
+        }
+        catch (Exception e) when (e is ScriptStartException or IOException)
+        {
+            Write(scriptEvent, LogLevel.Error, $"{name}: {e.Message}", new LogField("SCRIPT", path));
+            return new ScriptResult(path, null, false, e.Message);
+        }
+
+        Write(scriptEvent, LogLevel.Debug, $"{name}: started as pid {process.Pid}", new LogField("SCRIPT", path));
+        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line => Write(scriptEvent, LogLevel.Info, $"{name}: {line}"));
+        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line => Write(scriptEvent, LogLevel.Warn, $"{name}: {line}"));
+
+        var timedOut = false;
+        if (!await CompletesWithin(process.Exited, options.Timeout).ConfigureAwait(false))
+        {
+            timedOut = true;
+            Write(scriptEvent, LogLevel.Error,
+                $"{name}: timed out after {Seconds(options.Timeout)}, sending SIGTERM to its process group", new LogField("SCRIPT", path));
+            process.SignalGroup(Libc.SIGTERM);
+            if (!await CompletesWithin(process.Exited, options.KillGrace).ConfigureAwait(false))
+            {
+                Write(scriptEvent, LogLevel.Error,
+                    $"{name}: still running {Seconds(options.KillGrace)} after SIGTERM, sending SIGKILL to its process group", new LogField("SCRIPT", path));
+                process.SignalGroup(Libc.SIGKILL);
+            }
+        }
+        var exit = await process.Exited.ConfigureAwait(false);
+        if (timedOut)
+            // Whatever the script left in its group dies with it, whichever signal ended the leader.
+            process.SignalGroup(Libc.SIGKILL);
+
+        // Let the output catch up, but never wait on a background child that inherited the streams.
+        var output = Task.WhenAll(stdout, stderr);
+        if (await CompletesWithin(output, options.OutputDrain).ConfigureAwait(false))
+        {
+            var dropped = stdout.Result + stderr.Result;
+            if (dropped > 0)
+                Write(scriptEvent, LogLevel.Warn, $"{name}: {dropped} more bytes of output were not logged");
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var fields = new[] { new LogField("SCRIPT", path), new LogField("EXIT_CODE", exit.Signal != 0 ? "killed" : "exited"),
+            new LogField("EXIT_STATUS", (exit.Signal != 0 ? exit.Signal : exit.ExitCode).ToString(CultureInfo.InvariantCulture)) };
+        if (exit.Succeeded)
+            Write(scriptEvent, LogLevel.Info, $"{name} succeeded ({elapsed.TotalMilliseconds:0} ms)", fields);
+        else
+            Write(scriptEvent, LogLevel.Warn, $"{name} failed: {exit} ({elapsed.TotalMilliseconds:0} ms)", fields);
+        return new ScriptResult(path, exit, timedOut, null);
+    }
+
+    /// <summary>Waits with a timer that is released as soon as the task completes (a Task.Delay would linger for its whole span).</summary>
+    private static async Task<bool> CompletesWithin(Task task, TimeSpan span)
+    {
+        try
+        {
+            await task.WaitAsync(span).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static string Seconds(TimeSpan span) =>
+        span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+
+    private void Write(ScriptEvent scriptEvent, LogLevel level, string message, params ReadOnlySpan<LogField> fields) =>
+        log.Write(level, scriptEvent.Link, scriptEvent.IfIndex, message, fields);
+}

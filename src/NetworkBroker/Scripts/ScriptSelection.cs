@@ -1,0 +1,63 @@
+namespace NetworkBroker.Scripts;
+
+/// <summary>What the file system says about one entry of a script directory (symbolic links followed).</summary>
+public readonly record struct ScriptFileFacts(string Name, ScriptFileKind Kind, UnixFileMode Mode, uint Uid);
+
+public enum ScriptFileKind
+{
+    Regular,
+    Directory,
+    Other,
+    /// <summary>A dangling symbolic link, or an entry that vanished or could not be examined.</summary>
+    Missing,
+}
+
+/// <summary>A script to run, or an entry that is skipped and why.</summary>
+public readonly record struct ScriptVerdict(string Name, string? SkipReason)
+{
+    public bool Runs => SkipReason is null;
+}
+
+/// <summary>
+/// Which entries of a script directory may run. Pure: the decision depends only on the facts
+/// given, so every rule is unit-tested without touching the disk. Like run-parts(8) and
+/// networkd-dispatcher, a script must be a regular executable file that only root (or the
+/// daemon's own user) can change: anything another user could write would run with our capabilities.
+/// </summary>
+public static class ScriptSelection
+{
+    private const UnixFileMode AnyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+    private const UnixFileMode GroupOrOtherWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    /// <summary>Verdicts in the order the scripts run: byte-wise lexical order of their names, as run-parts does in the C locale.</summary>
+    public static IReadOnlyList<ScriptVerdict> Select(IEnumerable<ScriptFileFacts> entries, uint daemonUid)
+    {
+        var sorted = entries.ToList();
+        sorted.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return sorted.ConvertAll(entry => new ScriptVerdict(entry.Name, SkipReason(entry, daemonUid)));
+    }
+
+    public static string? SkipReason(ScriptFileFacts entry, uint daemonUid)
+    {
+        if (IsLeftover(entry.Name))
+            return "an editor or package manager leftover";
+        return entry.Kind switch
+        {
+            ScriptFileKind.Missing => "vanished or is a dangling symbolic link",
+            ScriptFileKind.Directory => "a directory",
+            ScriptFileKind.Other => "not a regular file",
+            _ when (entry.Mode & AnyExecute) == 0 => "not executable",
+            _ when entry.Uid != 0 && entry.Uid != daemonUid => $"owned by uid {entry.Uid}, not by root or the daemon's user",
+            _ when (entry.Mode & GroupOrOtherWrite) != 0 => "writable by group or others",
+            _ => null,
+        };
+    }
+
+    /// <summary>Dotfiles, editor backups and swap files, and the files dpkg and rpm leave beside a changed conffile.</summary>
+    public static bool IsLeftover(string name) =>
+        name.StartsWith('.') || name.EndsWith('~') || name.EndsWith(".swp", StringComparison.Ordinal) ||
+        name.EndsWith(".swo", StringComparison.Ordinal) || name.Contains(".dpkg-", StringComparison.Ordinal) ||
+        name.EndsWith(".rpmnew", StringComparison.Ordinal) || name.EndsWith(".rpmsave", StringComparison.Ordinal) ||
+        name.EndsWith(".rpmorig", StringComparison.Ordinal) || name.EndsWith(".ucf-old", StringComparison.Ordinal) ||
+        name.EndsWith(".ucf-new", StringComparison.Ordinal) || name.EndsWith(".ucf-dist", StringComparison.Ordinal);
+}
