@@ -1,0 +1,79 @@
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.Tests.Binary;
+
+/// <summary>The program's command line as a user meets it: exit codes and what it prints.</summary>
+public class CommandLineTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Help_prints_the_usage_and_exits_0()
+    {
+        var (code, stdout, _) = await BrokerBinary.RunAsync("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Usage: network-broker [--config FILE]", stdout);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_version()
+    {
+        var (code, stdout, _) = await BrokerBinary.RunAsync("--version");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^network-broker \d+\.\d+\.\d+", stdout);
+    }
+
+    [Fact]
+    public async Task An_unknown_option_exits_2_and_points_to_help()
+    {
+        var (code, _, stderr) = await BrokerBinary.RunAsync("--frobnicate");
+        Assert.Equal(2, code);
+        Assert.Contains("network-broker: unknown option --frobnicate", stderr);
+        Assert.Contains("Try 'network-broker --help'.", stderr);
+    }
+
+    [Fact]
+    public async Task Check_config_on_a_bad_file_exits_1_naming_the_file_line_and_key()
+    {
+        var path = _dir.Write("network-broker.toml", "[System]\nLogLevel = \"info\"\n\n[Network]\nUseDNS = \"perhaps\"\n");
+        var (code, _, stderr) = await BrokerBinary.RunAsync("check-config", "--config", path);
+        Assert.Equal(1, code);
+        Assert.Contains($"{path}:5: [Network] UseDNS: expected a boolean", stderr);
+    }
+
+    [Fact]
+    public async Task Check_config_on_a_good_file_prints_the_effective_configuration()
+    {
+        var path = _dir.Write("network-broker.toml", "[Network]\nLinks = \"eth0 eth1\"\nUseDNS = \"yes\"\n");
+        var (code, stdout, _) = await BrokerBinary.RunAsync("check-config", "--config", path);
+        Assert.Equal(0, code);
+        Assert.Contains("Links = \"eth0 eth1\"", stdout);
+        Assert.Contains("UseDNS = true", stdout);
+        Assert.Contains("EmitJSON = true", stdout);
+    }
+
+    [Fact]
+    public async Task Check_config_on_a_missing_file_says_the_defaults_apply()
+    {
+        var (code, stdout, _) = await BrokerBinary.RunAsync("check-config", "--config", _dir.Combine("absent.toml"));
+        Assert.Equal(0, code);
+        Assert.Contains("does not exist: the defaults apply", stdout);
+    }
+
+    [Fact]
+    public async Task Run_scripts_runs_a_directory_with_a_synthesised_event_and_reports_failure()
+    {
+        var record = _dir.Combine("record");
+        _dir.Script("routable", "10-record", $"#!/bin/sh\necho \"$LINK $LINKINDEX $STATE $EXTRA\" > {record}\n");
+        _dir.Script("routable", "20-fail", "#!/bin/sh\nexit 4\n");
+        var config = _dir.Write("network-broker.toml", "");
+
+        var (code, _, stderr) = await BrokerBinary.RunAsync("run-scripts", "--config", config, "--link", "lo", "--state", "routable", "--env", "EXTRA=x");
+
+        Assert.Equal(1, code);
+        Assert.Equal("lo 1 routable x", File.ReadAllText(record).Trim());
+        Assert.Contains("lo: routable.d/20-fail failed: exit status 4", stderr);
+    }
+}

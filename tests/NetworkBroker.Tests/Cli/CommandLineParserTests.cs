@@ -1,0 +1,88 @@
+using NetworkBroker.Cli;
+
+namespace NetworkBroker.Tests.Cli;
+
+public class CommandLineParserTests
+{
+    [Fact]
+    public void No_arguments_run_the_daemon_with_the_default_config()
+    {
+        var command = CommandLineParser.Parse([]);
+        Assert.Null(command.Error);
+        Assert.Equal(CommandKind.Run, command.Command);
+        Assert.Equal("/etc/network-broker/network-broker.toml", command.ConfigPath);
+    }
+
+    [Theory]
+    [InlineData("--config", "/tmp/x.toml")]
+    [InlineData("-c", "/tmp/x.toml")]
+    public void Config_takes_a_file(string option, string file)
+    {
+        Assert.Equal(file, CommandLineParser.Parse([option, file]).ConfigPath);
+    }
+
+    [Fact]
+    public void Config_accepts_the_equals_form()
+    {
+        Assert.Equal("/a/b.toml", CommandLineParser.Parse(["--config=/a/b.toml"]).ConfigPath);
+    }
+
+    [Fact]
+    public void Check_config_takes_the_config_before_or_after_it()
+    {
+        Assert.Equal(CommandKind.CheckConfig, CommandLineParser.Parse(["check-config", "--config", "/x"]).Command);
+        var before = CommandLineParser.Parse(["--config", "/x", "check-config"]);
+        Assert.Equal(CommandKind.CheckConfig, before.Command);
+        Assert.Equal("/x", before.ConfigPath);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    public void Help_wins_over_everything(string option)
+    {
+        Assert.Equal(CommandKind.Help, CommandLineParser.Parse(["check-config", option, "--bogus"]).Command);
+    }
+
+    [Theory]
+    [InlineData("--version")]
+    [InlineData("-V")]
+    public void Version_is_a_command(string option)
+    {
+        Assert.Equal(CommandKind.Version, CommandLineParser.Parse([option]).Command);
+    }
+
+    [Fact]
+    public void Run_scripts_takes_link_state_and_extra_variables()
+    {
+        var command = CommandLineParser.Parse(["run-scripts", "--link", "eth1", "-s", "routable", "-e", "A=1", "--env=B=x=y"]);
+        Assert.Null(command.Error);
+        Assert.Equal(CommandKind.RunScripts, command.Command);
+        Assert.Equal("eth1", command.Link);
+        Assert.Equal("routable", command.State);
+        Assert.Equal([new("A", "1"), new("B", "x=y")], command.Environment);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--bogus" }, "unknown option --bogus")]
+    [InlineData(new[] { "--config" }, "--config needs a value")]
+    [InlineData(new[] { "--config=" }, "--config needs a value")]
+    [InlineData(new[] { "stray" }, "unexpected argument \"stray\"")]
+    [InlineData(new[] { "check-config", "check-config" }, "unexpected argument \"check-config\"")]
+    [InlineData(new[] { "run-scripts", "--link", "eth1" }, "run-scripts needs --link NAME and --state STATE")]
+    [InlineData(new[] { "run-scripts", "--link", "eth1", "--state", "../etc" }, "is not a state name")]
+    [InlineData(new[] { "--link", "eth1" }, "belong to run-scripts")]
+    [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "NOVALUE" }, "--env takes NAME=VALUE")]
+    public void Mistakes_are_errors_that_say_what_is_wrong(string[] args, string message)
+    {
+        Assert.Contains(message, CommandLineParser.Parse(args).Error);
+    }
+
+    [Fact]
+    public void The_usage_names_every_command_and_option()
+    {
+        foreach (var word in new[] { "check-config", "run-scripts", "--config", "--link", "--state", "--env", "--help", "--version",
+                     "NETWORK_EVENT_LOG_LEVEL", "NETWORK_EVENT_LOG_FORMAT", "DBUS_SYSTEM_BUS_ADDRESS" })
+            Assert.Contains(word, CommandLineParser.Usage);
+    }
+}

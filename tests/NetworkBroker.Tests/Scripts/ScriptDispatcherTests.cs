@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using NetworkBroker.Scripts;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.Tests.Scripts;
+
+public class ScriptDispatcherTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly MemoryLog _log = new(NetworkBroker.Logging.LogLevel.Warn);
+
+    public void Dispose() => _dir.Dispose();
+
+    private ScriptDispatcher Dispatcher(int maxParallel = 8, TimeSpan? timeout = null) =>
+        new(new ScriptRunner(new ScriptRunnerOptions
+        {
+            ScriptRoot = _dir.Path,
+            Timeout = timeout ?? TimeSpan.FromSeconds(30),
+            SpillDirectory = _dir.Combine("spill"),
+        }, _log.Logger), _log.Logger, maxParallel);
+
+    private static ScriptEvent Event(string state, string link, int sequence) =>
+        new(state, link, 0, [new("LINK", link), new("SEQ", sequence.ToString())]);
+
+    [Fact]
+    public async Task A_burst_of_200_events_for_3_links_runs_each_links_events_in_event_order()
+    {
+        var states = new[] { "carrier", "degraded", "routable", "no-carrier" };
+        foreach (var state in states)
+            _dir.Script(state, "10-record", $"#!/bin/sh\necho \"$SEQ {state}\" >> {_dir.Path}/record-$LINK\n");
+        var links = new[] { "eth0", "eth1", "eth10" };
+        var expected = links.ToDictionary(l => l, _ => new List<string>());
+
+        await using (var dispatcher = Dispatcher())
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var link = links[i % 3];
+                var state = states[i % states.Length];
+                expected[link].Add($"{i} {state}");
+                Assert.True(dispatcher.Enqueue(Event(state, link, i)));
+            }
+            await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromMinutes(2));
+        }
+
+        foreach (var link in links)
+            Assert.Equal(expected[link], File.ReadAllLines(_dir.Combine($"record-{link}")));
+        Assert.Empty(_log.Lines);
+    }
+
+    [Fact]
+    public async Task A_slow_link_does_not_hold_up_another_link()
+    {
+        // eth0's script waits for a file that only eth1's script creates: it can finish only if the links run in parallel.
+        var flag = _dir.Combine("eth1-ran");
+        _dir.Script("routable", "10-wait", $"#!/bin/sh\nif [ \"$LINK\" = eth0 ]; then while [ ! -e {flag} ]; do sleep 0.02; done; else touch {flag}; fi\n");
+        var results = new ConcurrentDictionary<string, ScriptResult>();
+
+        await using var dispatcher = Dispatcher(timeout: TimeSpan.FromSeconds(20));
+        dispatcher.Completed += (e, r) => results[e.Link!] = Assert.Single(r);
+        dispatcher.Enqueue(Event("routable", "eth0", 0));
+        dispatcher.Enqueue(Event("routable", "eth1", 1));
+        await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(results["eth0"].Succeeded && !results["eth0"].TimedOut);
+        Assert.True(results["eth1"].Succeeded);
+    }
+
+    [Fact]
+    public async Task Parallel_runs_are_bounded()
+    {
+        var running = _dir.Combine("running");
+        Directory.CreateDirectory(running);
+        // Each run records how many runs it saw at once (its own marker included).
+        _dir.Script("routable", "10-count", $"#!/bin/sh\ntouch {running}/$LINK\nsleep 0.2\nls {running} | wc -l >> {_dir.Path}/seen\nrm {running}/$LINK\n");
+
+        await using (var dispatcher = Dispatcher(maxParallel: 2))
+        {
+            for (var i = 0; i < 8; i++)
+                dispatcher.Enqueue(Event("routable", $"eth{i}", i));
+            await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromMinutes(1));
+        }
+
+        var seen = File.ReadAllLines(_dir.Combine("seen")).Select(int.Parse).ToList();
+        Assert.Equal(8, seen.Count);
+        Assert.True(seen.Max() <= 2, $"at most 2 at once, saw {seen.Max()}");
+    }
+
+    [Fact]
+    public async Task After_stopping_no_new_run_starts_and_queued_events_are_reported()
+    {
+        var record = _dir.Combine("record");
+        _dir.Script("routable", "10-slow", $"#!/bin/sh\nsleep 0.3\necho $SEQ >> {record}\n");
+        var dispatcher = Dispatcher();
+        for (var i = 0; i < 5; i++)
+            dispatcher.Enqueue(Event("routable", "eth0", i));
+        await Task.Delay(100);
+
+        await dispatcher.DisposeAsync();
+
+        Assert.False(dispatcher.Enqueue(Event("routable", "eth0", 99)));
+        Assert.Equal(["0"], File.ReadAllLines(record));
+        Assert.Contains(_log.Lines, l => l.Contains("eth0: Shutting down: 4 queued event(s) not run"));
+    }
+}

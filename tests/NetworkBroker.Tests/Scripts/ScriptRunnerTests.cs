@@ -1,0 +1,222 @@
+using NetworkBroker.Scripts;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.Tests.Scripts;
+
+public class ScriptRunnerTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly MemoryLog _log = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private ScriptRunner Runner(TimeSpan? timeout = null, TimeSpan? grace = null) => new(new ScriptRunnerOptions
+    {
+        ScriptRoot = _dir.Path,
+        Timeout = timeout ?? TimeSpan.FromSeconds(10),
+        KillGrace = grace ?? TimeSpan.FromSeconds(1),
+        SpillDirectory = _dir.Combine("spill"),
+    }, _log.Logger);
+
+    private static ScriptEvent Event(string state, string link, params (string, string)[] variables) =>
+        new(state, link, 3, [new("LINK", link), new("LINKINDEX", "3"), .. variables.Select(v => new KeyValuePair<string, string>(v.Item1, v.Item2))]);
+
+    [Fact]
+    public async Task Scripts_run_in_lexical_order_each_after_the_previous_ended()
+    {
+        var record = _dir.Combine("order");
+        foreach (var name in new[] { "20-b", "10-a", "9-z", "30-c" })
+            _dir.Script("routable", name, $"#!/bin/sh\nsleep 0.05\necho {name} >> {record}\n");
+
+        var results = await Runner().RunAsync(Event("routable", "eth1"));
+
+        Assert.Equal(["10-a", "20-b", "30-c", "9-z"], File.ReadAllLines(record));
+        Assert.All(results, r => Assert.True(r.Succeeded));
+    }
+
+    [Fact]
+    public async Task A_script_gets_a_clean_environment_with_the_events_variables()
+    {
+        var record = _dir.Combine("env");
+        _dir.Script("routable", "10-env", $"#!/bin/sh\nenv > {record}\npwd >> {record}\n");
+        Environment.SetEnvironmentVariable("NB_TEST_SECRET", "leak");
+
+        await Runner().RunAsync(Event("routable", "eth1", ("OperationalState", "routable"), ("STATE", "routable")));
+
+        var lines = File.ReadAllLines(record);
+        var variables = lines.Where(l => l.Contains('=')).Select(l => l[..l.IndexOf('=')]).Order(StringComparer.Ordinal).ToList();
+        // PWD is the shell's own.
+        Assert.Equal(["LANG", "LINK", "LINKINDEX", "OperationalState", "PATH", "PWD", "STATE"], variables);
+        Assert.Contains("LINK=eth1", lines);
+        Assert.Contains("OperationalState=routable", lines);
+        Assert.Contains($"PATH={ScriptEnvironment.DefaultPath}", lines);
+        Assert.Equal("/", lines[^1]);
+    }
+
+    [Fact]
+    public async Task Output_is_logged_with_the_link_and_script_and_the_exit_status_is_reported()
+    {
+        _dir.Script("degraded", "10-talk", "#!/bin/sh\necho hello\necho oops >&2\nexit 3\n");
+
+        var result = Assert.Single(await Runner().RunAsync(Event("degraded", "eth7")));
+
+        Assert.Equal(new ScriptExit(3, 0), result.Exit);
+        Assert.False(result.Succeeded);
+        Assert.Contains(_log.Lines, l => l.EndsWith("info eth7: degraded.d/10-talk: hello"));
+        Assert.Contains(_log.Lines, l => l.EndsWith("warn eth7: degraded.d/10-talk: oops"));
+        Assert.Contains(_log.Lines, l => l.Contains("warn eth7: degraded.d/10-talk failed: exit status 3"));
+    }
+
+    [Fact]
+    public async Task An_unsafe_script_is_never_executed_and_the_reason_is_logged()
+    {
+        var marker = _dir.Combine("ran");
+        var body = $"#!/bin/sh\ntouch {marker}\n";
+        _dir.Script("routable", "10-group-writable", body, (UnixFileMode)0b111_111_101);
+        _dir.Script("routable", "20-world-writable", body, (UnixFileMode)0b111_101_111);
+        _dir.Script("routable", "30-not-executable", body, (UnixFileMode)0b110_100_100);
+        _dir.Script("routable", "40-backup~", body);
+        _dir.Script("routable", ".50-hidden", body);
+        _dir.Script("routable", "60-conf.dpkg-old", body);
+        Directory.CreateDirectory(_dir.Combine("routable.d", "70-directory"));
+        File.CreateSymbolicLink(_dir.Combine("routable.d", "80-dangling"), _dir.Combine("nowhere"));
+
+        var results = await Runner().RunAsync(Event("routable", "eth1"));
+
+        Assert.Empty(results);
+        Assert.False(File.Exists(marker));
+        var warnings = _log.Lines.Where(l => l.Contains("warn eth1: Skipping script")).ToList();
+        Assert.Equal(8, warnings.Count);
+        Assert.Contains(warnings, w => w.EndsWith("10-group-writable: writable by group or others"));
+        Assert.Contains(warnings, w => w.EndsWith("30-not-executable: not executable"));
+        Assert.Contains(warnings, w => w.EndsWith("80-dangling: vanished or is a dangling symbolic link"));
+    }
+
+    [Fact]
+    public async Task A_skipped_script_is_warned_about_once_not_on_every_event()
+    {
+        _dir.Script("routable", "10-bad", "#!/bin/sh\n", (UnixFileMode)0b111_111_111);
+        var runner = Runner();
+        for (var i = 0; i < 5; i++)
+            await runner.RunAsync(Event("routable", "eth1"));
+        Assert.Single(_log.Lines, l => l.Contains("warn eth1: Skipping script"));
+    }
+
+    [Fact]
+    public async Task A_directory_writable_by_others_runs_nothing()
+    {
+        var marker = _dir.Combine("ran");
+        _dir.Script("routable", "10-ok", $"#!/bin/sh\ntouch {marker}\n");
+        File.SetUnixFileMode(_dir.Combine("routable.d"), (UnixFileMode)0b111_111_111);
+
+        Assert.Empty(await Runner().RunAsync(Event("routable", "eth1")));
+        Assert.False(File.Exists(marker));
+        Assert.Contains(_log.Lines, l => l.Contains("Skipping directory") && l.EndsWith("writable by group or others"));
+    }
+
+    [Fact]
+    public async Task A_missing_directory_is_not_an_error()
+    {
+        Assert.Empty(await Runner().RunAsync(Event("dormant", "eth1")));
+        Assert.DoesNotContain(_log.Lines, l => l.Contains(" warn ") || l.Contains(" error "));
+    }
+
+    [Fact]
+    public async Task A_hung_script_is_killed_at_its_timeout_with_the_child_it_spawned()
+    {
+        var childPidFile = _dir.Combine("child");
+        _dir.Script("routable", "10-hang", $"#!/bin/sh\nsleep 1000 &\necho $! > {childPidFile}\nsleep 1000\n");
+        _dir.Script("routable", "20-next", "#!/bin/sh\nexit 0\n");
+
+        var results = await Runner(timeout: TimeSpan.FromSeconds(1)).RunAsync(Event("routable", "eth1"));
+
+        Assert.True(results[0].TimedOut);
+        Assert.Equal(new ScriptExit(-1, 15), results[0].Exit);
+        Assert.True(results[1].Succeeded, "the next script still runs");
+        var child = int.Parse(File.ReadAllText(childPidFile).Trim());
+        Assert.True(await Processes.EventuallyDead(child, TimeSpan.FromSeconds(5)), $"child {child} survived");
+        Assert.Contains(_log.Lines, l => l.Contains("error eth1: routable.d/10-hang: timed out after 1 s, sending SIGTERM to its process group"));
+    }
+
+    [Fact]
+    public async Task A_script_that_ignores_SIGTERM_gets_SIGKILL_after_the_grace_period()
+    {
+        var pidFile = _dir.Combine("pid");
+        _dir.Script("routable", "10-stubborn", $"#!/bin/bash\ntrap '' TERM\necho $$ > {pidFile}\nwhile :; do sleep 0.1; done\n");
+
+        var result = Assert.Single(await Runner(timeout: TimeSpan.FromSeconds(1), grace: TimeSpan.FromMilliseconds(500))
+            .RunAsync(Event("routable", "eth1")));
+
+        Assert.True(result.TimedOut);
+        Assert.Equal(9, result.Exit!.Value.Signal);
+        Assert.Contains(_log.Lines, l => l.Contains("still running 0.5 s after SIGTERM, sending SIGKILL"));
+    }
+
+    [Fact]
+    public async Task A_300_KB_JSON_reaches_the_script_through_JSON_FILE_and_the_file_is_removed_afterwards()
+    {
+        var json = "{\"Name\":\"eth1\",\"Pad\":\"" + new string('x', 300 * 1024) + "\"}";
+        var copy = _dir.Combine("copy");
+        var seen = _dir.Combine("seen");
+        _dir.Script("routable", "10-json", $"#!/bin/sh\ncat \"$JSON_FILE\" > {copy}\necho \"$JSON_FILE|${{JSON+set}}|$(stat -c %a \"$JSON_FILE\")\" > {seen}\n");
+
+        var result = Assert.Single(await Runner().RunAsync(Event("routable", "eth1", ("JSON", json))));
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(json, File.ReadAllText(copy));
+        var parts = File.ReadAllText(seen).Trim().Split('|');
+        Assert.Equal("", parts[1]);  // JSON itself is not set
+        Assert.Equal("600", parts[2]);
+        Assert.False(File.Exists(parts[0]), "the spilled file is removed after the run");
+        Assert.Contains(_log.Lines, l => l.Contains($"JSON is {json.Length} bytes") && l.Contains("passed as JSON_FILE="));
+    }
+
+    [Fact]
+    public async Task A_value_just_under_the_kernels_limit_is_passed_inline()
+    {
+        var value = new string('y', ScriptEnvironment.MaxStringBytes - "JSON=".Length - 1);
+        var seen = _dir.Combine("seen");
+        _dir.Script("routable", "10-json", $"#!/bin/sh\nprintf %s \"$JSON\" | wc -c > {seen}\n");
+
+        Assert.True(Assert.Single(await Runner().RunAsync(Event("routable", "eth1", ("JSON", value)))).Succeeded);
+        Assert.Equal(value.Length.ToString(), File.ReadAllText(seen).Trim());
+    }
+
+    [Fact]
+    public async Task A_script_that_cannot_be_executed_is_reported_and_the_next_runs()
+    {
+        var marker = _dir.Combine("ran");
+        _dir.Script("routable", "10-no-interpreter", "#!/nonexistent/interpreter\n");
+        _dir.Script("routable", "20-ok", $"#!/bin/sh\ntouch {marker}\n");
+
+        var results = await Runner().RunAsync(Event("routable", "eth1"));
+
+        Assert.Contains("ENOENT", results[0].Error);
+        Assert.True(results[1].Succeeded);
+        Assert.True(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task A_script_piping_into_head_is_not_stuck_on_an_ignored_SIGPIPE()
+    {
+        _dir.Script("routable", "10-pipe", "#!/bin/bash\nyes | head -c 10 > /dev/null\nexit ${PIPESTATUS[0]}\n");
+        var result = Assert.Single(await Runner(timeout: TimeSpan.FromSeconds(5)).RunAsync(Event("routable", "eth1")));
+        // yes dies of SIGPIPE (128 + 13) as it would in a shell, instead of looping on EPIPE until the timeout.
+        Assert.Equal(141, result.Exit!.Value.ExitCode);
+        Assert.False(result.TimedOut);
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_before_the_next_script_but_lets_the_running_one_finish()
+    {
+        var record = _dir.Combine("order");
+        _dir.Script("routable", "10-slow", $"#!/bin/sh\nsleep 0.5\necho slow >> {record}\n");
+        _dir.Script("routable", "20-never", $"#!/bin/sh\necho never >> {record}\n");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        var results = await Runner().RunAsync(Event("routable", "eth1"), cancel.Token);
+
+        Assert.Single(results);
+        Assert.Equal(["slow"], File.ReadAllLines(record));
+    }
+}

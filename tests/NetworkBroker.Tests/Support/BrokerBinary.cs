@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace NetworkBroker.Tests.Support;
+
+/// <summary>
+/// The network-broker program as users run it: the NativeAOT binary named by NETWORK_BROKER_BIN
+/// (`make test` sets it to bin/network-broker), else the build output run with `dotnet exec`.
+/// </summary>
+public sealed class BrokerBinary : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private BrokerBinary(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_stdout) _stdout.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Pid => _process.Id;
+
+    public string StandardOutput { get { lock (_stdout) return _stdout.ToString(); } }
+
+    public string StandardError { get { lock (_stderr) return _stderr.ToString(); } }
+
+    public static BrokerBinary Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var native = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN");
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (!string.IsNullOrEmpty(native))
+        {
+            info.FileName = native;
+        }
+        else
+        {
+            info.FileName = "dotnet";
+            info.ArgumentList.Add("exec");
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "network-broker.dll"));
+        }
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        info.Environment.Remove("NETWORK_EVENT_LOG_LEVEL");
+        info.Environment.Remove("NETWORK_EVENT_LOG_FORMAT");
+        info.Environment.Remove("JOURNAL_STREAM");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
+        return new BrokerBinary(Process.Start(info)!);
+    }
+
+    /// <summary>Runs to completion and returns the exit code.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        using var broker = Start(args);
+        var code = await broker.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return (code, broker.StandardOutput, broker.StandardError);
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public void Signal(int signal) => Mono.Kill(_process.Id, signal);
+
+    /// <summary>Peak RSS in kB (VmHWM), sampled until the process exits; the last sample is the run's peak.</summary>
+    public async Task<long> PeakRssUntilExitAsync(TimeSpan within)
+    {
+        long peak = 0;
+        var deadline = DateTime.UtcNow + within;
+        while (!_process.HasExited && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                        peak = Math.Max(peak, long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
+            }
+            catch (IOException)
+            {
+            }
+            await Task.Delay(10);
+        }
+        await WaitForExitAsync(TimeSpan.FromSeconds(10));
+        return peak;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+
+    private static class Mono
+    {
+        [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "kill")]
+        private static extern int SysKill(int pid, int signal);
+
+        public static void Kill(int pid, int signal) => SysKill(pid, signal);
+    }
+}
