@@ -1,6 +1,9 @@
 using System.Runtime.InteropServices;
 using NetworkBroker.Cli;
 using NetworkBroker.Configuration;
+using NetworkBroker.Core;
+using NetworkBroker.Kernel;
+using NetworkBroker.Netlink;
 using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Commands;
@@ -21,11 +24,35 @@ public static class DaemonCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-        await using (var dispatcher = new ScriptDispatcher(new ScriptRunner(Startup.ScriptOptions(config), log), log))
+        await using var scripts = new ScriptDispatcher(new ScriptRunner(Startup.ScriptOptions(config), log), log);
+        var broker = new Broker(config, log, scripts);
+        KernelWatcher kernel;
+        try
         {
+            kernel = new KernelWatcher(broker.Events, log);
+        }
+        catch (NetlinkException e)
+        {
+            log.Fatal($"Cannot listen to the kernel: {e.Message}");
+            return ExitCodes.Failure;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Task loop;
+        using (kernel)
+        {
+            broker.Attach(kernel);
+            loop = broker.RunAsync(cancel.Token);
+            kernel.Start();
+            log.Debug($"rtnetlink receive buffer: {kernel.ReceiveBufferSize} bytes");
+
             var signal = await stop.Task;
             log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");
+            // Complete first: a source waiting on a full channel must see the end, not wait for ever.
+            broker.Events.TryComplete();
+            await cancel.CancelAsync();
         }
+        await loop;
         log.Info("Stopped");
         return ExitCodes.Success;
 

@@ -90,11 +90,15 @@ public class ScriptDispatcherTests : IDisposable
     public async Task After_stopping_no_new_run_starts_and_queued_events_are_reported()
     {
         var record = _dir.Combine("record");
-        _dir.Script("routable", "10-slow", $"#!/bin/sh\nsleep 0.3\necho $SEQ >> {record}\n");
+        var started = _dir.Combine("started");
+        _dir.Script("routable", "10-slow", $"#!/bin/sh\ntouch {started}\nsleep 0.3\necho $SEQ >> {record}\n");
         var dispatcher = Dispatcher();
         for (var i = 0; i < 5; i++)
             dispatcher.Enqueue(Event("routable", "eth0", i));
-        await Task.Delay(100);
+        // Stop while the first run is under way.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(started) && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
 
         await dispatcher.DisposeAsync();
 

@@ -1,0 +1,10 @@
+using NetworkBroker.Netlink.Messages;
+
+namespace NetworkBroker.Netlink;
+
+/// <summary>The kernel's links, addresses and routes as one consistent set of dumps.</summary>
+public sealed record KernelSnapshot(IReadOnlyList<LinkMessage> Links, IReadOnlyList<AddressMessage> Addresses, IReadOnlyList<RouteMessage> Routes)
+{
+    public static KernelSnapshot Read(RtnetlinkClient client) =>
+        new(client.DumpLinks(), client.DumpAddresses(), client.DumpRoutes());
+}

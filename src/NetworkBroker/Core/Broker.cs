@@ -1,0 +1,169 @@
+using System.Threading.Channels;
+using NetworkBroker.Configuration;
+using NetworkBroker.Events;
+using NetworkBroker.Kernel;
+using NetworkBroker.Logging;
+using NetworkBroker.Netlink;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// The core: one loop reads the one channel, keeps the model, and decides what each event calls for.
+/// Sources write into <see cref="Events"/>; actions (scripts, policy routing, ...) are called from the
+/// loop, so the model is never read and written at the same time.
+/// </summary>
+public sealed class Broker
+{
+    /// <summary>Bounded: a source that outruns the broker waits (the kernel source then overruns and re-reads).</summary>
+    public const int ChannelCapacity = 4096;
+
+    private readonly Channel<BrokerEvent> _channel = Channel.CreateBounded<BrokerEvent>(
+        new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Logger _log;
+    private readonly RoutesScripts _routes;
+    private IKernel? _kernel;
+
+    public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts)
+    {
+        Config = config;
+        _log = log;
+        _routes = new RoutesScripts(config, scripts, CloseRoutesWindowLater);
+    }
+
+    public BrokerConfiguration Config { get; }
+
+    public KernelModel Kernel { get; } = new();
+
+    public ChannelWriter<BrokerEvent> Events => _channel.Writer;
+
+    /// <summary>Called on the loop for every event and every change derived from it (monitor, tests).</summary>
+    public event Action<BrokerEvent>? Observed;
+
+    /// <summary>The kernel to ask about links the model does not know; set once the watcher exists.</summary>
+    public void Attach(IKernel kernel) => _kernel = kernel;
+
+    /// <summary>How long a link's route changes are collected before routes.d runs.</summary>
+    public TimeSpan RoutesWindow
+    {
+        get => _routes.Window;
+        init => _routes.Window = value;
+    }
+
+    public async Task RunAsync(CancellationToken cancellation)
+    {
+        try
+        {
+            await foreach (var brokerEvent in _channel.Reader.ReadAllAsync(cancellation).ConfigureAwait(false))
+            {
+                try
+                {
+                    Handle(brokerEvent);
+                }
+                catch (Exception e)
+                {
+                    // One event that cannot be handled must not stop the daemon or lose the ones after it.
+                    _log.Error($"Handling {brokerEvent.GetType().Name} failed: {e}");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Runs <paramref name="query"/> on the loop, after every event queued before it.</summary>
+    public async Task<T> QueryAsync<T>(Func<Broker, T> query)
+    {
+        var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _channel.Writer.WriteAsync(new BrokerQuery(() =>
+        {
+            try
+            {
+                result.SetResult(query(this));
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        })).ConfigureAwait(false);
+        return await result.Task.ConfigureAwait(false);
+    }
+
+    private void Handle(BrokerEvent brokerEvent)
+    {
+        switch (brokerEvent)
+        {
+            case BrokerQuery query:
+                query.Run();
+                return;
+            case RoutesWindowElapsed elapsed:
+                _routes.Close(elapsed.IfIndex, Kernel.Link);
+                return;
+            case KernelNotified notified:
+                Observed?.Invoke(notified);
+                ResolveUnknownLink(notified.Notification);
+                Act(Kernel.Apply(notified.Notification));
+                return;
+            case KernelResynced resynced:
+                Observed?.Invoke(resynced);
+                var changes = Kernel.Resync(resynced.Snapshot, silently: resynced.Reason == ResyncReason.Initial);
+                if (resynced.Reason == ResyncReason.Initial)
+                    _log.Info($"Kernel: {Kernel.Links.Count} links, {Kernel.AllAddresses.Count()} addresses, {Kernel.AllRoutes.Count()} routes");
+                else if (changes.Count > 0)
+                    _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
+                Act(changes);
+                return;
+        }
+    }
+
+    /// <summary>An address or route for an ifindex we do not know: ask the kernel for the link rather than log an empty name.</summary>
+    private void ResolveUnknownLink(KernelNotification notification)
+    {
+        var index = notification switch
+        {
+            AddressNotification { Removed: false } a => a.Address.Index,
+            RouteNotification { Removed: false } r => r.Route.Links.FirstOrDefault(),
+            _ => 0,
+        };
+        if (index <= 0 || Kernel.Link(index) is not null || _kernel?.GetLink(index) is not { } link)
+            return;
+        _log.ForLink(link.Name, index).Debug("Link learnt from the kernel on demand");
+        Act(Kernel.Apply(new LinkNotification(false, Netlink.NetlinkFlags.None, link)));
+    }
+
+    private void Act(IReadOnlyList<KernelChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            Log(change);
+            Observed?.Invoke(change);
+            _routes.Observe(change, Kernel.Link);
+            // The kernel drops IPv4 routes of a link that goes down without a word: re-read to see which.
+            if (change is LinkChanged { Old.Flags: var was, Message.Flags: var now } && was.HasFlag(Netlink.Messages.LinkFlags.Up) && !now.HasFlag(Netlink.Messages.LinkFlags.Up))
+                _kernel?.RequestResync();
+        }
+    }
+
+    private void Log(KernelChange change)
+    {
+        if (!_log.IsEnabled(LogLevel.Debug))
+            return;
+        var link = _log.ForLink(change.Link.Length > 0 ? change.Link : $"ifindex {change.IfIndex}", change.IfIndex);
+        switch (change)
+        {
+            case LinkAdded: link.Debug("Link added"); break;
+            case LinkRemoved: link.Debug("Link removed"); break;
+            case LinkRenamed renamed: link.Debug($"Renamed from {renamed.OldName}"); break;
+            case LinkChanged changed: link.Debug($"Link changed: flags {changed.Message.Flags}, operstate {changed.Message.OperState}"); break;
+            case AddressAdded added: link.Debug($"Address {added.Address.Address}/{added.Address.PrefixLength} added"); break;
+            case AddressRemoved removed: link.Debug($"Address {removed.Address.Address}/{removed.Address.PrefixLength} removed"); break;
+            case RouteAdded added: link.Debug($"Route {RouteDescription.Describe("add", added.Route)}"); break;
+            case RouteRemoved removed: link.Debug($"Route {RouteDescription.Describe("del", removed.Route)}"); break;
+        }
+    }
+
+    private void CloseRoutesWindowLater(int index, TimeSpan window) =>
+        _ = Task.Delay(window).ContinueWith(_ => _channel.Writer.WriteAsync(new RoutesWindowElapsed(index)).AsTask(),
+            TaskScheduler.Default);
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using NetworkBroker.Configuration;
+using NetworkBroker.Events;
+using NetworkBroker.Netlink;
+using NetworkBroker.Netlink.Messages;
+using NetworkBroker.Routing;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// routes.d: a link's route changes are collected for a short window (a DHCP renewal re-adds many
+/// routes at once) and run the scripts once, with the last change in ROUTE_* and all of them in ROUTES.
+/// Ignored: tables the broker manages itself, the local table (the kernel's own host and broadcast
+/// routes), links outside Links=, and links that vanished before the window closed.
+/// </summary>
+internal sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher scripts, Action<int, TimeSpan> closeWindowLater)
+{
+    public const string State = "routes";
+    public static readonly TimeSpan DefaultWindow = TimeSpan.FromMilliseconds(200);
+
+    private readonly Dictionary<int, List<(string Change, RouteMessage Route)>> _pending = [];
+
+    public TimeSpan Window { get; set; } = DefaultWindow;
+
+    public void Observe(KernelChange change, Func<int, LinkMessage?> link)
+    {
+        switch (change)
+        {
+            case LinkRemoved:
+                _pending.Remove(change.IfIndex);
+                break;
+            case RouteAdded added:
+                Collect("add", added.Route, link);
+                break;
+            case RouteRemoved removed:
+                Collect("del", removed.Route, link);
+                break;
+        }
+    }
+
+    private void Collect(string kind, RouteMessage route, Func<int, LinkMessage?> link)
+    {
+        if (route.Table == RouteTable.Local || route.Protocol == PolicyRoutingTags.Protocol)
+            return;
+        foreach (var index in route.Links)
+        {
+            if (link(index) is not { } owner || !config.Links.Matches(owner.Name) || IsPolicyTable(route, index, owner.Name))
+                continue;
+            if (!_pending.TryGetValue(index, out var changes))
+            {
+                _pending[index] = changes = [];
+                closeWindowLater(index, Window);
+            }
+            changes.Add((kind, route));
+        }
+    }
+
+    /// <summary>The link's own policy-routing table: the broker's doing, not news for the scripts.</summary>
+    private bool IsPolicyTable(RouteMessage route, int index, string name) =>
+        route.Table == config.RouteTableBase + (uint)index && config.RoutingPolicyRules.Contains(name);
+
+    /// <summary>The window of a link closed: queue its routes.d run, unless the link is gone.</summary>
+    public void Close(int index, Func<int, LinkMessage?> link)
+    {
+        if (!_pending.Remove(index, out var changes) || changes.Count == 0 || link(index) is not { } owner)
+            return;
+        var (kind, last) = changes[^1];
+        scripts.Enqueue(new ScriptEvent(State, owner.Name, index,
+        [
+            new("LINK", owner.Name),
+            new("LINKINDEX", index.ToString(CultureInfo.InvariantCulture)),
+            new("STATE", State),
+            new("ROUTE_EVENT", kind),
+            new("ROUTE_DST", RouteDescription.Destination(last)),
+            new("ROUTE_GATEWAY", RouteDescription.Gateway(last)),
+            new("ROUTE_TABLE", last.Table.ToString(CultureInfo.InvariantCulture)),
+            new("ROUTE_PROTOCOL", RouteProtocol.Name(last.Protocol)),
+            new("ROUTE_CHANGES", changes.Count.ToString(CultureInfo.InvariantCulture)),
+            new("ROUTES", string.Join('\n', changes.Select(c => RouteDescription.Describe(c.Change, c.Route)))),
+        ]));
+    }
+}

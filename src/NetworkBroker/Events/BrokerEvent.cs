@@ -1,0 +1,71 @@
+using NetworkBroker.Netlink;
+using NetworkBroker.Netlink.Messages;
+
+namespace NetworkBroker.Events;
+
+/// <summary>
+/// Everything that flows through the broker's one channel. Sources write what they saw
+/// (<see cref="KernelNotified"/>, <see cref="KernelResynced"/>, ...); the broker turns those into
+/// changes of its model (<see cref="KernelChange"/>) and acts on them, in channel order.
+/// </summary>
+public abstract record BrokerEvent;
+
+/// <summary>A notification from the kernel, as received.</summary>
+public sealed record KernelNotified(KernelNotification Notification) : BrokerEvent;
+
+/// <summary>A full re-read of the kernel's state (at start, after lost notifications, or on request).</summary>
+public sealed record KernelResynced(KernelSnapshot Snapshot, ResyncReason Reason) : BrokerEvent;
+
+/// <summary>The broker asks itself to run something on its loop, with its model (status, tests).</summary>
+internal sealed record BrokerQuery(Action Run) : BrokerEvent;
+
+/// <summary>The coalescing window of a link's route changes closed: time to run routes.d.</summary>
+internal sealed record RoutesWindowElapsed(int IfIndex) : BrokerEvent;
+
+/// <summary>A change of the broker's view of the kernel, derived from notifications and resyncs.</summary>
+public abstract record KernelChange(string Link) : BrokerEvent
+{
+    public abstract int IfIndex { get; }
+}
+
+public sealed record LinkAdded(LinkMessage Message) : KernelChange(Message.Name)
+{
+    public override int IfIndex => Message.Index;
+}
+
+public sealed record LinkRemoved(LinkMessage Message) : KernelChange(Message.Name)
+{
+    public override int IfIndex => Message.Index;
+}
+
+public sealed record LinkRenamed(LinkMessage Message, string OldName) : KernelChange(Message.Name)
+{
+    public override int IfIndex => Message.Index;
+}
+
+/// <summary>Flags, operational state, MTU, hardware address, master or altnames changed (statistics alone do not count).</summary>
+public sealed record LinkChanged(LinkMessage Old, LinkMessage Message) : KernelChange(Message.Name)
+{
+    public override int IfIndex => Message.Index;
+}
+
+public sealed record AddressAdded(string Link, AddressMessage Address) : KernelChange(Link)
+{
+    public override int IfIndex => Address.Index;
+}
+
+public sealed record AddressRemoved(string Link, AddressMessage Address) : KernelChange(Link)
+{
+    public override int IfIndex => Address.Index;
+}
+
+/// <summary>A route appeared; <see cref="Link"/> is the first link it leaves by ("" for blackhole and the like).</summary>
+public sealed record RouteAdded(string Link, RouteMessage Route) : KernelChange(Link)
+{
+    public override int IfIndex => Route.Links.FirstOrDefault();
+}
+
+public sealed record RouteRemoved(string Link, RouteMessage Route) : KernelChange(Link)
+{
+    public override int IfIndex => Route.Links.FirstOrDefault();
+}

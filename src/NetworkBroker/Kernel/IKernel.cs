@@ -1,0 +1,13 @@
+using NetworkBroker.Netlink.Messages;
+
+namespace NetworkBroker.Kernel;
+
+/// <summary>What the broker asks of the kernel beyond the notifications it is sent.</summary>
+public interface IKernel
+{
+    /// <summary>One link by ifindex; null when the kernel has none (it vanished).</summary>
+    LinkMessage? GetLink(int index);
+
+    /// <summary>Re-read links, addresses and routes; the result arrives on the channel, after the notifications already sent.</summary>
+    void RequestResync();
+}

@@ -1,0 +1,198 @@
+using NetworkBroker.Events;
+using NetworkBroker.Netlink;
+using NetworkBroker.Netlink.Messages;
+
+namespace NetworkBroker.Kernel;
+
+/// <summary>
+/// The broker's view of the kernel: links by ifindex and name, their addresses, and routes. Pure: it
+/// changes only through <see cref="Apply"/> and <see cref="Resync"/>, each returning the changes it
+/// made, so it is tested without a kernel. Not thread-safe: the broker's loop owns it.
+/// </summary>
+public sealed class KernelModel
+{
+    /// <summary>RTM_F_CLONED: a route cache entry, not a route anybody configured.</summary>
+    private const uint RouteCloned = 0x200;
+
+    private readonly Dictionary<int, LinkMessage> _links = [];
+    private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<AddressKey, AddressMessage> _addresses = [];
+    private readonly Dictionary<RouteKey, RouteMessage> _routes = [];
+
+    public IReadOnlyCollection<LinkMessage> Links => _links.Values;
+
+    public LinkMessage? Link(int index) => _links.GetValueOrDefault(index);
+
+    /// <summary>By name, then by alternative name.</summary>
+    public LinkMessage? Link(string name) =>
+        _names.TryGetValue(name, out var index) ? _links[index] : _links.Values.FirstOrDefault(l => l.AlternativeNames.Contains(name));
+
+    public IEnumerable<AddressMessage> Addresses(int index) => _addresses.Values.Where(a => a.Index == index);
+
+    public IEnumerable<AddressMessage> AllAddresses => _addresses.Values;
+
+    public IEnumerable<RouteMessage> Routes(int index) => _routes.Values.Where(r => r.Links.Contains(index));
+
+    public IEnumerable<RouteMessage> AllRoutes => _routes.Values;
+
+    /// <summary>Applies one notification; an address or route of an ifindex the model does not know is applied too (resolve the link first).</summary>
+    public IReadOnlyList<KernelChange> Apply(KernelNotification notification)
+    {
+        var changes = new List<KernelChange>(1);
+        switch (notification)
+        {
+            case LinkNotification { Removed: false } link:
+                PutLink(link.Link, changes);
+                break;
+            case LinkNotification { Removed: true } link:
+                RemoveLink(link.Link.Index, changes);
+                break;
+            case AddressNotification { Removed: false } address:
+                var key = AddressKey.Of(address.Address);
+                if (!_addresses.ContainsKey(key))
+                    changes.Add(new AddressAdded(NameOf(address.Address.Index), address.Address));
+                _addresses[key] = address.Address;
+                break;
+            case AddressNotification { Removed: true } address:
+                if (_addresses.Remove(AddressKey.Of(address.Address), out var removed))
+                    changes.Add(new AddressRemoved(NameOf(removed.Index), removed));
+                break;
+            case RouteNotification { Removed: false } route when (route.Route.Flags & RouteCloned) == 0:
+                if (route.Flags.HasFlag(NetlinkFlags.Replace))
+                    ReplaceSlot(route.Route, changes);
+                PutRoute(route.Route, changes);
+                break;
+            case RouteNotification { Removed: true } route:
+                if (_routes.Remove(RouteKey.Of(route.Route), out var gone))
+                    changes.Add(new RouteRemoved(NameOf(gone.Links.FirstOrDefault()), gone));
+                break;
+        }
+        return changes;
+    }
+
+    /// <summary>
+    /// Replaces the model with a snapshot. After lost notifications the difference is returned as the
+    /// changes that were missed; at start (<paramref name="silently"/>) nothing is reported: the state is where we begin.
+    /// </summary>
+    public IReadOnlyList<KernelChange> Resync(KernelSnapshot snapshot, bool silently)
+    {
+        var links = snapshot.Links.GroupBy(l => l.Index).ToDictionary(g => g.Key, g => g.Last());
+        var addresses = new Dictionary<AddressKey, AddressMessage>();
+        foreach (var address in snapshot.Addresses)
+            addresses[AddressKey.Of(address)] = address;
+        var routes = new Dictionary<RouteKey, RouteMessage>();
+        foreach (var route in snapshot.Routes.Where(r => (r.Flags & RouteCloned) == 0))
+            routes[RouteKey.Of(route)] = route;
+
+        var changes = new List<KernelChange>();
+        if (!silently)
+        {
+            foreach (var link in links.Values)
+            {
+                if (!_links.TryGetValue(link.Index, out var old))
+                    changes.Add(new LinkAdded(link));
+                else
+                    DescribeLinkUpdate(old, link, changes);
+            }
+            string Name(int index) => links.GetValueOrDefault(index)?.Name ?? NameOf(index);
+            foreach (var (key, address) in _addresses)
+                if (!addresses.ContainsKey(key))
+                    changes.Add(new AddressRemoved(Name(address.Index), address));
+            foreach (var (key, route) in _routes)
+                if (!routes.ContainsKey(key))
+                    changes.Add(new RouteRemoved(Name(route.Links.FirstOrDefault()), route));
+            foreach (var (key, address) in addresses)
+                if (!_addresses.ContainsKey(key))
+                    changes.Add(new AddressAdded(Name(address.Index), address));
+            foreach (var (key, route) in routes)
+                if (!_routes.ContainsKey(key))
+                    changes.Add(new RouteAdded(Name(route.Links.FirstOrDefault()), route));
+            foreach (var link in _links.Values)
+                if (!links.ContainsKey(link.Index))
+                    changes.Add(new LinkRemoved(link));
+        }
+
+        _links.Clear();
+        _names.Clear();
+        foreach (var link in links.Values)
+        {
+            _links[link.Index] = link;
+            _names[link.Name] = link.Index;
+        }
+        _addresses.Clear();
+        foreach (var (key, address) in addresses)
+            _addresses[key] = address;
+        _routes.Clear();
+        foreach (var (key, route) in routes)
+            _routes[key] = route;
+        return changes;
+    }
+
+    /// <summary>The model as a snapshot (for comparing with a fresh dump).</summary>
+    public KernelSnapshot Snapshot() => new([.. _links.Values], [.. _addresses.Values], [.. _routes.Values]);
+
+    private string NameOf(int index) => _links.TryGetValue(index, out var link) ? link.Name : "";
+
+    private void PutLink(LinkMessage link, List<KernelChange> changes)
+    {
+        if (_links.TryGetValue(link.Index, out var old))
+        {
+            DescribeLinkUpdate(old, link, changes);
+            if (old.Name != link.Name && _names.TryGetValue(old.Name, out var owner) && owner == link.Index)
+                _names.Remove(old.Name);
+        }
+        else
+        {
+            changes.Add(new LinkAdded(link));
+        }
+        _links[link.Index] = link;
+        _names[link.Name] = link.Index;
+    }
+
+    private static void DescribeLinkUpdate(LinkMessage old, LinkMessage link, List<KernelChange> changes)
+    {
+        if (old.Name != link.Name)
+            changes.Add(new LinkRenamed(link, old.Name));
+        if (old.Flags != link.Flags || old.OperState != link.OperState || old.Mtu != link.Mtu || old.Master != link.Master ||
+            !SameBytes(old.HardwareAddress, link.HardwareAddress) || !old.AlternativeNames.SequenceEqual(link.AlternativeNames))
+            changes.Add(new LinkChanged(old, link));
+    }
+
+    private static bool SameBytes(byte[]? a, byte[]? b) =>
+        a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+
+    private void RemoveLink(int index, List<KernelChange> changes)
+    {
+        if (!_links.Remove(index, out var link))
+            return;
+        if (_names.TryGetValue(link.Name, out var owner) && owner == index)
+            _names.Remove(link.Name);
+        // The kernel reports the addresses' removal, but not that of IPv4 routes through the link: drop both.
+        foreach (var key in _addresses.Keys.Where(k => k.Index == index).ToList())
+            if (_addresses.Remove(key, out var address))
+                changes.Add(new AddressRemoved(link.Name, address));
+        foreach (var key in _routes.Where(r => r.Value.Links.Contains(index)).Select(r => r.Key).ToList())
+            _routes.Remove(key);
+        changes.Add(new LinkRemoved(link));
+    }
+
+    private void PutRoute(RouteMessage route, List<KernelChange> changes)
+    {
+        var key = RouteKey.Of(route);
+        if (!_routes.ContainsKey(key))
+            changes.Add(new RouteAdded(NameOf(route.Links.FirstOrDefault()), route));
+        _routes[key] = route;
+    }
+
+    private void ReplaceSlot(RouteMessage route, List<KernelChange> changes)
+    {
+        var slot = RouteKey.Of(route).Slot;
+        foreach (var (key, old) in _routes.Where(r => r.Key.Slot == slot).ToList())
+        {
+            if (key == RouteKey.Of(route))
+                continue;
+            _routes.Remove(key);
+            changes.Add(new RouteRemoved(NameOf(old.Links.FirstOrDefault()), old));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Threading.Channels;
+using NetworkBroker.Events;
+using NetworkBroker.Logging;
+using NetworkBroker.Netlink;
+using NetworkBroker.Netlink.Messages;
+
+namespace NetworkBroker.Kernel;
+
+/// <summary>
+/// The kernel as an event source: rtnetlink notifications for links, addresses, routes and rules go
+/// onto the broker's channel as they arrive, and a full re-read goes there whenever notifications
+/// were lost (ENOBUFS is a signal, not an error). When the channel is full the monitor thread waits,
+/// so the kernel's socket buffer fills and overruns, which ends in a re-read: memory stays bounded
+/// under any storm and the model still converges to the kernel's truth.
+/// </summary>
+public sealed class KernelWatcher : IKernel, IDisposable
+{
+    private readonly ChannelWriter<BrokerEvent> _events;
+    private readonly Logger _log;
+    private readonly RtnetlinkClient _client;
+    private readonly NetlinkMonitor _monitor;
+    private long _overruns;
+
+    /// <summary>Opens the sockets in the calling thread's network namespace; <see cref="Start"/> begins with a full read.</summary>
+    public KernelWatcher(ChannelWriter<BrokerEvent> events, Logger log, int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer)
+    {
+        _events = events;
+        _log = log;
+        _client = RtnetlinkClient.Open();
+        try
+        {
+            _monitor = new NetlinkMonitor(receiveBuffer, Post, Resync, e => _log.Error($"rtnetlink: {e.Message}"));
+        }
+        catch
+        {
+            _client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>How many times notifications were lost and the state re-read.</summary>
+    public long Overruns => Interlocked.Read(ref _overruns);
+
+    public int ReceiveBufferSize => _monitor.ReceiveBufferSize;
+
+    public void Start() => _monitor.Start();
+
+    public LinkMessage? GetLink(int index)
+    {
+        try
+        {
+            return _client.GetLink(index);
+        }
+        catch (Exception e) when (e is NetlinkException or NetlinkParseException or System.Net.Sockets.SocketException)
+        {
+            _log.Warn($"Cannot ask the kernel for ifindex {index}: {e.Message}");
+            return null;
+        }
+    }
+
+    public void RequestResync() => _monitor.RequestResync();
+
+    /// <summary>The client for requests (policy routing, status); it serialises its calls.</summary>
+    public RtnetlinkClient Client => _client;
+
+    private void Post(KernelNotification notification) => Write(new KernelNotified(notification));
+
+    private void Resync(ResyncReason reason)
+    {
+        if (reason == ResyncReason.Overrun)
+        {
+            Interlocked.Increment(ref _overruns);
+            _log.Warn("Kernel notifications were lost (receive buffer full): re-reading links, addresses and routes");
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Write(new KernelResynced(KernelSnapshot.Read(_client), reason));
+                return;
+            }
+            catch (Exception e) when (e is NetlinkException or NetlinkParseException or System.Net.Sockets.SocketException && attempt < 5)
+            {
+                _log.Warn($"Reading the kernel's state failed ({e.Message}), trying again");
+                Thread.Sleep(100 * attempt);
+            }
+        }
+    }
+
+    private void Write(BrokerEvent brokerEvent)
+    {
+        // On the monitor's own thread: waiting here is the back-pressure that bounds memory.
+        while (!_events.TryWrite(brokerEvent))
+        {
+            if (!_events.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
+                return; // the broker stopped
+        }
+    }
+
+    public void Dispose()
+    {
+        _monitor.Dispose();
+        _client.Dispose();
+    }
+}
