@@ -67,6 +67,22 @@ public sealed class NetlinkMonitor : IDisposable
 
     private void Run()
     {
+        try
+        {
+            Loop();
+        }
+        catch (Exception e) when (!_stopping)
+        {
+            // Never let the thread die with an exception (that ends the process); say so, the daemon goes on without it.
+            _error(new InvalidOperationException($"netlink monitor stopped: {e.Message}", e));
+        }
+        catch (Exception) when (_stopping)
+        {
+        }
+    }
+
+    private void Loop()
+    {
         Resync(ResyncReason.Initial);
         var buffer = new byte[64 * 1024];
         while (!_stopping)
@@ -86,7 +102,7 @@ public sealed class NetlinkMonitor : IDisposable
             if (_stopping)
                 return;
             if (received < 0)
-                Resync(ResyncReason.Overrun);
+                Overrun(buffer);
             else
                 Dispatch(buffer.AsSpan(0, received));
             if (_resyncRequested)
@@ -95,6 +111,24 @@ public sealed class NetlinkMonitor : IDisposable
                 Resync(ResyncReason.Requested);
             }
         }
+    }
+
+    /// <summary>
+    /// What is still queued predates the loss: applied after the re-read it could bring back an address whose
+    /// removal was the message dropped. Discarding it first leaves in the socket only what follows the discard,
+    /// a complete log, and replaying a complete log onto a later snapshot converges to the kernel's state.
+    /// </summary>
+    private void Overrun(Span<byte> scratch)
+    {
+        try
+        {
+            _socket.DiscardQueued(scratch);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            _error(e);
+        }
+        Resync(ResyncReason.Overrun);
     }
 
     private void Resync(ResyncReason reason)
@@ -134,7 +168,7 @@ public sealed class NetlinkMonitor : IDisposable
         {
             // The datagram's framing is broken: what follows in it cannot be found. Treat it as lost messages.
             _error(e);
-            Resync(ResyncReason.Overrun);
+            Overrun(new byte[64 * 1024]);
         }
     }
 

@@ -118,6 +118,30 @@ public sealed unsafe partial class NetlinkSocket : IDisposable
 
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
 
+    /// <summary>Discards every datagram queued now, without blocking; returns how many.</summary>
+    public int DiscardQueued(Span<byte> scratch)
+    {
+        // FIONREAD is not implemented for netlink sockets: read without blocking until the queue is empty.
+        var discarded = 0;
+        _socket.Blocking = false;
+        try
+        {
+            while (true)
+            {
+                _socket.Receive(scratch);
+                discarded++;
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable)
+        {
+            return discarded;
+        }
+        finally
+        {
+            _socket.Blocking = true;
+        }
+    }
+
     private void SetOption(int level, int name, int value)
     {
         Span<byte> bytes = stackalloc byte[4];

@@ -14,7 +14,7 @@ namespace NetworkBroker.Core;
 /// Ignored: tables the broker manages itself, the local table (the kernel's own host and broadcast
 /// routes), links outside Links=, and links that vanished before the window closed.
 /// </summary>
-internal sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher scripts, Action<int, TimeSpan> closeWindowLater)
+public sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher scripts, Action<int, TimeSpan> closeWindowLater)
 {
     public const string State = "routes";
     public static readonly TimeSpan DefaultWindow = TimeSpan.FromMilliseconds(200);
@@ -23,7 +23,7 @@ internal sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher
 
     public TimeSpan Window { get; set; } = DefaultWindow;
 
-    public void Observe(KernelChange change, Func<int, LinkMessage?> link)
+    internal void Observe(KernelChange change, Func<int, LinkMessage?> link)
     {
         switch (change)
         {
@@ -61,7 +61,7 @@ internal sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher
         route.Table == config.RouteTableBase + (uint)index && config.RoutingPolicyRules.Contains(name);
 
     /// <summary>The window of a link closed: queue its routes.d run, unless the link is gone.</summary>
-    public void Close(int index, Func<int, LinkMessage?> link)
+    internal void Close(int index, Func<int, LinkMessage?> link)
     {
         if (!_pending.Remove(index, out var changes) || changes.Count == 0 || link(index) is not { } owner)
             return;

@@ -1,0 +1,41 @@
+using System.Text;
+using NetworkBroker.Events;
+using NetworkBroker.IntegrationTests.Support;
+
+namespace NetworkBroker.IntegrationTests.Kernel;
+
+public class NetlinkStormTests : IDisposable
+{
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
+
+    public void Dispose() => _ns.Dispose();
+
+    [Fact]
+    public async Task After_10000_address_operations_with_a_tiny_receive_buffer_the_model_equals_the_kernel()
+    {
+        _ns.Ip("link add nbt-a type veth peer name nbt-b");
+        _ns.Ip("link set nbt-a up");
+        // A receive buffer far too small for the storm, and a consumer that is slow on purpose: ENOBUFS must happen.
+        await using var broker = await BrokerHarness.StartAsync(_ns, receiveBuffer: 4096,
+            observe: e => { if (e is KernelNotified) Thread.SpinWait(2000); });
+
+        var batch = new StringBuilder();
+        for (var i = 0; i < 5000; i++)
+        {
+            var address = $"10.{100 + i / 60000}.{i / 250 % 250}.{i % 250 + 1}/32";
+            batch.Append("addr add ").Append(address).Append(" dev nbt-a\n");
+            if (i % 50 != 0) // 100 of the 5000 addresses stay
+                batch.Append("addr del ").Append(address).Append(" dev nbt-a\n");
+        }
+        var file = Path.Combine(broker.Directory.Path, "storm.batch");
+        await File.WriteAllTextAsync(file, batch.ToString());
+        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        await broker.SettleAsync();
+
+        Assert.True(broker.Watcher.Overruns > 0, "the storm must have overrun the receive buffer");
+        Assert.Contains(broker.Observed, e => e is KernelResynced { Reason: Netlink.ResyncReason.Overrun });
+        await KernelWatcherTests.AssertModelEqualsKernel(broker);
+        var kept = await broker.Broker.QueryAsync(x => x.Kernel.Addresses(_ns.IfIndex("nbt-a")).Count(a => a.Family == Netlink.AddressFamily.IPv4));
+        Assert.Equal(100, kept);
+    }
+}

@@ -1,0 +1,111 @@
+using NetworkBroker.Configuration;
+using NetworkBroker.Core;
+using NetworkBroker.Events;
+using NetworkBroker.Kernel;
+using NetworkBroker.Netlink;
+using NetworkBroker.Scripts;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.IntegrationTests.Support;
+
+/// <summary>The broker with its kernel watcher living in a test's namespace, and a record of what it observed.</summary>
+public sealed class BrokerHarness : IAsyncDisposable
+{
+    private readonly List<BrokerEvent> _observed = [];
+    private readonly CancellationTokenSource _cancel = new();
+    private Task _loop = Task.CompletedTask;
+
+    private BrokerHarness(NetworkNamespace ns, BrokerConfiguration config, Broker broker, ScriptDispatcher scripts, TempDirectory directory, MemoryLog log)
+    {
+        Namespace = ns;
+        Config = config;
+        Broker = broker;
+        Scripts = scripts;
+        Directory = directory;
+        Log = log;
+    }
+
+    public NetworkNamespace Namespace { get; }
+    public BrokerConfiguration Config { get; }
+    public Broker Broker { get; }
+    public ScriptDispatcher Scripts { get; }
+    public TempDirectory Directory { get; }
+    public MemoryLog Log { get; }
+    public KernelWatcher Watcher { get; private set; } = null!;
+
+    /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
+    public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
+        int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null)
+    {
+        var directory = new TempDirectory();
+        var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
+        var log = new MemoryLog(Logging.LogLevel.Info);
+        var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions
+        {
+            ScriptRoot = directory.Path,
+            SpillDirectory = directory.Combine("spill"),
+        }, log.Logger), log.Logger);
+        var broker = new Broker(config, log.Logger, scripts) { RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow };
+        var harness = new BrokerHarness(ns, config, broker, scripts, directory, log);
+
+        var initial = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        broker.Observed += e =>
+        {
+            lock (harness._observed)
+                harness._observed.Add(e);
+            if (e is KernelResynced { Reason: ResyncReason.Initial })
+                initial.TrySetResult();
+            observe?.Invoke(e);
+        };
+        harness.Watcher = ns.Enter(() => new KernelWatcher(broker.Events, log.Logger, receiveBuffer));
+        broker.Attach(harness.Watcher);
+        harness._loop = broker.RunAsync(harness._cancel.Token);
+        harness.Watcher.Start();
+        await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return harness;
+    }
+
+    public IReadOnlyList<BrokerEvent> Observed
+    {
+        get
+        {
+            lock (_observed)
+                return [.. _observed];
+        }
+    }
+
+    public IReadOnlyList<KernelChange> ChangesOf(int ifindex) =>
+        Observed.OfType<KernelChange>().Where(c => c.IfIndex == ifindex).ToList();
+
+    /// <summary>Waits until the broker has handled everything the kernel reported so far: a marker address on lo must come through.</summary>
+    public async Task SettleAsync()
+    {
+        var marker = $"127.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}";
+        Namespace.Ip($"addr add {marker}/32 dev lo");
+        await WaitForAsync(() => Observed.OfType<AddressAdded>().Any(a => a.Address.Address.ToString() == marker));
+        Namespace.Ip($"addr del {marker}/32 dev lo");
+        await WaitForAsync(() => Observed.OfType<AddressRemoved>().Any(a => a.Address.Address.ToString() == marker));
+    }
+
+    public static async Task WaitForAsync(Func<bool> condition, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("condition not met within " + seconds + " s");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Broker.Events.TryComplete();
+        await _cancel.CancelAsync();
+        Watcher.Dispose();
+        await _loop;
+        await Scripts.DisposeAsync();
+        Directory.Dispose();
+        _cancel.Dispose();
+    }
+}
