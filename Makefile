@@ -61,5 +61,9 @@ install: bin/network-broker
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi
 
+bench:
+	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory bench; fi; \
+	$(MAKE) --no-print-directory deps && ./bench/run-bench.sh
+
 clean:
-	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj
+	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj

@@ -31,15 +31,9 @@ public sealed record AddressMessage
     {
         if (payload.Length < HeaderSize)
             throw NetlinkParseException.TooShort("ifaddrmsg", HeaderSize, payload.Length);
-        var message = new AddressMessage
-        {
-            Family = payload[0],
-            PrefixLength = payload[1],
-            Flags = payload[2],
-            Scope = payload[3],
-            Index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]),
-        };
-        IPAddress? address = null, local = null;
+        IPAddress? address = null, local = null, broadcast = null;
+        string? label = null;
+        uint flags = payload[2], preferred = uint.MaxValue, valid = uint.MaxValue;
         var attributes = new NetlinkAttributeReader(payload[HeaderSize..]);
         while (attributes.Next())
         {
@@ -47,23 +41,33 @@ public sealed record AddressMessage
             {
                 case IFA_ADDRESS: address = attributes.Address(); break;
                 case IFA_LOCAL: local = attributes.Address(); break;
-                case IFA_LABEL: message = message with { Label = attributes.String() }; break;
-                case IFA_BROADCAST: message = message with { Broadcast = attributes.Address() }; break;
-                case IFA_FLAGS: message = message with { Flags = attributes.UInt32() }; break;
+                case IFA_LABEL: label = attributes.String(); break;
+                case IFA_BROADCAST: broadcast = attributes.Address(); break;
+                case IFA_FLAGS: flags = attributes.UInt32(); break;
                 case IFA_CACHEINFO:
                     var info = attributes.Payload;
                     if (info.Length < 8)
                         throw NetlinkParseException.TooShort("ifa_cacheinfo", 8, info.Length);
-                    message = message with
-                    {
-                        PreferredLifetime = BinaryPrimitives.ReadUInt32LittleEndian(info),
-                        ValidLifetime = BinaryPrimitives.ReadUInt32LittleEndian(info[4..]),
-                    };
+                    preferred = BinaryPrimitives.ReadUInt32LittleEndian(info);
+                    valid = BinaryPrimitives.ReadUInt32LittleEndian(info[4..]);
                     break;
             }
         }
         var own = local ?? address ?? throw new NetlinkParseException("address message without IFA_ADDRESS or IFA_LOCAL");
-        return message with { Address = own, Peer = local is not null && address is not null && !address.Equals(local) ? address : null };
+        return new AddressMessage
+        {
+            Family = payload[0],
+            PrefixLength = payload[1],
+            Flags = flags,
+            Scope = payload[3],
+            Index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]),
+            Address = own,
+            Peer = local is not null && address is not null && !address.Equals(local) ? address : null,
+            Broadcast = broadcast,
+            Label = label,
+            PreferredLifetime = preferred,
+            ValidLifetime = valid,
+        };
     }
 
     public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified)

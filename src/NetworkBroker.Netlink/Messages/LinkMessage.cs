@@ -77,51 +77,65 @@ public sealed record LinkMessage
     {
         if (payload.Length < HeaderSize)
             throw NetlinkParseException.TooShort("ifinfomsg", HeaderSize, payload.Length);
-        var link = new LinkMessage
-        {
-            Type = BinaryPrimitives.ReadUInt16LittleEndian(payload[2..]),
-            Index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]),
-            Flags = (LinkFlags)BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
-        };
-        var altNames = ImmutableArray.CreateBuilder<string>();
+        // Collected in locals and built once: a `with` per attribute would copy the whole record each time.
+        byte[]? hardwareAddress = null, broadcast = null, permanentAddress = null;
+        string name = "";
+        string? kind = null, alias = null;
+        uint mtu = 0, txQueueLength = 0, group = 0, promiscuity = 0, txQueues = 0, rxQueues = 0, gsoMaxSize = 0, gsoMaxSegments = 0;
+        int master = 0, parent = 0;
+        var operState = OperState.Unknown;
+        LinkStatistics? statistics = null;
+        bool? carrier = null;
+        ImmutableArray<string>.Builder? altNames = null;
+
         var attributes = new NetlinkAttributeReader(payload[HeaderSize..]);
         while (attributes.Next())
         {
             switch (attributes.Type)
             {
-                case IFLA_ADDRESS: link = link with { HardwareAddress = attributes.Bytes() }; break;
-                case IFLA_BROADCAST: link = link with { Broadcast = attributes.Bytes() }; break;
-                case IFLA_PERM_ADDRESS: link = link with { PermanentAddress = attributes.Bytes() }; break;
-                case IFLA_IFNAME: link = link with { Name = attributes.String() }; break;
-                case IFLA_MTU: link = link with { Mtu = attributes.UInt32() }; break;
-                case IFLA_LINK: link = link with { ParentIndex = attributes.Int32() }; break;
-                case IFLA_MASTER: link = link with { Master = attributes.Int32() }; break;
-                case IFLA_TXQLEN: link = link with { TxQueueLength = attributes.UInt32() }; break;
-                case IFLA_OPERSTATE: link = link with { OperState = (OperState)attributes.Byte() }; break;
-                case IFLA_IFALIAS: link = link with { Alias = attributes.String() }; break;
-                case IFLA_STATS64: link = link with { Statistics = LinkStatistics.Decode(attributes.Payload) }; break;
-                case IFLA_GROUP: link = link with { Group = attributes.UInt32() }; break;
-                case IFLA_PROMISCUITY: link = link with { Promiscuity = attributes.UInt32() }; break;
-                case IFLA_NUM_TX_QUEUES: link = link with { TxQueues = attributes.UInt32() }; break;
-                case IFLA_NUM_RX_QUEUES: link = link with { RxQueues = attributes.UInt32() }; break;
-                case IFLA_CARRIER: link = link with { Carrier = attributes.Byte() != 0 }; break;
-                case IFLA_GSO_MAX_SEGS: link = link with { GsoMaxSegments = attributes.UInt32() }; break;
-                case IFLA_GSO_MAX_SIZE: link = link with { GsoMaxSize = attributes.UInt32() }; break;
+                case IFLA_ADDRESS: hardwareAddress = attributes.Bytes(); break;
+                case IFLA_BROADCAST: broadcast = attributes.Bytes(); break;
+                case IFLA_PERM_ADDRESS: permanentAddress = attributes.Bytes(); break;
+                case IFLA_IFNAME: name = attributes.String(); break;
+                case IFLA_MTU: mtu = attributes.UInt32(); break;
+                case IFLA_LINK: parent = attributes.Int32(); break;
+                case IFLA_MASTER: master = attributes.Int32(); break;
+                case IFLA_TXQLEN: txQueueLength = attributes.UInt32(); break;
+                case IFLA_OPERSTATE: operState = (OperState)attributes.Byte(); break;
+                case IFLA_IFALIAS: alias = attributes.String(); break;
+                case IFLA_STATS64: statistics = LinkStatistics.Decode(attributes.Payload); break;
+                case IFLA_GROUP: group = attributes.UInt32(); break;
+                case IFLA_PROMISCUITY: promiscuity = attributes.UInt32(); break;
+                case IFLA_NUM_TX_QUEUES: txQueues = attributes.UInt32(); break;
+                case IFLA_NUM_RX_QUEUES: rxQueues = attributes.UInt32(); break;
+                case IFLA_CARRIER: carrier = attributes.Byte() != 0; break;
+                case IFLA_GSO_MAX_SEGS: gsoMaxSegments = attributes.UInt32(); break;
+                case IFLA_GSO_MAX_SIZE: gsoMaxSize = attributes.UInt32(); break;
                 case IFLA_LINKINFO:
                     var info = attributes.Nested();
                     while (info.Next())
                         if (info.Type == IFLA_INFO_KIND)
-                            link = link with { Kind = info.String() };
+                            kind = info.String();
                     break;
                 case IFLA_PROP_LIST:
                     var properties = attributes.Nested();
                     while (properties.Next())
                         if (properties.Type == IFLA_ALT_IFNAME)
-                            altNames.Add(properties.String());
+                            (altNames ??= ImmutableArray.CreateBuilder<string>()).Add(properties.String());
                     break;
             }
         }
-        return altNames.Count == 0 ? link : link with { AlternativeNames = altNames.ToImmutable() };
+        return new LinkMessage
+        {
+            Type = BinaryPrimitives.ReadUInt16LittleEndian(payload[2..]),
+            Index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]),
+            Flags = (LinkFlags)BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
+            Name = name, Mtu = mtu, TxQueueLength = txQueueLength, HardwareAddress = hardwareAddress, Broadcast = broadcast,
+            PermanentAddress = permanentAddress, OperState = operState, Master = master, ParentIndex = parent, Kind = kind,
+            AlternativeNames = altNames?.ToImmutable() ?? [], Alias = alias, Statistics = statistics, Promiscuity = promiscuity,
+            TxQueues = txQueues, RxQueues = rxQueues, GsoMaxSize = gsoMaxSize, GsoMaxSegments = gsoMaxSegments, Group = group,
+            Carrier = carrier,
+        };
     }
 
     /// <summary>RTM_GETLINK for every link (dump) or, with an index, for one.</summary>

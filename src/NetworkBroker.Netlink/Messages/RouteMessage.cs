@@ -50,37 +50,32 @@ public sealed record RouteMessage
     {
         if (payload.Length < HeaderSize)
             throw NetlinkParseException.TooShort("rtmsg", HeaderSize, payload.Length);
-        var route = new RouteMessage
-        {
-            Family = payload[0],
-            DestinationLength = payload[1],
-            SourceLength = payload[2],
-            Tos = payload[3],
-            Table = payload[4],
-            Protocol = payload[5],
-            Scope = payload[6],
-            Type = payload[7],
-            Flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
-        };
+        // Collected in locals and built once: a `with` per attribute would copy the whole record each time.
+        uint table = payload[4], priority = 0, mtu = 0, advMss = 0, hopLimit = 0;
+        IPAddress? destination = null, source = null, gateway = null, preferredSource = null;
+        int output = 0;
+        byte? preference = null;
+        var multiPath = ImmutableArray<NextHop>.Empty;
+
         var attributes = new NetlinkAttributeReader(payload[HeaderSize..]);
         while (attributes.Next())
         {
             switch (attributes.Type)
             {
-                case RTA_DST: route = route with { Destination = attributes.Address() }; break;
-                case RTA_SRC: route = route with { Source = attributes.Address() }; break;
-                case RTA_OIF: route = route with { OutputIndex = attributes.Int32() }; break;
-                case RTA_GATEWAY: route = route with { Gateway = attributes.Address() }; break;
-                case RTA_PRIORITY: route = route with { Priority = attributes.UInt32() }; break;
-                case RTA_PREFSRC: route = route with { PreferredSource = attributes.Address() }; break;
-                case RTA_TABLE: route = route with { Table = attributes.UInt32() }; break;
-                case RTA_PREF: route = route with { Preference = attributes.Byte() }; break;
+                case RTA_DST: destination = attributes.Address(); break;
+                case RTA_SRC: source = attributes.Address(); break;
+                case RTA_OIF: output = attributes.Int32(); break;
+                case RTA_GATEWAY: gateway = attributes.Address(); break;
+                case RTA_PRIORITY: priority = attributes.UInt32(); break;
+                case RTA_PREFSRC: preferredSource = attributes.Address(); break;
+                case RTA_TABLE: table = attributes.UInt32(); break;
+                case RTA_PREF: preference = attributes.Byte(); break;
                 case RTA_VIA:
                     // struct rtvia: u16 family, then the address (an IPv4 gateway of an IPv6 route, RFC 5549).
                     var via = attributes.Payload;
                     if (via.Length is not (2 + 4) and not (2 + 16))
                         throw new NetlinkParseException($"RTA_VIA of {via.Length} bytes");
-                    route = route with { Gateway = new IPAddress(via[2..]) };
+                    gateway = new IPAddress(via[2..]);
                     break;
                 case RTA_METRICS:
                     var metrics = attributes.Nested();
@@ -88,16 +83,29 @@ public sealed record RouteMessage
                     {
                         switch (metrics.Type)
                         {
-                            case RTAX_MTU: route = route with { Mtu = metrics.UInt32() }; break;
-                            case RTAX_ADVMSS: route = route with { AdvMss = metrics.UInt32() }; break;
-                            case RTAX_HOPLIMIT: route = route with { HopLimit = metrics.UInt32() }; break;
+                            case RTAX_MTU: mtu = metrics.UInt32(); break;
+                            case RTAX_ADVMSS: advMss = metrics.UInt32(); break;
+                            case RTAX_HOPLIMIT: hopLimit = metrics.UInt32(); break;
                         }
                     }
                     break;
-                case RTA_MULTIPATH: route = route with { MultiPath = DecodeMultiPath(attributes.Payload) }; break;
+                case RTA_MULTIPATH: multiPath = DecodeMultiPath(attributes.Payload); break;
             }
         }
-        return route;
+        return new RouteMessage
+        {
+            Family = payload[0],
+            DestinationLength = payload[1],
+            SourceLength = payload[2],
+            Tos = payload[3],
+            Protocol = payload[5],
+            Scope = payload[6],
+            Type = payload[7],
+            Flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
+            Table = table, Destination = destination, Source = source, Gateway = gateway, OutputIndex = output,
+            Priority = priority, PreferredSource = preferredSource, MultiPath = multiPath, Mtu = mtu, AdvMss = advMss,
+            HopLimit = hopLimit, Preference = preference,
+        };
     }
 
     private static ImmutableArray<NextHop> DecodeMultiPath(ReadOnlySpan<byte> data)

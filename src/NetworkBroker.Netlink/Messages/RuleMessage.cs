@@ -32,32 +32,37 @@ public sealed record RuleMessage
     {
         if (payload.Length < HeaderSize)
             throw NetlinkParseException.TooShort("fib_rule_hdr", HeaderSize, payload.Length);
-        var rule = new RuleMessage
-        {
-            Family = payload[0],
-            DestinationLength = payload[1],
-            SourceLength = payload[2],
-            Tos = payload[3],
-            Table = payload[4],
-            Action = payload[7],
-            Flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
-        };
+        IPAddress? destination = null, source = null;
+        string? input = null, output = null;
+        uint table = payload[4], priority = 0, mark = 0;
+        byte protocol = 0;
         var attributes = new NetlinkAttributeReader(payload[HeaderSize..]);
         while (attributes.Next())
         {
             switch (attributes.Type)
             {
-                case FRA_DST: rule = rule with { Destination = attributes.Address() }; break;
-                case FRA_SRC: rule = rule with { Source = attributes.Address() }; break;
-                case FRA_IIFNAME: rule = rule with { InputInterface = attributes.String() }; break;
-                case FRA_OIFNAME: rule = rule with { OutputInterface = attributes.String() }; break;
-                case FRA_PRIORITY: rule = rule with { Priority = attributes.UInt32() }; break;
-                case FRA_FWMARK: rule = rule with { FirewallMark = attributes.UInt32() }; break;
-                case FRA_TABLE: rule = rule with { Table = attributes.UInt32() }; break;
-                case FRA_PROTOCOL: rule = rule with { Protocol = attributes.Byte() }; break;
+                case FRA_DST: destination = attributes.Address(); break;
+                case FRA_SRC: source = attributes.Address(); break;
+                case FRA_IIFNAME: input = attributes.String(); break;
+                case FRA_OIFNAME: output = attributes.String(); break;
+                case FRA_PRIORITY: priority = attributes.UInt32(); break;
+                case FRA_FWMARK: mark = attributes.UInt32(); break;
+                case FRA_TABLE: table = attributes.UInt32(); break;
+                case FRA_PROTOCOL: protocol = attributes.Byte(); break;
             }
         }
-        return rule;
+        return new RuleMessage
+        {
+            Family = payload[0],
+            DestinationLength = payload[1],
+            SourceLength = payload[2],
+            Tos = payload[3],
+            Table = table,
+            Action = payload[7],
+            Flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
+            Destination = destination, Source = source, InputInterface = input, OutputInterface = output,
+            Priority = priority, FirewallMark = mark, Protocol = protocol,
+        };
     }
 
     public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified)

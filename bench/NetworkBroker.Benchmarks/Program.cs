@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(NetworkBroker.Benchmarks.NetlinkDumpDecoding).Assembly).Run(args);
