@@ -21,6 +21,18 @@ public sealed class NetlinkRequestWriter
         _length = NetlinkHeader.Size;
     }
 
+    /// <summary>A dump of a whole table (RTM_GET* with NLM_F_DUMP), optionally of one address family.</summary>
+    public static NetlinkRequestWriter Dump(NetlinkMessageType type, int familyHeaderSize, byte family, uint sequence)
+    {
+        var request = new NetlinkRequestWriter(type, NetlinkFlags.Request | NetlinkFlags.Dump, sequence);
+        request.Reserve(familyHeaderSize)[0] = family;
+        return request;
+    }
+
+    /// <summary>A change (RTM_NEW* / RTM_DEL*) that the kernel acknowledges, so that its error comes back.</summary>
+    public static NetlinkRequestWriter Change(NetlinkMessageType type, NetlinkFlags flags, uint sequence) =>
+        new(type, NetlinkFlags.Request | NetlinkFlags.Ack | flags, sequence);
+
     public NetlinkMessageType Type { get; }
     public NetlinkFlags Flags { get; }
     public uint Sequence { get; }

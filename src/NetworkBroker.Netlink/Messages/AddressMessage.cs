@@ -70,17 +70,13 @@ public sealed record AddressMessage
         };
     }
 
-    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified)
-    {
-        var request = new NetlinkRequestWriter(NetlinkMessageType.GetAddress, NetlinkFlags.Request | NetlinkFlags.Dump, sequence);
-        request.Reserve(HeaderSize)[0] = family;
-        return request;
-    }
+    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified) =>
+        NetlinkRequestWriter.Dump(NetlinkMessageType.GetAddress, HeaderSize, family, sequence);
 
     /// <summary>RTM_NEWADDR / RTM_DELADDR for this address (used by tests and tools; the broker never adds addresses).</summary>
     public NetlinkRequestWriter Encode(NetlinkMessageType type, NetlinkFlags flags, uint sequence)
     {
-        var request = new NetlinkRequestWriter(type, NetlinkFlags.Request | NetlinkFlags.Ack | flags, sequence);
+        var request = NetlinkRequestWriter.Change(type, flags, sequence);
         var header = request.Reserve(HeaderSize);
         header[0] = Family;
         header[1] = PrefixLength;

@@ -128,23 +128,19 @@ public sealed record RouteMessage
         return hops.ToImmutable();
     }
 
-    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified)
-    {
-        var request = new NetlinkRequestWriter(NetlinkMessageType.GetRoute, NetlinkFlags.Request | NetlinkFlags.Dump, sequence);
-        request.Reserve(HeaderSize)[0] = family;
-        return request;
-    }
+    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified) =>
+        NetlinkRequestWriter.Dump(NetlinkMessageType.GetRoute, HeaderSize, family, sequence);
 
     /// <summary>RTM_NEWROUTE / RTM_DELROUTE for this route (single path).</summary>
     public NetlinkRequestWriter Encode(NetlinkMessageType type, NetlinkFlags flags, uint sequence)
     {
-        var request = new NetlinkRequestWriter(type, NetlinkFlags.Request | NetlinkFlags.Ack | flags, sequence);
+        var request = NetlinkRequestWriter.Change(type, flags, sequence);
         var header = request.Reserve(HeaderSize);
         header[0] = Family;
         header[1] = DestinationLength;
         header[2] = SourceLength;
         header[3] = Tos;
-        header[4] = Table > 255 ? (byte)252 : (byte)Table;
+        header[4] = RouteTable.HeaderByte(Table);
         header[5] = Protocol;
         header[6] = Scope;
         header[7] = Type;

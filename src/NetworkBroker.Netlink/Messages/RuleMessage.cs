@@ -65,22 +65,18 @@ public sealed record RuleMessage
         };
     }
 
-    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified)
-    {
-        var request = new NetlinkRequestWriter(NetlinkMessageType.GetRule, NetlinkFlags.Request | NetlinkFlags.Dump, sequence);
-        request.Reserve(HeaderSize)[0] = family;
-        return request;
-    }
+    public static NetlinkRequestWriter Get(uint sequence, byte family = AddressFamily.Unspecified) =>
+        NetlinkRequestWriter.Dump(NetlinkMessageType.GetRule, HeaderSize, family, sequence);
 
     public NetlinkRequestWriter Encode(NetlinkMessageType type, NetlinkFlags flags, uint sequence)
     {
-        var request = new NetlinkRequestWriter(type, NetlinkFlags.Request | NetlinkFlags.Ack | flags, sequence);
+        var request = NetlinkRequestWriter.Change(type, flags, sequence);
         var header = request.Reserve(HeaderSize);
         header[0] = Family;
         header[1] = DestinationLength;
         header[2] = SourceLength;
         header[3] = Tos;
-        header[4] = Table > 255 ? (byte)252 : (byte)Table;
+        header[4] = RouteTable.HeaderByte(Table);
         header[7] = Action;
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Flags);
         request.Attribute(FRA_TABLE, Table);
