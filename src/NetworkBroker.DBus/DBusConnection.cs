@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NetworkBroker.DBus;
+
+/// <summary>
+/// A connection to a message bus: EXTERNAL authentication, Hello, method calls matched to their replies
+/// by serial (each with a timeout), and signals handed to one callback in the order they arrived. When
+/// the bus goes away every pending call fails and <see cref="Closed"/> completes; reconnecting is the
+/// caller's decision.
+/// </summary>
+public sealed partial class DBusConnection : IAsyncDisposable
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(25);
+
+    private readonly Socket _socket;
+    private readonly Action<DBusMessage> _signal;
+    private readonly Action<Exception>? _malformed;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<DBusMessage>> _pending = new();
+    private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private int _serial;
+    private Task _reader = Task.CompletedTask;
+
+    private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed)
+    {
+        _socket = socket;
+        _signal = signal;
+        _malformed = malformed;
+    }
+
+    /// <summary>The bus's name for us (":1.42").</summary>
+    public string UniqueName { get; private set; } = "";
+
+    /// <summary>Completes when the connection ends: with null after <see cref="DisposeAsync"/>, else with why.</summary>
+    public Task<Exception?> Closed => _closed.Task;
+
+    /// <param name="signal">Called for each signal, on the connection's reader, in arrival order.</param>
+    /// <param name="malformed">Called with the error of a message that did not decode (it is skipped).</param>
+    public static async Task<DBusConnection> ConnectAsync(string address, Action<DBusMessage> signal,
+        Action<Exception>? malformed = null, CancellationToken cancellation = default)
+    {
+        Exception? last = null;
+        foreach (var endpoint in DBusAddress.Parse(address))
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(endpoint, cancellation).ConfigureAwait(false);
+                var connection = new DBusConnection(socket, signal, malformed);
+                var leftover = await connection.AuthenticateAsync(cancellation).ConfigureAwait(false);
+                connection._reader = connection.ReadLoopAsync(leftover);
+                var hello = await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello",
+                    cancellation: cancellation).ConfigureAwait(false);
+                connection.UniqueName = hello.BodyReader().ReadString();
+                return connection;
+            }
+            catch (Exception e) when (e is SocketException or IOException or DBusFormatException or DBusErrorException or DBusConnectionException)
+            {
+                socket.Dispose();
+                last = e;
+            }
+        }
+        throw new DBusConnectionException($"cannot connect to the bus at {address}: {last?.Message}", last);
+    }
+
+    /// <summary>The SASL exchange: a NUL byte (credentials), AUTH EXTERNAL with our uid, then BEGIN.</summary>
+    private async Task<byte[]> AuthenticateAsync(CancellationToken cancellation)
+    {
+        var uid = Native.geteuid().ToString(CultureInfo.InvariantCulture);
+        var hexUid = Convert.ToHexStringLower(Encoding.ASCII.GetBytes(uid));
+        await _socket.SendAsync(Encoding.ASCII.GetBytes($"\0AUTH EXTERNAL {hexUid}\r\n"), cancellation).ConfigureAwait(false);
+
+        var received = new List<byte>();
+        var buffer = new byte[512];
+        while (true)
+        {
+            var n = await _socket.ReceiveAsync(buffer, cancellation).ConfigureAwait(false);
+            if (n == 0)
+                throw new DBusConnectionException("the bus closed the connection during authentication");
+            received.AddRange(buffer.AsSpan(0, n));
+            var text = received.ToArray();
+            var end = text.AsSpan().IndexOf("\r\n"u8);
+            if (end < 0)
+            {
+                if (received.Count > 4096)
+                    throw new DBusConnectionException("authentication reply too long");
+                continue;
+            }
+            var line = Encoding.ASCII.GetString(text, 0, end);
+            if (!line.StartsWith("OK ", StringComparison.Ordinal))
+                throw new DBusConnectionException($"authentication refused: {line}");
+            await _socket.SendAsync("BEGIN\r\n"u8.ToArray(), cancellation).ConfigureAwait(false);
+            return text[(end + 2)..];
+        }
+    }
+
+    public async Task<DBusMessage> CallAsync(string destination, string path, string iface, string member,
+        string signature = "", Action<DBusWriter>? body = null, TimeSpan? timeout = null, CancellationToken cancellation = default)
+    {
+        var serial = (uint)Interlocked.Increment(ref _serial);
+        var reply = new TaskCompletionSource<DBusMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[serial] = reply;
+        try
+        {
+            await SendAsync(DBusMessage.Encode(DBusMessageType.MethodCall, DBusMessageFlags.None, serial, path, iface, member,
+                destination, signature, body), cancellation).ConfigureAwait(false);
+            var message = await reply.Task.WaitAsync(timeout ?? DefaultTimeout, cancellation).ConfigureAwait(false);
+            if (message.Type == DBusMessageType.Error)
+            {
+                var text = message.Signature.StartsWith('s') ? message.BodyReader().ReadString() : null;
+                throw new DBusErrorException(message.ErrorName!, text, $"{iface}.{member} on {destination}");
+            }
+            return message;
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{iface}.{member} on {destination}: no reply within {(timeout ?? DefaultTimeout).TotalSeconds} s");
+        }
+        finally
+        {
+            _pending.TryRemove(serial, out _);
+        }
+    }
+
+    /// <summary>Broadcasts a signal from this connection.</summary>
+    public Task EmitSignalAsync(string path, string iface, string member, string signature = "", Action<DBusWriter>? body = null,
+        CancellationToken cancellation = default) =>
+        SendAsync(DBusMessage.Encode(DBusMessageType.Signal, DBusMessageFlags.None, (uint)Interlocked.Increment(ref _serial), path,
+            iface, member, null, signature, body), cancellation);
+
+    /// <summary>org.freedesktop.DBus.AddMatch: ask the bus to route signals matching <paramref name="rule"/> to us.</summary>
+    public Task AddMatchAsync(string rule, CancellationToken cancellation = default) =>
+        CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch", "s",
+            w => w.WriteString(rule), cancellation: cancellation);
+
+    private async Task SendAsync(byte[] message, CancellationToken cancellation)
+    {
+        await _sendLock.WaitAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            if (_closed.Task.IsCompleted)
+                throw new DBusConnectionException("the connection is closed");
+            var sent = 0;
+            while (sent < message.Length)
+                sent += await _socket.SendAsync(message.AsMemory(sent), cancellation).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new DBusConnectionException($"sending to the bus failed: {e.Message}", e);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync(byte[] leftover)
+    {
+        var buffer = new byte[64 * 1024];
+        var filled = leftover.Length;
+        if (filled > buffer.Length)
+            Array.Resize(ref buffer, filled * 2);
+        leftover.CopyTo(buffer, 0);
+        Exception? reason = null;
+        try
+        {
+            while (true)
+            {
+                // Take every complete message in the buffer.
+                var consumed = 0;
+                while (true)
+                {
+                    var size = DBusMessage.TotalSize(buffer.AsSpan(consumed, filled - consumed));
+                    if (size == 0 || size > filled - consumed)
+                    {
+                        if (size > buffer.Length)
+                            Array.Resize(ref buffer, size);
+                        break;
+                    }
+                    Dispatch(buffer.AsMemory(consumed, size).ToArray());
+                    consumed += size;
+                }
+                if (consumed > 0)
+                {
+                    buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                    filled -= consumed;
+                }
+                if (filled == buffer.Length)
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                var n = await _socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    reason = new DBusConnectionException("the bus closed the connection");
+                    break;
+                }
+                filled += n;
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is SocketException or DBusFormatException or ObjectDisposedException)
+        {
+            // A header we cannot frame leaves no way to find the next message: the stream is lost.
+            reason = new DBusConnectionException($"connection to the bus lost: {e.Message}", e);
+        }
+        foreach (var (_, pending) in _pending)
+            pending.TrySetException(reason ?? new DBusConnectionException("the connection is closed"));
+        _closed.TrySetResult(reason);
+    }
+
+    private void Dispatch(byte[] raw)
+    {
+        DBusMessage message;
+        try
+        {
+            message = DBusMessage.Decode(raw);
+        }
+        catch (DBusFormatException e)
+        {
+            _malformed?.Invoke(e);
+            return;
+        }
+        switch (message.Type)
+        {
+            case DBusMessageType.MethodReturn or DBusMessageType.Error:
+                if (_pending.TryGetValue(message.ReplySerial, out var reply))
+                    reply.TrySetResult(message);
+                break;
+            case DBusMessageType.Signal:
+                try
+                {
+                    _signal(message);
+                }
+                catch (Exception e)
+                {
+                    _malformed?.Invoke(e);
+                }
+                break;
+            case DBusMessageType.MethodCall when !message.Flags.HasFlag(DBusMessageFlags.NoReplyExpected):
+                // We export nothing: say so, as the spec asks, instead of leaving the caller to time out.
+                var serial = (uint)Interlocked.Increment(ref _serial);
+                _ = SendAsync(DBusMessage.Encode(DBusMessageType.Error, DBusMessageFlags.NoReplyExpected, serial, null, null, null,
+                    message.Sender, "s", w => w.WriteString($"no method {message.Interface}.{message.Member} here"), message.Serial,
+                    "org.freedesktop.DBus.Error.UnknownMethod"), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
+                break;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        await _reader.ConfigureAwait(false);
+        _closed.TrySetResult(null);
+        _stop.Dispose();
+        _sendLock.Dispose();
+    }
+
+    private static partial class Native
+    {
+        [System.Runtime.InteropServices.LibraryImport("libc.so.6")]
+        public static partial uint geteuid();
+    }
+}

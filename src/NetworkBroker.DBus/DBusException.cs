@@ -1,0 +1,15 @@
+namespace NetworkBroker.DBus;
+
+/// <summary>A message that does not follow the D-Bus wire format: the one failure the reader allows.</summary>
+public sealed class DBusFormatException(string message) : Exception(message);
+
+/// <summary>An error reply to a method call (org.freedesktop.DBus.Error.*, or the service's own).</summary>
+public sealed class DBusErrorException(string name, string? text, string call)
+    : Exception($"{call}: {name}{(string.IsNullOrEmpty(text) ? "" : ": " + text)}")
+{
+    public string Name { get; } = name;
+    public string? Text { get; } = text;
+}
+
+/// <summary>The connection is gone (the bus stopped, or it closed us), or could not be made.</summary>
+public sealed class DBusConnectionException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+
+namespace NetworkBroker.IntegrationTests.Support;
+
+/// <summary>A real dbus-daemon on a private socket, configured like the system bus (TESTBED.md), killed on Dispose.</summary>
+public sealed class PrivateBus : IDisposable
+{
+    private Process _daemon;
+
+    public PrivateBus(string directory)
+    {
+        Directory = directory;
+        System.IO.Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "bus.conf"), $"""
+            <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+             "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+            <busconfig>
+              <type>system</type>
+              <auth>EXTERNAL</auth>
+              <listen>unix:path={SocketPath}</listen>
+              <policy context="default">
+                <allow user="*"/> <allow own="*"/>
+                <allow send_type="method_call"/> <allow send_type="signal"/>
+                <allow send_requested_reply="true" send_type="method_return"/>
+                <allow send_requested_reply="true" send_type="error"/>
+                <allow receive_type="method_call"/> <allow receive_type="method_return"/>
+                <allow receive_type="error"/> <allow receive_type="signal"/>
+              </policy>
+            </busconfig>
+            """);
+        _daemon = Start();
+    }
+
+    public string Directory { get; }
+
+    public string SocketPath => Path.Combine(Directory, "bus.sock");
+
+    public string Address => $"unix:path={SocketPath}";
+
+    private Process Start()
+    {
+        File.Delete(SocketPath);
+        var info = new ProcessStartInfo("dbus-daemon") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { $"--config-file={Path.Combine(Directory, "bus.conf")}", "--nofork", "--print-address" })
+            info.ArgumentList.Add(arg);
+        var daemon = Process.Start(info)!;
+        // --print-address prints once the socket listens.
+        var line = daemon.StandardOutput.ReadLine();
+        if (line is null)
+            throw new InvalidOperationException($"dbus-daemon did not start: {daemon.StandardError.ReadToEnd()}");
+        return daemon;
+    }
+
+    /// <summary>Kills the daemon (every connection drops), as a crash or a restart would.</summary>
+    public void Kill()
+    {
+        _daemon.Kill();
+        _daemon.WaitForExit();
+        _daemon.Dispose();
+    }
+
+    public void Restart()
+    {
+        if (!_daemon.HasExited)
+            Kill();
+        _daemon = Start();
+    }
+
+    /// <summary>A command with DBUS_SYSTEM_BUS_ADDRESS pointing here (busctl, gdbus, dbus-send).</summary>
+    public string Run(string file, params string[] args)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = Address;
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)}: exit {process.ExitCode}: {stderr}");
+        return stdout.Result;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_daemon.HasExited)
+                _daemon.Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _daemon.Dispose();
+    }
+}
