@@ -23,6 +23,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private int _serial;
+    private long _received;
     private Task _reader = Task.CompletedTask;
 
     private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed)
@@ -225,6 +226,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
             _malformed?.Invoke(e);
             return;
         }
+        message.ReceiveSequence = ++_received;
         switch (message.Type)
         {
             case DBusMessageType.MethodReturn or DBusMessageType.Error:

@@ -21,6 +21,9 @@ public sealed class DBusMessage
     public string Signature { get; init; } = "";
     public bool BigEndian { get; init; }
 
+    /// <summary>The order in which the connection received this message (replies and signals share the count).</summary>
+    public long ReceiveSequence { get; internal set; }
+
     /// <summary>The whole message as received (alignment of the body counts from its start).</summary>
     public ReadOnlyMemory<byte> Raw { get; init; }
     public int BodyOffset { get; init; }

@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using NetworkBroker.Cli;
 using NetworkBroker.Configuration;
 using NetworkBroker.Core;
+using NetworkBroker.DBus;
+using NetworkBroker.Networkd;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
 using NetworkBroker.Scripts;
@@ -45,12 +47,16 @@ public static class DaemonCommand
             loop = broker.RunAsync(cancel.Token);
             kernel.Start();
             log.Debug($"rtnetlink receive buffer: {kernel.ReceiveBufferSize} bytes");
+            var networkd = config.Generator.HasFlag(EventSources.SystemdNetworkd)
+                ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus).RunAsync(cancel.Token)
+                : Task.CompletedTask;
 
             var signal = await stop.Task;
             log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");
             // Complete first: a source waiting on a full channel must see the end, not wait for ever.
             broker.Events.TryComplete();
             await cancel.CancelAsync();
+            await networkd;
         }
         await loop;
         log.Info("Stopped");

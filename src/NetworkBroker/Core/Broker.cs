@@ -4,6 +4,7 @@ using NetworkBroker.Events;
 using NetworkBroker.Kernel;
 using NetworkBroker.Logging;
 using NetworkBroker.Netlink;
+using NetworkBroker.Networkd;
 using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Core;
@@ -22,18 +23,23 @@ public sealed class Broker
         new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Logger _log;
     private readonly RoutesScripts _routes;
+    private readonly StateScripts _states;
     private IKernel? _kernel;
 
-    public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts)
+    /// <param name="networkdFiles">networkd's runtime directory (leases, link state files); the standard one by default.</param>
+    public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null)
     {
         Config = config;
         _log = log;
         _routes = new RoutesScripts(config, scripts, CloseRoutesWindowLater);
+        _states = new StateScripts(config, scripts, networkdFiles ?? new NetworkdFiles(), log);
     }
 
     public BrokerConfiguration Config { get; }
 
     public KernelModel Kernel { get; } = new();
+
+    public NetworkdStates Networkd { get; } = new();
 
     public ChannelWriter<BrokerEvent> Events => _channel.Writer;
 
@@ -114,7 +120,50 @@ public sealed class Broker
                     _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
                 Act(changes);
                 return;
+            case NetworkdPropertiesChanged changed:
+                Observed?.Invoke(changed);
+                Act(Networkd.Apply(changed));
+                return;
+            case NetworkdSnapshot snapshot:
+                Observed?.Invoke(snapshot);
+                if (snapshot.Reason != NetworkdSnapshotReason.Initial)
+                    _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
+                Act(Networkd.Apply(snapshot, replay: Config.RunStartupTriggers));
+                return;
         }
+    }
+
+    private void Act(IReadOnlyList<BrokerEvent> transitions)
+    {
+        foreach (var transition in transitions)
+        {
+            Observed?.Invoke(transition);
+            switch (transition)
+            {
+                case LinkTransition link when NameOf(link.IfIndex) is { } name:
+                    _states.Run(link, name, Kernel);
+                    break;
+                case LinkTransition link:
+                    _log.Warn($"ifindex {link.IfIndex}: {link.Property} is {link.Value}, but no such link is known; no scripts run");
+                    break;
+                case ManagerTransition manager:
+                    _states.Run(manager);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The kernel model's name; failing that the kernel's, asked now; failing that networkd's.</summary>
+    private string? NameOf(int index)
+    {
+        if (Kernel.Link(index) is { } known)
+            return known.Name;
+        if (_kernel?.GetLink(index) is { } link)
+        {
+            Act(Kernel.Apply(new LinkNotification(false, Netlink.NetlinkFlags.None, link)));
+            return link.Name;
+        }
+        return Networkd.NameOf(index);
     }
 
     /// <summary>An address or route for an ifindex we do not know: ask the kernel for the link rather than log an empty name.</summary>
@@ -139,6 +188,8 @@ public sealed class Broker
             Log(change);
             Observed?.Invoke(change);
             _routes.Observe(change, Kernel.Link);
+            if (change is LinkRemoved)
+                Networkd.Forget(change.IfIndex);
             // The kernel drops IPv4 routes of a link that goes down without a word: re-read to see which.
             if (change is LinkChanged { Old.Flags: var was, Message.Flags: var now } && was.HasFlag(Netlink.Messages.LinkFlags.Up) && !now.HasFlag(Netlink.Messages.LinkFlags.Up))
                 _kernel?.RequestResync();

@@ -14,6 +14,7 @@ public sealed class BrokerHarness : IAsyncDisposable
     private readonly List<BrokerEvent> _observed = [];
     private readonly CancellationTokenSource _cancel = new();
     private Task _loop = Task.CompletedTask;
+    private Task _networkd = Task.CompletedTask;
 
     private BrokerHarness(NetworkNamespace ns, BrokerConfiguration config, Broker broker, ScriptDispatcher scripts, TempDirectory directory, MemoryLog log)
     {
@@ -32,20 +33,25 @@ public sealed class BrokerHarness : IAsyncDisposable
     public TempDirectory Directory { get; }
     public MemoryLog Log { get; }
     public KernelWatcher Watcher { get; private set; } = null!;
+    public NetworkBroker.Networkd.NetworkdSource? NetworkdSource { get; private set; }
 
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
-        int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null)
+        int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
+        NetworkdSandbox? networkd = null)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
-        var log = new MemoryLog(Logging.LogLevel.Info);
+        var log = new MemoryLog(Logging.LogLevel.Debug);
         var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions
         {
             ScriptRoot = directory.Path,
             SpillDirectory = directory.Combine("spill"),
         }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts) { RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow };
+        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory))
+        {
+            RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
+        };
         var harness = new BrokerHarness(ns, config, broker, scripts, directory, log);
 
         var initial = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,6 +68,12 @@ public sealed class BrokerHarness : IAsyncDisposable
         harness._loop = broker.RunAsync(harness._cancel.Token);
         harness.Watcher.Start();
         await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        if (networkd is not null)
+        {
+            harness.NetworkdSource = new NetworkBroker.Networkd.NetworkdSource(broker.Events, log.Logger, networkd.Bus.Address);
+            harness._networkd = harness.NetworkdSource.RunAsync(harness._cancel.Token);
+            await WaitForAsync(() => harness.Observed.OfType<NetworkdSnapshot>().Any());
+        }
         return harness;
     }
 
@@ -103,6 +115,7 @@ public sealed class BrokerHarness : IAsyncDisposable
         Broker.Events.TryComplete();
         await _cancel.CancelAsync();
         Watcher.Dispose();
+        await _networkd;
         await _loop;
         await Scripts.DisposeAsync();
         Directory.Dispose();

@@ -1,0 +1,94 @@
+using System.Collections.Immutable;
+using NetworkBroker.Events;
+using NetworkBroker.Networkd;
+
+namespace NetworkBroker.Core;
+
+/// <summary>A link's state property took a new value that selects a script directory.</summary>
+/// <param name="States">Every tracked state of the link as of this event.</param>
+public sealed record LinkTransition(int IfIndex, string Property, string Value, ImmutableDictionary<string, string> States) : BrokerEvent;
+
+/// <summary>The manager's properties changed (manager.d runs once per change).</summary>
+public sealed record ManagerTransition(ImmutableArray<KeyValuePair<string, string>> Changed, ImmutableDictionary<string, string> States) : BrokerEvent;
+
+/// <summary>
+/// What the broker knows of networkd: every link's states and the manager's, updated by signals in the
+/// order they came. Pure: each update returns the transitions it makes, so "a transition fires
+/// exactly once" is a property of this class, tested without a bus.
+/// </summary>
+public sealed class NetworkdStates
+{
+    private readonly Dictionary<int, ImmutableDictionary<string, string>> _links = [];
+    private readonly Dictionary<int, string> _names = [];
+    private ImmutableDictionary<string, string> _manager = ImmutableDictionary<string, string>.Empty;
+
+    public ImmutableDictionary<string, string>? Link(int index) => _links.GetValueOrDefault(index);
+
+    public IReadOnlyCollection<int> Links => _links.Keys;
+
+    /// <summary>networkd's name for a link (from its snapshot), for links the kernel model has not named.</summary>
+    public string? NameOf(int index) => _names.GetValueOrDefault(index);
+
+    public ImmutableDictionary<string, string> Manager => _manager;
+
+    public IReadOnlyList<BrokerEvent> Apply(NetworkdPropertiesChanged change)
+    {
+        if (change.IfIndex == 0)
+        {
+            _manager = _manager.SetItems(change.Changed);
+            return [new ManagerTransition(change.Changed, _manager)];
+        }
+
+        var before = _links.GetValueOrDefault(change.IfIndex) ?? ImmutableDictionary<string, string>.Empty;
+        var after = before.SetItems(change.Changed.Where(c => NetworkdBus.LinkStates.Contains(c.Key)));
+        _links[change.IfIndex] = after;
+        var transitions = new List<BrokerEvent>(1);
+        foreach (var (property, value) in change.Changed)
+        {
+            // A repeated value (networkd re-sends a property with others) is not a transition.
+            if (NetworkdBus.DirectorySelecting.Contains(property) && before.GetValueOrDefault(property) != value)
+            {
+                transitions.Add(new LinkTransition(change.IfIndex, property, value, after));
+                before = before.SetItem(property, value);
+            }
+        }
+        return transitions;
+    }
+
+    /// <summary>
+    /// Takes a fresh read of every state. At start nothing fires (unless <paramref name="replay"/>:
+    /// RunStartupTriggers=); after a reconnect or a networkd restart the differences fire, once each.
+    /// </summary>
+    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay)
+    {
+        var transitions = new List<BrokerEvent>();
+        var initial = snapshot.Reason == NetworkdSnapshotReason.Initial;
+        foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))
+        {
+            var tracked = states.Where(s => NetworkdBus.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);
+            var before = initial ? ImmutableDictionary<string, string>.Empty : _links.GetValueOrDefault(index) ?? ImmutableDictionary<string, string>.Empty;
+            _links[index] = tracked;
+            if (initial && !replay)
+                continue;
+            foreach (var property in NetworkdBus.DirectorySelecting)
+                if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value)
+                    transitions.Add(new LinkTransition(index, property, value, tracked));
+        }
+        foreach (var gone in _links.Keys.Where(k => !snapshot.Links.ContainsKey(k)).ToList())
+            _links.Remove(gone);
+        foreach (var (index, name) in snapshot.Names)
+            _names[index] = name;
+
+        var managerChanged = snapshot.Manager.Where(m => _manager.GetValueOrDefault(m.Key) != m.Value).ToImmutableArray();
+        _manager = snapshot.Manager;
+        if ((initial ? replay : managerChanged.Length > 0) && !snapshot.Manager.IsEmpty)
+            transitions.Add(new ManagerTransition(initial ? [.. snapshot.Manager] : managerChanged, _manager));
+        return transitions;
+    }
+
+    public void Forget(int index)
+    {
+        _links.Remove(index);
+        _names.Remove(index);
+    }
+}

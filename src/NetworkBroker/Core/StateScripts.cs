@@ -1,0 +1,73 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using NetworkBroker.Configuration;
+using NetworkBroker.Kernel;
+using NetworkBroker.Logging;
+using NetworkBroker.Networkd;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// Turns networkd transitions into script runs: &lt;value&gt;.d for a link's OperationalState or
+/// AdministrativeState, manager.d for the manager, with the environment the README documents.
+/// </summary>
+public sealed class StateScripts(BrokerConfiguration config, ScriptDispatcher scripts, NetworkdFiles files, Logger log)
+{
+    public const string ManagerState = "manager";
+
+    public void Run(LinkTransition transition, string name, KernelModel kernel)
+    {
+        if (!config.Links.Matches(name))
+            return;
+        var link = log.ForLink(name, transition.IfIndex);
+        // The value names a directory: it must be a state word, never a path a peer could smuggle in.
+        if (!ScriptDirectories.IsValidState(transition.Value) || transition.Value == ManagerState)
+        {
+            link.Warn($"Ignoring {transition.Property}=\"{transition.Value}\": not a state name");
+            return;
+        }
+        link.Info($"{transition.Property} is {transition.Value}");
+
+        var environment = new List<KeyValuePair<string, string>>
+        {
+            new("LINK", name),
+            new("LINKINDEX", transition.IfIndex.ToString(CultureInfo.InvariantCulture)),
+            new("STATE", transition.Value),
+        };
+        foreach (var state in NetworkdBus.LinkStates)
+            if (transition.States.TryGetValue(state, out var value))
+                environment.Add(new(state, value));
+        if (files.Lease(transition.IfIndex) is { } lease)
+            environment.Add(new("DHCP_LEASE", lease));
+        if (config.EmitJSON && kernel.Link(transition.IfIndex) is { } message)
+            environment.Add(new("JSON", LinkDescription.Build(message, kernel.Addresses(transition.IfIndex), kernel.Routes(transition.IfIndex),
+                transition.States, files.LinkState(transition.IfIndex), Driver(name))));
+        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment));
+    }
+
+    public void Run(ManagerTransition transition)
+    {
+        var environment = new List<KeyValuePair<string, string>>
+        {
+            new("STATE", transition.States.GetValueOrDefault("OperationalState") ?? ""),
+        };
+        environment.AddRange(transition.Changed);
+        log.Info($"networkd manager: {string.Join(", ", transition.Changed.Select(c => $"{c.Key}={c.Value}"))}");
+        scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment));
+    }
+
+    /// <summary>The kernel driver bound to the link's device (sysfs), null for virtual links.</summary>
+    private static string? Driver(string name)
+    {
+        try
+        {
+            var target = new FileInfo($"/sys/class/net/{name}/device/driver").LinkTarget;
+            return target is null ? null : Path.GetFileName(target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using System.Collections.Immutable;
+
+namespace NetworkBroker.Events;
+
+/// <summary>A PropertiesChanged signal of networkd: a link's (IfIndex &gt; 0) or the manager's (IfIndex 0) string properties that changed, in signal order.</summary>
+public sealed record NetworkdPropertiesChanged(int IfIndex, ImmutableArray<KeyValuePair<string, string>> Changed) : BrokerEvent;
+
+public enum NetworkdSnapshotReason
+{
+    /// <summary>At start: the state we begin from (replayed only with RunStartupTriggers=).</summary>
+    Initial,
+    /// <summary>After the bus connection was lost and made again: what changed meanwhile was missed.</summary>
+    Reconnected,
+    /// <summary>networkd itself restarted (a new owner of org.freedesktop.network1).</summary>
+    Restarted,
+}
+
+/// <summary>Every link's states and the manager's, read from networkd.</summary>
+/// <param name="Names">Link names as networkd knows them (a fallback when the kernel model has not seen the link).</param>
+public sealed record NetworkdSnapshot(
+    ImmutableDictionary<int, ImmutableDictionary<string, string>> Links,
+    ImmutableDictionary<int, string> Names,
+    ImmutableDictionary<string, string> Manager,
+    NetworkdSnapshotReason Reason) : BrokerEvent;

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.IntegrationTests.Support;
+
+/// <summary>
+/// The TESTBED.md recipe: a private system bus, a "node" namespace whose eth1 is managed by the real
+/// systemd-networkd, and a "peer" namespace holding the other end (veth0) that the test flaps. networkd's
+/// /run/systemd is a directory of the test's, so leases and state files can be read from outside.
+/// </summary>
+public sealed class NetworkdSandbox : IDisposable
+{
+    private Process? _networkd;
+    private Process? _server;
+    private PrivateBus? _serverBus;
+
+    public NetworkdSandbox(string nodeNetwork, string? peerNetwork = null)
+    {
+        Directory = new TempDirectory();
+        Bus = new PrivateBus(Directory.Combine("bus"));
+        Node = NetworkNamespace.Create();
+        Peer = NetworkNamespace.Create();
+        Peer.Ip("link add veth0 type veth peer name eth1");
+        Peer.Ip($"link set eth1 netns {Node.Name}");
+        WriteNetwork("node-network", "10-eth1.network", nodeNetwork);
+        if (peerNetwork is null)
+        {
+            Peer.Ip("addr add 10.231.0.1/24 dev veth0");
+            Peer.Ip("link set veth0 up");
+        }
+        else
+        {
+            // A second networkd (DHCP server) needs a bus of its own: both would claim org.freedesktop.network1.
+            WriteNetwork("peer-network", "10-veth0.network", peerNetwork);
+            _serverBus = new PrivateBus(Directory.Combine("server-bus"));
+            _server = StartNetworkd(Peer, "peer", _serverBus);
+        }
+        StartNodeNetworkd();
+    }
+
+    public TempDirectory Directory { get; }
+    public PrivateBus Bus { get; }
+    public NetworkNamespace Node { get; }
+    public NetworkNamespace Peer { get; }
+
+    /// <summary>networkd's /run/systemd/netif, as seen from outside its mount namespace.</summary>
+    public string NetifDirectory => Directory.Combine("node-run", "netif");
+
+    public int NetworkdPid => _networkd?.Id ?? 0;
+
+    private void WriteNetwork(string directory, string file, string contents)
+    {
+        System.IO.Directory.CreateDirectory(Directory.Combine(directory));
+        File.WriteAllText(Directory.Combine(directory, file), contents);
+    }
+
+    public void StartNodeNetworkd() => _networkd = StartNetworkd(Node, "node", Bus);
+
+    private Process StartNetworkd(NetworkNamespace ns, string name, PrivateBus bus)
+    {
+        var run = Directory.Combine($"{name}-run");
+        System.IO.Directory.CreateDirectory(run);
+        var script = $"""
+            mount --bind {run} /run/systemd
+            mount -o remount,ro,bind /sys
+            mount --bind {Directory.Combine($"{name}-network")} /etc/systemd/network
+            mkdir -p /run/systemd/netif && chown systemd-network:systemd-network /run/systemd/netif
+            exec /lib/systemd/systemd-networkd
+            """;
+        var info = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "netns", "exec", ns.Name, "unshare", "-m", "--propagation", "private", "sh", "-c", script })
+            info.ArgumentList.Add(arg);
+        info.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = bus.Address;
+        info.Environment["SYSTEMD_LOG_LEVEL"] = "info";
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (NetworkdLog) NetworkdLog.Add($"{name}: {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    public List<string> NetworkdLog { get; } = [];
+
+    public void KillNetworkd()
+    {
+        if (_networkd is { HasExited: false })
+        {
+            _networkd.Kill();
+            _networkd.WaitForExit();
+        }
+        _networkd?.Dispose();
+        _networkd = null;
+    }
+
+    /// <summary>Carrier down/up seen by eth1: the peer's end goes down or up.</summary>
+    public void Carrier(bool up) => Peer.Ip($"link set veth0 {(up ? "up" : "down")}");
+
+    public void Dispose()
+    {
+        KillNetworkd();
+        if (_server is { HasExited: false })
+            _server.Kill();
+        _server?.Dispose();
+        _serverBus?.Dispose();
+        Bus.Dispose();
+        Node.Dispose();
+        Peer.Dispose();
+        Directory.Dispose();
+    }
+}
