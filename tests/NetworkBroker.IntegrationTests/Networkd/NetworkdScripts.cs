@@ -5,7 +5,12 @@ namespace NetworkBroker.IntegrationTests.Networkd;
 /// <summary>Recording scripts for the state directories: each run appends one line to a file.</summary>
 public static class NetworkdScripts
 {
-    public const string StaticNetwork = "[Match]\nName=eth1\n[Network]\nAddress=10.231.0.2/24\nGateway=10.231.0.1\n";
+    /// <summary>No router advertisements to wait for, so networkd reaches "configured".</summary>
+    public const string StaticNetwork = "[Match]\nName=eth1\n[Network]\nAddress=10.231.0.2/24\nGateway=10.231.0.1\nIPv6AcceptRA=no\n";
+
+    public const string DhcpClientNetwork = "[Match]\nName=eth1\n[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n";
+
+    public const string DhcpServerNetwork = "[Match]\nName=veth0\n[Network]\nAddress=10.232.0.1/24\nDHCPServer=yes\nIPv6AcceptRA=no\n[DHCPServer]\nPoolOffset=10\nPoolSize=20\n";
 
     public static readonly string[] States =
         ["no-carrier", "carrier", "degraded", "routable", "configuring", "configured", "off", "dormant", "degraded-carrier", "enslaved", "failed", "pending", "unmanaged", "linger", "initialized"];

@@ -38,7 +38,7 @@ public sealed class BrokerHarness : IAsyncDisposable
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
         int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
-        NetworkdSandbox? networkd = null)
+        NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
@@ -53,6 +53,7 @@ public sealed class BrokerHarness : IAsyncDisposable
             RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
         };
         var harness = new BrokerHarness(ns, config, broker, scripts, directory, log);
+        beforeStart?.Invoke(harness);
 
         var initial = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         broker.Observed += e =>

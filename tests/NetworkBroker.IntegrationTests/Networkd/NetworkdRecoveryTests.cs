@@ -1,0 +1,167 @@
+using NetworkBroker.DBus;
+using NetworkBroker.IntegrationTests.Support;
+using static NetworkBroker.IntegrationTests.Networkd.NetworkdScripts;
+using NetworkdBus = NetworkBroker.Networkd.NetworkdBus;
+
+namespace NetworkBroker.IntegrationTests.Networkd;
+
+/// <summary>Reconfiguration, DHCP, restarts of networkd and of the bus, bad signals, and start-up replay.</summary>
+public class NetworkdRecoveryTests
+{
+    private static async Task Idle(BrokerHarness broker)
+    {
+        await broker.Broker.QueryAsync(_ => 0);
+        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Configured_d_runs_when_networkd_reconfigures_the_link()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "AdministrativeState", "configured");
+        await Idle(broker);
+        var before = Record(broker).Length;
+
+        // What `networkctl reconfigure eth1` does (networkctl itself insists on networkd's namespace).
+        sandbox.Bus.Run("busctl", "--system", "call", NetworkdBus.Service, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface,
+            "ReconfigureLink", "i", ifindex.ToString());
+        await BrokerHarness.WaitForAsync(() => Record(broker)[before..].Any(l => l.StartsWith("configured|")));
+        await Idle(broker);
+
+        var administrative = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[4]).Select(f => f[0]).ToList();
+        Assert.Equal("configured", administrative[^1]);
+        Assert.Single(administrative, s => s == "configured");
+    }
+
+    [Fact]
+    public async Task A_DHCP_link_gets_its_lease_in_DHCP_LEASE()
+    {
+        using var sandbox = new NetworkdSandbox(DhcpClientNetwork, DhcpServerNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable", seconds: 60);
+        await Idle(broker);
+
+        var routable = Record(broker).Select(l => l.Split('|')).Last(f => f[0] == "routable");
+        Assert.Equal("lease", routable[8]);
+        var lease = File.ReadAllText(broker.Directory.Combine("lease-routable"));
+        Assert.Matches(@"(^|\n)ADDRESS=10\.232\.0\.\d+(\n|$)", lease);
+        Assert.Contains("SERVER_ADDRESS=10.232.0.1", lease);
+    }
+
+    [Fact]
+    public async Task When_networkd_restarts_the_transitions_it_made_meanwhile_run_once()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await Idle(broker);
+        var before = Record(broker).Length;
+
+        sandbox.KillNetworkd();
+        sandbox.Carrier(false); // happens while nobody reports it
+        sandbox.StartNodeNetworkd();
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
+        await Idle(broker);
+
+        var runs = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[3] && f[1] == "eth1").Select(f => f[0]).ToList();
+        Assert.Equal(["no-carrier"], runs.Distinct());
+        Assert.Single(runs);
+        Assert.Contains(broker.Log.Lines, l => l.Contains("networkd: state re-read after its restart"));
+    }
+
+    [Fact]
+    public async Task When_the_bus_restarts_the_broker_reconnects_and_delivers_what_it_missed_once()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await Idle(broker);
+        var before = Record(broker).Length;
+
+        sandbox.KillNetworkd();
+        sandbox.Bus.Restart();
+        sandbox.Carrier(false);
+        sandbox.StartNodeNetworkd();
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier", seconds: 60);
+        await Idle(broker);
+
+        var runs = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[3] && f[1] == "eth1").Select(f => f[0]).ToList();
+        Assert.Equal(["no-carrier"], runs);
+        Assert.Contains(broker.Log.Lines, l => l.Contains("networkd: lost the bus"));
+    }
+
+    [Fact]
+    public async Task Malformed_and_unexpected_signals_are_logged_and_ignored()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        sandbox.KillNetworkd();
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        // Pose as networkd on the bus: the broker only listens to the owner of org.freedesktop.network1.
+        await using var fake = await DBusConnection.ConnectAsync(sandbox.Bus.Address, _ => { });
+        await fake.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
+            w => { w.WriteString(NetworkdBus.Service); w.WriteUInt32(0); });
+        await BrokerHarness.WaitForAsync(() => broker.NetworkdSource!.Snapshots >= 2 || broker.Log.Text.Contains("reading its state after a restart failed"));
+
+        var link = NetworkdBus.LinkPath(sandbox.Node.IfIndex("eth1"));
+        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "s", w => w.WriteString("wrong signature"));
+        await fake.EmitSignalAsync("/org/freedesktop/network1/unknown", NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
+        {
+            w.WriteString(NetworkdBus.LinkInterface);
+            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "routable") });
+            w.WriteValue("as", Array.Empty<object>());
+        });
+        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
+        {
+            w.WriteString(NetworkdBus.LinkInterface);
+            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("u", 3u) });
+            w.WriteValue("as", Array.Empty<object>());
+        });
+        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
+        {
+            w.WriteString(NetworkdBus.LinkInterface);
+            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "../../etc") });
+            w.WriteValue("as", Array.Empty<object>());
+        });
+        // A good one last: once it has run, the bad ones before it have been handled.
+        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
+        {
+            w.WriteString(NetworkdBus.LinkInterface);
+            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "degraded") });
+            w.WriteValue("as", Array.Empty<object>());
+        });
+        await BrokerHarness.WaitForAsync(() => Record(broker).Any(l => l.StartsWith("degraded|")));
+        await Idle(broker);
+
+        Assert.Equal(["degraded"], Record(broker).Select(l => l.Split('|')[0]));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring PropertiesChanged on") && l.Contains("with signature \"s\""));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("Ignoring OperationalState=\"../../etc\": not a state name"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring non-string property OperationalState"));
+    }
+
+    [Fact]
+    public async Task RunStartupTriggers_replays_the_current_state_once()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        // Let networkd get the link routable before the broker starts.
+        await BrokerHarness.WaitForAsync(() => File.Exists(Path.Combine(sandbox.NetifDirectory, "links", ifindex.ToString()))
+            && File.ReadAllText(Path.Combine(sandbox.NetifDirectory, "links", ifindex.ToString())).Contains("OPER_STATE=routable"));
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, c => c with { RunStartupTriggers = true, Links = new Configuration.LinkFilter(["eth1"]) },
+            networkd: sandbox, beforeStart: Install);
+        await Idle(broker);
+
+        var runs = Record(broker).Select(l => l.Split('|')).Where(f => f[0] == f[3]).Select(f => f[0]).ToList();
+        Assert.Equal(["routable"], runs);
+        Assert.Single(Record(broker, "manager-record"));
+    }
+}
