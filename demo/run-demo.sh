@@ -1,36 +1,120 @@
 #!/usr/bin/env bash
-# `make demo`: shows the script runner on built-in example events.
-# It runs bin/network-broker's `run-scripts` (the synthesised event the daemon would send) against
-# two example scripts in a throw-away configuration directory, then removes it (also on Ctrl-C).
+# `make demo`: the daemon on a built-in sandbox. A private D-Bus system bus, a network namespace whose
+# eth1 is managed by the real systemd-networkd (see shared TESTBED.md), two example scripts, and the
+# link flapped a few times from its peer's side. Everything is removed at the end, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-broker=bin/network-broker
-work=$(mktemp -d /tmp/network-broker-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+broker=$PWD/bin/network-broker
+id=$$
+dir=$(mktemp -d /tmp/network-broker-demo.XXXXXX)
+# networkd drops to user systemd-network: it must be able to reach the bus socket in here.
+chmod 0755 "$dir"
+node=nb-demo-node-$id
+peer=nb-demo-peer-$id
+pids=()
 
-mkdir -p "$work/routable.d" "$work/no-carrier.d"
-cat > "$work/routable.d/10-announce" <<'SCRIPT'
-#!/bin/sh
-echo "link $LINK (ifindex $LINKINDEX) is $STATE; OperationalState=$OperationalState"
-SCRIPT
-cat > "$work/no-carrier.d/10-announce" <<'SCRIPT'
-#!/bin/sh
-echo "link $LINK lost its carrier" >&2
-exit 1
-SCRIPT
-cat > "$work/routable.d/20-slow" <<'SCRIPT'
-#!/bin/sh
-echo "this script hangs; ScriptTimeoutSec=2 will kill it"
-sleep 60
-SCRIPT
-chmod 0755 "$work"/*.d/*
-printf '[System]\nScriptTimeoutSec = 2\n' > "$work/network-broker.toml"
+cleanup() {
+    set +e
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    ip netns del "$node" 2>/dev/null
+    ip netns del "$peer" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-echo "== configuration ($work/network-broker.toml)"
-"$broker" check-config --config "$work/network-broker.toml"
-echo
-echo "== event: lo became routable"
-"$broker" run-scripts --config "$work/network-broker.toml" --link lo --state routable --env OperationalState=routable || true
-echo
-echo "== event: lo lost its carrier"
-"$broker" run-scripts --config "$work/network-broker.toml" --link lo --state no-carrier --env OperationalState=no-carrier || true
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "a private system bus"
+cat > "$dir/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path=$dir/bus.sock</listen>
+  <policy context="default">
+    <allow user="*"/> <allow own="*"/>
+    <allow send_type="method_call"/> <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/> <allow receive_type="method_return"/>
+    <allow receive_type="error"/> <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$dir/bus.conf" --nofork --print-address > "$dir/bus.address" 2>/dev/null &
+pids+=($!)
+while [ ! -s "$dir/bus.address" ]; do sleep 0.05; done
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/bus.sock
+echo "$DBUS_SYSTEM_BUS_ADDRESS"
+
+say "namespace $node: eth1, managed by systemd-networkd; its peer veth0 in $peer"
+ip netns add "$node"
+ip netns add "$peer"
+ip -n "$peer" link add veth0 type veth peer name eth1
+ip -n "$peer" link set eth1 netns "$node"
+ip -n "$peer" addr add 10.231.0.1/24 dev veth0
+ip -n "$peer" link set veth0 up
+mkdir -p "$dir/network" "$dir/run"
+printf '[Match]\nName=eth1\n[Network]\nAddress=10.231.0.2/24\nGateway=10.231.0.1\nIPv6AcceptRA=no\n' > "$dir/network/10-eth1.network"
+cat "$dir/network/10-eth1.network"
+ip netns exec "$node" unshare -m --propagation private sh -c "
+  mount --bind $dir/run /run/systemd
+  mount -o remount,ro,bind /sys
+  mount --bind $dir/network /etc/systemd/network
+  mkdir -p /run/systemd/netif && chown systemd-network:systemd-network /run/systemd/netif
+  exec /lib/systemd/systemd-networkd" > "$dir/networkd.log" 2>&1 &
+networkd=$!
+pids+=($networkd)
+for _ in $(seq 100); do
+    busctl --system list --no-pager 2>/dev/null | grep -q "^org.freedesktop.network1 " && break
+    sleep 0.1
+done
+busctl --system list --no-pager 2>/dev/null | grep -q "^org.freedesktop.network1 " || { echo "systemd-networkd did not start:"; cat "$dir/networkd.log"; exit 1; }
+
+say "the broker's configuration and two example scripts"
+mkdir -p "$dir/etc/routable.d" "$dir/etc/no-carrier.d"
+cat > "$dir/etc/network-broker.toml" <<'TOML'
+[System]
+LogLevel = "info"
+
+[Network]
+Links = "eth1"
+EmitJSON = true
+TOML
+cat > "$dir/etc/routable.d/10-announce" <<'SCRIPT'
+#!/bin/sh
+address=$(printf '%s' "$JSON" | grep -o '"IP":"[0-9.]*","Mask":[0-9]*' | head -n 1 | sed 's/"IP":"\([^"]*\)","Mask":/\1\//')
+echo "$LINK (ifindex $LINKINDEX) is routable with $address; carrier $CarrierState, online $OnlineState"
+SCRIPT
+cat > "$dir/etc/no-carrier.d/10-announce" <<'SCRIPT'
+#!/bin/sh
+echo "$LINK lost its carrier (OperationalState=$OperationalState)"
+SCRIPT
+chmod 0755 "$dir"/etc/*.d/*
+for f in "$dir/etc/network-broker.toml" "$dir/etc/routable.d/10-announce" "$dir/etc/no-carrier.d/10-announce"; do
+    echo "--- ${f#$dir/}"; cat "$f"
+done
+
+say "starting network-broker in the namespace (it sees networkd's /run/systemd through its mount namespace)"
+# nsenter execs the broker (no PID namespace to enter), so $! is the broker itself.
+nsenter -t "$networkd" -n -m "$broker" --config "$dir/etc/network-broker.toml" > >(sed -u 's/^/  broker | /') 2>&1 &
+broker_pid=$!
+pids+=($broker_pid)
+sleep 1.5
+
+for flap in 1 2 3; do
+    say "flap $flap: the peer takes the carrier away"
+    ip -n "$peer" link set veth0 down
+    sleep 2
+    say "flap $flap: the carrier comes back"
+    ip -n "$peer" link set veth0 up
+    sleep 3
+done
+
+say "stopping the broker (SIGTERM), then removing the sandbox"
+kill -TERM "$broker_pid"
+wait "$broker_pid" || true
+sleep 0.2

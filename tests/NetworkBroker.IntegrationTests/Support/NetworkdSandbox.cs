@@ -20,6 +20,20 @@ public sealed class NetworkdSandbox : IDisposable
         Bus = new PrivateBus(Directory.Combine("bus"));
         Node = NetworkNamespace.Create();
         Peer = NetworkNamespace.Create();
+        try
+        {
+            Build(nodeNetwork, peerNetwork);
+        }
+        catch
+        {
+            // A constructor that throws gets no Dispose: remove what was made so far here.
+            Dispose();
+            throw;
+        }
+    }
+
+    private void Build(string nodeNetwork, string? peerNetwork)
+    {
         Peer.Ip("link add veth0 type veth peer name eth1");
         Peer.Ip($"link set eth1 netns {Node.Name}");
         WriteNetwork("node-network", "10-eth1.network", nodeNetwork);
