@@ -114,6 +114,7 @@ for flap in 1 2 3; do
     sleep 3
 done
 
+say "the broker after the flaps: $(awk '/^VmRSS|^VmHWM|^Threads/ {printf "%s %s %s  ", $1, $2, $3}' /proc/$broker_pid/status)"
 say "stopping the broker (SIGTERM), then removing the sandbox"
 kill -TERM "$broker_pid"
 wait "$broker_pid" || true
