@@ -43,7 +43,7 @@ public static class DaemonCommand
         Task loop;
         using (kernel)
         {
-            broker.Attach(kernel);
+            broker.Attach(kernel, kernel);
             loop = broker.RunAsync(cancel.Token);
             kernel.Start();
             log.Debug($"rtnetlink receive buffer: {kernel.ReceiveBufferSize} bytes");
@@ -57,6 +57,8 @@ public static class DaemonCommand
             broker.Events.TryComplete();
             await cancel.CancelAsync();
             await networkd;
+            await loop;
+            await broker.StopPolicyRoutingAsync();
         }
         await loop;
         log.Info("Stopped");

@@ -25,6 +25,12 @@ public sealed class Broker
     private readonly RoutesScripts _routes;
     private readonly StateScripts _states;
     private IKernel? _kernel;
+    private Routing.PolicyRoutingReconciler? _policyRouting;
+    private int _policyRoutingScheduled;
+    private string _policyRoutingNotes = "";
+
+    /// <summary>How long policy-routing triggers are collected before one reconcile runs.</summary>
+    public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <param name="networkdFiles">networkd's runtime directory (leases, link state files); the standard one by default.</param>
     public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null)
@@ -46,8 +52,18 @@ public sealed class Broker
     /// <summary>Called on the loop for every event and every change derived from it (monitor, tests).</summary>
     public event Action<BrokerEvent>? Observed;
 
-    /// <summary>The kernel to ask about links the model does not know; set once the watcher exists.</summary>
-    public void Attach(IKernel kernel) => _kernel = kernel;
+    /// <summary>The kernel to ask about links the model does not know, and (optionally) whose rules and routes to reconcile.</summary>
+    public void Attach(IKernel kernel, Routing.IRoutingTables? tables = null)
+    {
+        _kernel = kernel;
+        if (tables is not null)
+            _policyRouting = new Routing.PolicyRoutingReconciler(tables, _log, i => Kernel.Link(i)?.Name, Config.RouteTableBase);
+    }
+
+    /// <summary>On stop: with RemoveRulesOnStop=true every rule and route the broker made goes; by default they stay.</summary>
+    public Task StopPolicyRoutingAsync() => _policyRouting is null || !Config.RemoveRulesOnStop
+        ? Task.CompletedTask
+        : Task.Run(() => _policyRouting.Reconcile(Routing.PolicyRoutingState.Empty));
 
     /// <summary>How long a link's route changes are collected before routes.d runs.</summary>
     public TimeSpan RoutesWindow
@@ -106,8 +122,14 @@ public sealed class Broker
             case RoutesWindowElapsed elapsed:
                 _routes.Close(elapsed.IfIndex, Kernel.Link);
                 return;
+            case PolicyRoutingDue:
+                ReconcilePolicyRouting();
+                return;
             case KernelNotified notified:
                 Observed?.Invoke(notified);
+                // Rules are not in the model; one of ours deleted by someone else (networkd, an admin) is a reason to look.
+                if (notified.Notification is RuleNotification { Removed: true, Rule.Protocol: Routing.PolicyRoutingTags.Protocol })
+                    SchedulePolicyRouting();
                 ResolveUnknownLink(notified.Notification);
                 Act(Kernel.Apply(notified.Notification));
                 return;
@@ -119,6 +141,7 @@ public sealed class Broker
                 else if (changes.Count > 0)
                     _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
                 Act(changes);
+                SchedulePolicyRouting();
                 return;
             case NetworkdPropertiesChanged changed:
                 Observed?.Invoke(changed);
@@ -190,10 +213,38 @@ public sealed class Broker
             _routes.Observe(change, Kernel.Link);
             if (change is LinkRemoved)
                 Networkd.Forget(change.IfIndex);
+            if (Config.RoutingPolicyRules.Length > 0 && change is AddressAdded or AddressRemoved or LinkAdded or LinkRemoved or LinkRenamed or LinkChanged
+                    or RouteAdded { Route.IsDefault: true } or RouteRemoved { Route.IsDefault: true }
+                    or RouteRemoved { Route.Protocol: Routing.PolicyRoutingTags.Protocol })
+                SchedulePolicyRouting();
             // The kernel drops IPv4 routes of a link that goes down without a word: re-read to see which.
             if (change is LinkChanged { Old.Flags: var was, Message.Flags: var now } && was.HasFlag(Netlink.Messages.LinkFlags.Up) && !now.HasFlag(Netlink.Messages.LinkFlags.Up))
                 _kernel?.RequestResync();
         }
+    }
+
+    private void SchedulePolicyRouting()
+    {
+        if (_policyRouting is null || Interlocked.Exchange(ref _policyRoutingScheduled, 1) == 1)
+            return;
+        _ = Task.Delay(PolicyRoutingDelay).ContinueWith(_ => _channel.Writer.WriteAsync(new PolicyRoutingDue()).AsTask(), TaskScheduler.Default);
+    }
+
+    private void ReconcilePolicyRouting()
+    {
+        Volatile.Write(ref _policyRoutingScheduled, 0);
+        if (_policyRouting is null)
+            return;
+        var notes = new List<string>();
+        var desired = Routing.PolicyRoutingDesired.Compute(Config, Kernel, notes);
+        // Say why a table has no default route when that changes, not on every run.
+        var said = string.Join('\n', notes);
+        if (said != _policyRoutingNotes)
+            foreach (var note in notes)
+                _log.Info($"policy routing: {note}");
+        _policyRoutingNotes = said;
+        var result = _policyRouting.Reconcile(desired);
+        Observed?.Invoke(new PolicyRoutingReconciled(desired, result.Added, result.Removed, result.Failed));
     }
 
     private void Log(KernelChange change)

@@ -19,6 +19,12 @@ public sealed record KernelResynced(KernelSnapshot Snapshot, ResyncReason Reason
 /// <summary>The broker asks itself to run something on its loop, with its model (status, tests).</summary>
 internal sealed record BrokerQuery(Action Run) : BrokerEvent;
 
+/// <summary>Policy routing may need changing: time to reconcile (debounced).</summary>
+internal sealed record PolicyRoutingDue : BrokerEvent;
+
+/// <summary>A policy-routing reconcile ran: what was desired and what it changed.</summary>
+public sealed record PolicyRoutingReconciled(Routing.PolicyRoutingState Desired, int Added, int Removed, int Failed) : BrokerEvent;
+
 /// <summary>The coalescing window of a link's route changes closed: time to run routes.d.</summary>
 internal sealed record RoutesWindowElapsed(int IfIndex) : BrokerEvent;
 

@@ -13,7 +13,7 @@ namespace NetworkBroker.Kernel;
 /// so the kernel's socket buffer fills and overruns, which ends in a re-read: memory stays bounded
 /// under any storm and the model still converges to the kernel's truth.
 /// </summary>
-public sealed class KernelWatcher : IKernel, IDisposable
+public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 {
     private readonly ChannelWriter<BrokerEvent> _events;
     private readonly Logger _log;
@@ -60,8 +60,11 @@ public sealed class KernelWatcher : IKernel, IDisposable
 
     public void RequestResync() => _monitor.RequestResync();
 
-    /// <summary>The client for requests (policy routing, status); it serialises its calls.</summary>
-    public RtnetlinkClient Client => _client;
+    public IReadOnlyList<RuleMessage> DumpRules() => _client.DumpRules();
+
+    public IReadOnlyList<RouteMessage> DumpRoutes() => _client.DumpRoutes();
+
+    public void Apply(Func<uint, NetlinkRequestWriter> request, string description) => _client.Execute(request, description);
 
     private void Post(KernelNotification notification) => Write(new KernelNotified(notification));
 

@@ -38,7 +38,7 @@ public sealed class BrokerHarness : IAsyncDisposable
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
         int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
-        NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null)
+        NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null, bool policyRouting = false)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
@@ -65,7 +65,7 @@ public sealed class BrokerHarness : IAsyncDisposable
             observe?.Invoke(e);
         };
         harness.Watcher = ns.Enter(() => new KernelWatcher(broker.Events, log.Logger, receiveBuffer));
-        broker.Attach(harness.Watcher);
+        broker.Attach(harness.Watcher, policyRouting ? harness.Watcher : null);
         harness._loop = broker.RunAsync(harness._cancel.Token);
         harness.Watcher.Start();
         await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
@@ -111,9 +111,13 @@ public sealed class BrokerHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the broker as the daemon does on SIGTERM (policy routing kept unless RemoveRulesOnStop).</summary>
     public async ValueTask DisposeAsync()
     {
         Broker.Events.TryComplete();
+        await _cancel.CancelAsync();
+        await _loop;
+        await Broker.StopPolicyRoutingAsync();
         await _cancel.CancelAsync();
         Watcher.Dispose();
         await _networkd;
