@@ -57,6 +57,7 @@ install: bin/network-broker
 	install -D -m 0755 bin/network-broker $(DESTDIR)$(PREFIX)/bin/network-broker
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker
 	@for d in $(STATE_DIRS); do install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker/$$d.d; done
+	install -D -m 0644 packaging/rt_protos.d/network-broker.conf $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/network-broker.conf
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi

@@ -1,0 +1,146 @@
+using System.Net;
+using NetworkBroker.Configuration;
+using NetworkBroker.Kernel;
+using NetworkBroker.Netlink;
+using NetworkBroker.Netlink.Messages;
+using NetworkBroker.Routing;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.Tests.Routing;
+
+public class PolicyRoutingTests
+{
+    private static readonly BrokerConfiguration Config = new() { RoutingPolicyRules = ["eth1"] };
+
+    private static KernelModel Model(params KernelNotification[] notifications)
+    {
+        var model = new KernelModel();
+        foreach (var n in notifications)
+            model.Apply(n);
+        return model;
+    }
+
+    private static KernelNotification Link(int index, string name, bool up = true) =>
+        new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = index, Name = name, Flags = up ? LinkFlags.Up : 0 });
+
+    private static KernelNotification Address(int index, string address, byte prefix) =>
+        new AddressNotification(false, NetlinkFlags.None, new AddressMessage
+        {
+            Index = index, Address = IPAddress.Parse(address), PrefixLength = prefix,
+            Family = address.Contains(':') ? AddressFamily.IPv6 : AddressFamily.IPv4,
+            Scope = address.StartsWith("fe80", StringComparison.Ordinal) ? RouteScope.Link : RouteScope.Universe,
+        });
+
+    private static KernelNotification Default(int index, string gateway, uint priority = 0) =>
+        new RouteNotification(false, NetlinkFlags.None, new RouteMessage
+        {
+            Family = gateway.Contains(':') ? AddressFamily.IPv6 : AddressFamily.IPv4, Table = RouteTable.Main,
+            Gateway = IPAddress.Parse(gateway), OutputIndex = index, Priority = priority, Protocol = RouteProtocol.Boot,
+        });
+
+    [Fact]
+    public void The_links_own_gateway_is_used_and_link_local_addresses_get_no_rules()
+    {
+        var desired = PolicyRoutingDesired.Compute(Config, Model(Link(3, "eth1"), Address(3, "10.0.2.5", 24), Address(3, "fe80::1", 64),
+            Default(2, "10.0.1.1"), Default(3, "10.0.2.1", 500)));
+
+        Assert.Equal(2, desired.Rules.Count);
+        Assert.All(desired.Rules, r => Assert.Equal(10002u, r.Table));
+        Assert.Contains(new PolicyRoute(AddressFamily.IPv4, 10002, null, 0, IPAddress.Parse("10.0.2.1"), 3, null), desired.Routes);
+        Assert.Contains(new PolicyRoute(AddressFamily.IPv4, 10002, IPAddress.Parse("10.0.2.0"), 24, null, 3, IPAddress.Parse("10.0.2.5")), desired.Routes);
+    }
+
+    [Fact]
+    public void Another_links_gateway_is_used_only_when_it_is_on_link_for_this_link()
+    {
+        var onLink = PolicyRoutingDesired.Compute(Config, Model(Link(3, "eth1"), Address(3, "10.0.1.7", 24), Default(2, "10.0.1.1")));
+        Assert.Contains(onLink.Routes, r => r.Gateway?.Equals(IPAddress.Parse("10.0.1.1")) == true);
+
+        var notes = new List<string>();
+        var offLink = PolicyRoutingDesired.Compute(Config, Model(Link(3, "eth1"), Address(3, "10.0.2.7", 24), Default(2, "10.0.1.1")), notes);
+        Assert.DoesNotContain(offLink.Routes, r => r.Gateway is not null);
+        Assert.Single(offLink.Routes); // the subnet route only
+        Assert.Equal("eth1: no IPv4 gateway on the link, table 10002 gets its subnet routes only", Assert.Single(notes));
+    }
+
+    [Fact]
+    public void A_link_that_is_down_or_not_listed_or_only_similarly_named_gets_nothing()
+    {
+        Assert.Empty(PolicyRoutingDesired.Compute(Config, Model(Link(3, "eth1", up: false), Address(3, "10.0.2.5", 24))).Rules);
+        Assert.Empty(PolicyRoutingDesired.Compute(Config, Model(Link(4, "eth10"), Address(4, "10.0.2.5", 24))).Rules);
+    }
+
+    private sealed class FakeTables : IRoutingTables
+    {
+        public List<RuleMessage> Rules = [];
+        public List<RouteMessage> RoutesInKernel = [];
+        public int Changes;
+
+        public IReadOnlyList<RuleMessage> DumpRules() => [.. Rules];
+        public IReadOnlyList<RouteMessage> DumpRoutes() => [.. RoutesInKernel];
+
+        public void Apply(Func<uint, NetlinkRequestWriter> request, string description)
+        {
+            Changes++;
+            var reader = new NetlinkMessageReader(request(1).Finish().Span);
+            reader.Next(out var message);
+            switch (message.Header.Type)
+            {
+                case NetlinkMessageType.NewRule: Rules.Add(RuleMessage.Decode(message.Payload)); break;
+                case NetlinkMessageType.DelRule:
+                    var rule = RuleMessage.Decode(message.Payload);
+                    Rules.RemoveAll(r => r == rule);
+                    break;
+                case NetlinkMessageType.NewRoute: RoutesInKernel.Add(RouteMessage.Decode(message.Payload)); break;
+                case NetlinkMessageType.DelRoute:
+                    var route = PolicyRoute.Of(RouteMessage.Decode(message.Payload));
+                    RoutesInKernel.RemoveAll(r => PolicyRoute.Of(r) == route);
+                    break;
+            }
+        }
+    }
+
+    private static PolicyRoutingState Desired() => PolicyRoutingDesired.Compute(Config,
+        Model(Link(3, "eth1"), Address(3, "10.0.2.5", 24), Default(3, "10.0.2.1")));
+
+    [Fact]
+    public void Reconciling_twice_changes_nothing_the_second_time_and_foreign_rules_are_never_touched()
+    {
+        var tables = new FakeTables();
+        var foreign = new RuleMessage { Family = AddressFamily.IPv4, Source = IPAddress.Parse("10.9.9.9"), SourceLength = 32, Table = 100, Priority = 32000 };
+        tables.Rules.Add(foreign);
+        var reconciler = new PolicyRoutingReconciler(tables, new MemoryLog().Logger, _ => "eth1", 9999);
+
+        var first = reconciler.Reconcile(Desired());
+        var changes = tables.Changes;
+        var second = reconciler.Reconcile(Desired());
+
+        Assert.Equal(4, first.Added);
+        Assert.Equal(changes, tables.Changes);
+        Assert.Equal(0, second.Added + second.Removed);
+        Assert.Contains(foreign, tables.Rules);
+    }
+
+    [Fact]
+    public void A_rule_removed_again_and_again_is_restored_five_times_then_left_alone_for_a_while()
+    {
+        var tables = new FakeTables();
+        var now = new DateTime(2026, 1, 1);
+        var log = new MemoryLog();
+        var reconciler = new PolicyRoutingReconciler(tables, log.Logger, _ => "eth1", 9999, () => now);
+        reconciler.Reconcile(Desired());
+
+        var restored = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            tables.Rules.RemoveAll(r => r.Source is not null); // someone deletes the same rule of ours each time
+            now = now.AddSeconds(1);
+            restored += reconciler.Reconcile(Desired()).Added;
+        }
+
+        Assert.Equal(5, restored);
+        Assert.Single(log.Lines, l => l.Contains("not restoring it for 5 s"));
+        now = now.AddSeconds(6);
+        Assert.Equal(1, reconciler.Reconcile(Desired()).Added);
+    }
+}
