@@ -67,20 +67,8 @@ public sealed class PrivateBus : IDisposable
     }
 
     /// <summary>A command with DBUS_SYSTEM_BUS_ADDRESS pointing here (busctl, gdbus, dbus-send).</summary>
-    public string Run(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = Address;
-        foreach (var arg in args)
-            info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)}: exit {process.ExitCode}: {stderr}");
-        return stdout.Result;
-    }
+    public string Run(string file, params string[] args) =>
+        Shell.Run(new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = Address }, file, args);
 
     public void Dispose()
     {
