@@ -1,0 +1,140 @@
+using System.Net;
+using NetworkBroker.Dhclient;
+
+namespace NetworkBroker.Tests.Dhclient;
+
+public class LeaseFileParserTests
+{
+    private static string Fixture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "dhclient", name));
+
+    [Fact]
+    public void A_lease_written_by_dhclient_from_dnsmasq_is_read_whole()
+    {
+        var lease = Assert.Single(LeaseFileParser.Parse(Fixture("dnsmasq-v4.leases")));
+        Assert.Equal("eth0", lease.Interface);
+        Assert.Equal(4, lease.Family);
+        Assert.Equal(IPAddress.Parse("10.233.0.80"), lease.Address);
+        Assert.Equal(24, lease.PrefixLength);
+        Assert.Equal<IPAddress>([IPAddress.Parse("10.233.0.1")], lease.Routers);
+        Assert.Equal<IPAddress>([IPAddress.Parse("10.233.0.53"), IPAddress.Parse("10.233.0.54")], lease.DnsServers);
+        Assert.Equal("example.test", lease.DomainName);
+        Assert.Equal<string>(["example.test", "corp.test"], lease.DomainSearch);
+        Assert.Equal("node7", lease.HostName);
+        Assert.Equal(IPAddress.Parse("10.233.0.1"), lease.ServerIdentifier);
+        Assert.Equal(120u, lease.LeaseTime);
+        Assert.Equal(new DateTime(2026, 11, 24, 17, 15, 18, DateTimeKind.Utc), lease.Expire);
+        Assert.Equal(DateTimeKind.Utc, lease.Expire!.Value.Kind);
+        Assert.Equal(new DateTime(2026, 11, 24, 17, 14, 5, DateTimeKind.Utc), lease.Renew);
+    }
+
+    [Fact]
+    public void After_a_release_the_last_lease_has_expired_and_there_is_no_current_lease()
+    {
+        var leases = LeaseFileParser.Parse(Fixture("dnsmasq-v4-released.leases"));
+        Assert.Equal(2, leases.Count);
+        var releasedAt = leases[1].Expire!.Value;
+        Assert.Empty(LeaseFileParser.Current(leases, releasedAt.AddSeconds(1)));
+        // Just before the release the first one would still have been current: the last lease of an interface wins.
+        Assert.Single(LeaseFileParser.Current([leases[0]], releasedAt));
+    }
+
+    [Fact]
+    public void A_DHCPv6_lease_gives_the_address_name_servers_search_list_and_expiry()
+    {
+        var lease = Assert.Single(LeaseFileParser.Parse(Fixture("v6.leases")));
+        Assert.Equal(6, lease.Family);
+        Assert.Equal("eth1", lease.Interface);
+        Assert.Equal(IPAddress.Parse("2001:db8:33::105"), lease.Address);
+        Assert.Equal(128, lease.PrefixLength);
+        Assert.Equal<IPAddress>([IPAddress.Parse("2001:db8:33::53"), IPAddress.Parse("2001:db8:33::54")], lease.DnsServers);
+        Assert.Equal<string>(["example.test", "v6.test"], lease.DomainSearch);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1764000900).UtcDateTime, lease.Expire);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1764000300).UtcDateTime, lease.Renew);
+    }
+
+    [Fact]
+    public void Several_leases_per_interface_the_last_is_current_and_interfaces_are_separate()
+    {
+        var leases = LeaseFileParser.Parse("""
+            lease { interface "eth0"; fixed-address 10.0.0.5; expire 2 2099/01/01 00:00:00; }
+            lease { interface "eth1"; fixed-address 10.1.0.5; expire never; }
+            lease { interface "eth0"; fixed-address 10.0.0.6; expire 2 2099/01/01 00:00:00; }
+            """);
+        var current = LeaseFileParser.Current(leases, DateTime.UtcNow);
+        Assert.Equal(IPAddress.Parse("10.0.0.6"), current.Single(l => l.Interface == "eth0").Address);
+        Assert.Null(current.Single(l => l.Interface == "eth1").Expire);
+    }
+
+    [Fact]
+    public void Comments_escapes_epoch_times_and_unknown_statements_are_understood()
+    {
+        var lease = Assert.Single(LeaseFileParser.Parse("""
+            # a comment
+            lease { # another
+              interface "eth0";
+              fixed-address 10.0.0.5;
+              option host-name "a\"b\\c\101";
+              medium "media";
+              bootp;
+              expire epoch 4102444800; # 2100-01-01
+            }
+            """));
+        Assert.Equal("a\"b\\cA", lease.HostName);
+        Assert.Equal(new DateTime(2100, 1, 1, 0, 0, 0, DateTimeKind.Utc), lease.Expire);
+    }
+
+    [Theory]
+    [InlineData("}\nlease { interface \"eth0\"; }", 1, false)]
+    [InlineData("lease { interface \"eth0\"; fixed-address 10.0.0.300; }", 1, false)]
+    [InlineData("lease {\n interface \"eth0\";\n option routers 10.0.0.1, nonsense;\n}", 3, false)]
+    [InlineData("lease {\n interface \"eth0\";\n expire 2 2026-11-24 17:00:00;\n}", 3, false)]
+    [InlineData("lease {\n interface \"eth0\";\n option subnet-mask 255.0.255.0;\n}", 1, false)]
+    [InlineData("lease {\n interface \"eth0\";\n fixed-address 10.0.0.5;", 3, true)]
+    [InlineData("lease {\n interface \"eth0", 2, true)]
+    [InlineData("lease { interface \"eth0\" }", 1, false)]
+    public void Malformed_files_give_an_error_with_the_line(string text, int line, bool incomplete)
+    {
+        var e = Assert.Throws<LeaseParseException>(() => LeaseFileParser.Parse(text, "/var/lib/dhcp/x.leases"));
+        Assert.Equal(line, e.Line);
+        Assert.Equal(incomplete, e.Incomplete);
+        Assert.StartsWith($"/var/lib/dhcp/x.leases:{line}: ", e.Message);
+    }
+
+    [Fact]
+    public void An_empty_file_has_no_leases()
+    {
+        Assert.Empty(LeaseFileParser.Parse(""));
+        Assert.Empty(LeaseFileParser.Parse("# nothing\n"));
+    }
+
+    [Fact]
+    public void Mutated_lease_files_fail_only_with_a_parse_error()
+    {
+        var random = new Random(61);
+        var seeds = new[] { Fixture("dnsmasq-v4.leases"), Fixture("dnsmasq-v4-released.leases"), Fixture("v6.leases") };
+        const string alphabet = "{};,\"\\#\n 0123456789.:abcdef/-";
+        for (var round = 0; round < 6000; round++)
+        {
+            var text = seeds[round % seeds.Length].ToCharArray().ToList();
+            for (var m = random.Next(1, 6); m > 0; m--)
+            {
+                var at = random.Next(text.Count + 1);
+                switch (random.Next(3))
+                {
+                    case 0 when at < text.Count: text.RemoveAt(at); break;
+                    case 1: text.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                    default: if (at < text.Count) text[at] = alphabet[random.Next(alphabet.Length)]; break;
+                }
+            }
+            if (random.Next(4) == 0)
+                text = text.Take(random.Next(text.Count)).ToList();
+            try
+            {
+                LeaseFileParser.Current(LeaseFileParser.Parse(new string([.. text])), DateTime.UtcNow);
+            }
+            catch (LeaseParseException)
+            {
+            }
+        }
+    }
+}
