@@ -3,6 +3,7 @@ using NetworkBroker.Cli;
 using NetworkBroker.Configuration;
 using NetworkBroker.Core;
 using NetworkBroker.DBus;
+using NetworkBroker.Dhclient;
 using NetworkBroker.Networkd;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
@@ -27,7 +28,8 @@ public static class DaemonCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
         await using var scripts = new ScriptDispatcher(new ScriptRunner(Startup.ScriptOptions(config), log), log);
-        var broker = new Broker(config, log, scripts);
+        await using var resolver = config.UseDNS || config.UseDomain || config.UseHostname ? new ResolverPusher(DBusAddress.SystemBus, log) : null;
+        var broker = new Broker(config, log, scripts, resolver: resolver);
         KernelWatcher kernel;
         try
         {
@@ -47,6 +49,10 @@ public static class DaemonCommand
             loop = broker.RunAsync(cancel.Token);
             kernel.Start();
             log.Debug($"rtnetlink receive buffer: {kernel.ReceiveBufferSize} bytes");
+            using var dhclient = config.Generator.HasFlag(EventSources.DHClient)
+                ? new DhclientSource(broker.Events, log, config.DHClientLeaseFile)
+                : null;
+            dhclient?.Start();
             var networkd = config.Generator.HasFlag(EventSources.SystemdNetworkd)
                 ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus).RunAsync(cancel.Token)
                 : Task.CompletedTask;

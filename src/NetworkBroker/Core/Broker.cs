@@ -24,6 +24,7 @@ public sealed class Broker
     private readonly Logger _log;
     private readonly RoutesScripts _routes;
     private readonly StateScripts _states;
+    private readonly DhcpLeaseActions _leases;
     private IKernel? _kernel;
     private Routing.PolicyRoutingReconciler? _policyRouting;
     private int _policyRoutingScheduled;
@@ -33,8 +34,10 @@ public sealed class Broker
     public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <param name="networkdFiles">networkd's runtime directory (leases, link state files); the standard one by default.</param>
-    public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null)
+    public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null,
+        Dhclient.IResolverPusher? resolver = null)
     {
+        _leases = new DhcpLeaseActions(config, scripts, resolver, log);
         Config = config;
         _log = log;
         _routes = new RoutesScripts(config, scripts, CloseRoutesWindowLater);
@@ -142,6 +145,10 @@ public sealed class Broker
                     _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
                 Act(changes);
                 SchedulePolicyRouting();
+                return;
+            case DhclientLeases leases:
+                Observed?.Invoke(leases);
+                _leases.Handle(leases, Kernel);
                 return;
             case NetworkdPropertiesChanged changed:
                 Observed?.Invoke(changed);

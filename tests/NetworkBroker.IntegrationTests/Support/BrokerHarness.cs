@@ -15,6 +15,7 @@ public sealed class BrokerHarness : IAsyncDisposable
     private readonly CancellationTokenSource _cancel = new();
     private Task _loop = Task.CompletedTask;
     private Task _networkd = Task.CompletedTask;
+    private NetworkBroker.Dhclient.DhclientSource? _dhclient;
 
     private BrokerHarness(NetworkNamespace ns, BrokerConfiguration config, Broker broker, ScriptDispatcher scripts, TempDirectory directory, MemoryLog log)
     {
@@ -38,7 +39,8 @@ public sealed class BrokerHarness : IAsyncDisposable
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
         int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
-        NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null, bool policyRouting = false)
+        NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null, bool policyRouting = false,
+        string? dhclientLeaseFile = null, NetworkBroker.Dhclient.IResolverPusher? resolver = null)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
@@ -48,7 +50,7 @@ public sealed class BrokerHarness : IAsyncDisposable
             ScriptRoot = directory.Path,
             SpillDirectory = directory.Combine("spill"),
         }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory))
+        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory), resolver)
         {
             RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
         };
@@ -69,6 +71,11 @@ public sealed class BrokerHarness : IAsyncDisposable
         harness._loop = broker.RunAsync(harness._cancel.Token);
         harness.Watcher.Start();
         await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        if (dhclientLeaseFile is not null)
+        {
+            harness._dhclient = new NetworkBroker.Dhclient.DhclientSource(broker.Events, log.Logger, dhclientLeaseFile);
+            harness._dhclient.Start();
+        }
         if (networkd is not null)
         {
             harness.NetworkdSource = new NetworkBroker.Networkd.NetworkdSource(broker.Events, log.Logger, networkd.Bus.Address);
@@ -120,6 +127,7 @@ public sealed class BrokerHarness : IAsyncDisposable
         await Broker.StopPolicyRoutingAsync();
         await _cancel.CancelAsync();
         Watcher.Dispose();
+        _dhclient?.Dispose();
         await _networkd;
         await _loop;
         await Scripts.DisposeAsync();

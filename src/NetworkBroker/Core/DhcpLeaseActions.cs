@@ -1,0 +1,127 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using NetworkBroker.Configuration;
+using NetworkBroker.Dhclient;
+using NetworkBroker.Events;
+using NetworkBroker.Kernel;
+using NetworkBroker.Logging;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// What a dhclient lease change calls for: routable.d once for the link whose lease changed (a new
+/// address, new server data, or a renewal with a new expiry; not every link of the file on every write,
+/// as the seed did), and with UseDNS=/UseDomain=/UseHostname= the lease's data pushed to systemd-resolved
+/// and systemd-hostnamed; a lease that expires or disappears reverts the link in resolved.
+/// </summary>
+public sealed class DhcpLeaseActions(BrokerConfiguration config, ScriptDispatcher scripts, IResolverPusher? resolver, Logger log)
+{
+    public const string State = "routable";
+
+    private readonly Dictionary<(string Path, string Interface, int Family), DhcpLease> _known = [];
+
+    public void Handle(DhclientLeases leases, KernelModel kernel)
+    {
+        var current = leases.Current.ToDictionary(l => (leases.Path, l.Interface, l.Family));
+        var changedLinks = new HashSet<string>(StringComparer.Ordinal);
+
+        foreach (var (key, lease) in current)
+        {
+            if (_known.TryGetValue(key, out var before) && before.Identity == lease.Identity && before.Expire == lease.Expire)
+                continue;
+            _known[key] = lease;
+            changedLinks.Add(lease.Interface);
+            if (leases.Initial && !config.RunStartupTriggers)
+                continue;
+            if (kernel.Link(lease.Interface) is not { } link)
+            {
+                log.ForLink(lease.Interface).Warn($"dhclient: {leases.Path} has a lease for {lease.Interface}, which the kernel does not have: skipped");
+                continue;
+            }
+            if (!config.Links.Matches(link.Name))
+                continue;
+            log.ForLink(link.Name, link.Index).Info($"dhclient: lease {lease.Address} {(before is null ? "gained" : "changed")}");
+            scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, Environment(lease, link, kernel)));
+        }
+
+        foreach (var key in _known.Keys.Where(k => k.Path == leases.Path && !current.ContainsKey(k)).ToList())
+        {
+            _known.Remove(key);
+            log.ForLink(key.Interface).Info($"dhclient: lease of {key.Interface} expired or released");
+            if ((config.UseDNS || config.UseDomain) && kernel.Link(key.Interface) is { } gone && resolver is not null
+                && !_known.Keys.Any(k => k.Interface == key.Interface))
+                resolver.RevertLink(gone.Name, gone.Index);
+        }
+
+        foreach (var name in changedLinks)
+            Push(name, kernel);
+    }
+
+    /// <summary>One link's lease data, all families together, to resolved and hostnamed, after checking every value.</summary>
+    private void Push(string name, KernelModel kernel)
+    {
+        if (resolver is null || kernel.Link(name) is not { } link)
+            return;
+        var leases = _known.Where(k => k.Key.Interface == name).Select(k => k.Value).ToList();
+        var linkLog = log.ForLink(link.Name, link.Index);
+        if (config.UseDNS)
+        {
+            var servers = leases.SelectMany(l => l.DnsServers).Distinct().ToList();
+            foreach (var bad in servers.Where(s => !DhcpValues.IsUsableDnsServer(s)))
+                linkLog.Warn($"dhclient: DNS server {bad} from the lease is not a unicast address: skipped");
+            servers = servers.Where(DhcpValues.IsUsableDnsServer).ToList();
+            if (servers.Count > 0)
+                resolver.SetLinkDns(link.Name, link.Index, servers);
+        }
+        if (config.UseDomain)
+        {
+            var domains = Domains(leases).ToList();
+            foreach (var bad in domains.Where(d => !DhcpValues.IsValidDomain(d)))
+                linkLog.Warn($"dhclient: domain \"{bad}\" from the lease is not a valid domain name: skipped");
+            domains = domains.Where(DhcpValues.IsValidDomain).ToList();
+            if (domains.Count > 0)
+                resolver.SetLinkDomains(link.Name, link.Index, domains);
+        }
+        if (config.UseHostname && leases.Select(l => l.HostName).FirstOrDefault(h => h is not null) is { } hostname)
+        {
+            if (DhcpValues.IsValidHostName(hostname))
+                resolver.SetHostname(link.Name, hostname);
+            else
+                linkLog.Warn($"dhclient: host name \"{hostname}\" from the lease is not a valid RFC 1123 name: skipped");
+        }
+    }
+
+    private static IEnumerable<string> Domains(IEnumerable<DhcpLease> leases) =>
+        leases.SelectMany(l => (l.DomainName is { } name ? [name] : Array.Empty<string>()).Concat(l.DomainSearch)).Distinct(StringComparer.OrdinalIgnoreCase);
+
+    private IReadOnlyList<KeyValuePair<string, string>> Environment(DhcpLease lease, Netlink.Messages.LinkMessage link, KernelModel kernel)
+    {
+        var dns = string.Join(',', lease.DnsServers);
+        var domains = string.Join(',', Domains([lease]));
+        // The seed's format: KEY=value pairs separated by commas; lists inside a value are space-separated.
+        var summary = string.Join(',', new[]
+        {
+            $"ADDRESS={lease.Address}",
+            $"ROUTER={string.Join(' ', lease.Routers)}",
+            $"SUBNETMASK={lease.SubnetMask}",
+            $"DNS={string.Join(' ', lease.DnsServers)}",
+            $"DOMAIN={string.Join(' ', Domains([lease]))}",
+        });
+        var environment = new List<KeyValuePair<string, string>>
+        {
+            new("LINK", link.Name),
+            new("LINKINDEX", link.Index.ToString(CultureInfo.InvariantCulture)),
+            new("STATE", State),
+            new("DHCP_LEASE", summary),
+            new("DNS", dns),
+            new("DOMAIN", domains),
+        };
+        if (config.EmitJSON)
+            environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
+                ImmutableDictionary<string, string>.Empty,
+                new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', Domains([lease])) },
+                null)));
+        return environment;
+    }
+}

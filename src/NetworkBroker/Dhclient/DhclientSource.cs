@@ -1,0 +1,207 @@
+using System.Collections.Concurrent;
+using System.IO.Enumeration;
+using System.Threading.Channels;
+using NetworkBroker.Events;
+using NetworkBroker.Logging;
+
+namespace NetworkBroker.Dhclient;
+
+/// <summary>
+/// dhclient as an event source. Watches the directory of DHClientLeaseFile= (a path, or a glob in its
+/// file name) with inotify, so creation, truncation, atomic rename and deletion are all seen; a burst of
+/// writes is coalesced into one read, and a file that ends inside a block (dhclient is mid-write) is read
+/// again a moment later. Each read posts the file's current leases; a lease that expires without the
+/// file changing is noticed by one timer set for the earliest expiry, never by polling.
+/// </summary>
+public sealed class DhclientSource : IDisposable
+{
+    public static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(150);
+    private const int IncompleteRetries = 10;
+
+    private readonly ChannelWriter<BrokerEvent> _events;
+    private readonly Logger _log;
+    private readonly string _directory;
+    private readonly string _pattern;
+    private readonly ConcurrentDictionary<string, Timer> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _incomplete = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTime> _expiries = new(StringComparer.Ordinal);
+    private readonly Timer _expiry;
+    // Reads of one source are serialised: a file's timer and the expiry timer must not post out of order.
+    private readonly Lock _reading = new();
+    private FileSystemWatcher? _watcher;
+    private Timer? _waitForDirectory;
+
+    public DhclientSource(ChannelWriter<BrokerEvent> events, Logger log, string leaseFile)
+    {
+        _events = events;
+        _log = log;
+        _directory = Path.GetDirectoryName(leaseFile) ?? "/";
+        _pattern = Path.GetFileName(leaseFile);
+        _expiry = new Timer(_ => ReadAll(initial: false));
+    }
+
+    public void Start()
+    {
+        if (!Directory.Exists(_directory))
+        {
+            // The one case that polls: until dhclient's directory exists there is nothing to watch.
+            _log.Warn($"dhclient: {_directory} does not exist; watching for it every 10 s");
+            _waitForDirectory = new Timer(_ =>
+            {
+                if (!Directory.Exists(_directory))
+                    return;
+                _waitForDirectory?.Dispose();
+                Watch();
+                ReadAll(initial: false);
+            }, null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+            return;
+        }
+        Watch();
+        ReadAll(initial: true);
+    }
+
+    private void Watch()
+    {
+        _watcher = new FileSystemWatcher(_directory, _pattern)
+        {
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
+            IncludeSubdirectories = false,
+        };
+        _watcher.Created += (_, e) => Schedule(e.FullPath);
+        _watcher.Changed += (_, e) => Schedule(e.FullPath);
+        _watcher.Deleted += (_, e) => Schedule(e.FullPath);
+        _watcher.Renamed += (_, e) =>
+        {
+            if (Matches(e.OldFullPath))
+                Schedule(e.OldFullPath);
+            if (Matches(e.FullPath))
+                Schedule(e.FullPath);
+        };
+        _watcher.Error += (_, e) =>
+        {
+            _log.Warn($"dhclient: watching {_directory} failed ({e.GetException().Message}); re-reading every lease file");
+            ReadAll(initial: false);
+        };
+        _watcher.EnableRaisingEvents = true;
+    }
+
+    private bool Matches(string path) =>
+        Path.GetDirectoryName(path) == _directory && FileSystemName.MatchesSimpleExpression(_pattern, Path.GetFileName(path));
+
+    private void ReadAll(bool initial)
+    {
+        IEnumerable<string> files;
+        try
+        {
+            files = Directory.EnumerateFiles(_directory, _pattern).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warn($"dhclient: cannot list {_directory}: {e.Message}");
+            return;
+        }
+        foreach (var file in files.Concat(_expiries.Keys).Distinct())
+            Read(file, initial);
+    }
+
+    /// <summary>Coalesces a burst of changes of one file into one read after <see cref="Coalesce"/>.</summary>
+    private void Schedule(string path, TimeSpan? delay = null)
+    {
+        var timer = _pending.GetOrAdd(path, p => new Timer(_ =>
+        {
+            if (_pending.TryRemove(p, out var self))
+                self.Dispose();
+            Read(p, initial: false);
+        }));
+        timer.Change(delay ?? Coalesce, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Read(string path, bool initial)
+    {
+        lock (_reading)
+            ReadLocked(path, initial);
+    }
+
+    private void ReadLocked(string path, bool initial)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Deleted (or renamed away): its leases are gone.
+            _expiries.TryRemove(path, out _);
+            Post(new DhclientLeases(path, [], initial));
+            return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error($"dhclient: cannot read {path}: {e.Message}");
+            return;
+        }
+
+        IReadOnlyList<DhcpLease> leases;
+        try
+        {
+            leases = LeaseFileParser.Parse(text, path);
+            _incomplete.TryRemove(path, out _);
+        }
+        catch (LeaseParseException e) when (e.Incomplete && _incomplete.AddOrUpdate(path, 1, (_, n) => n + 1) <= IncompleteRetries)
+        {
+            Schedule(path); // dhclient is probably still writing it
+            return;
+        }
+        catch (LeaseParseException e)
+        {
+            _incomplete.TryRemove(path, out _);
+            _log.Error($"dhclient: ignoring {path}: {e.Message}");
+            return;
+        }
+
+        var now = DateTime.UtcNow;
+        var current = LeaseFileParser.Current(leases, now);
+        if (current.Select(l => l.Expire).OfType<DateTime>().DefaultIfEmpty(DateTime.MaxValue).Min() is var next && next != DateTime.MaxValue)
+            _expiries[path] = next;
+        else
+            _expiries.TryRemove(path, out _);
+        ArmExpiry(now);
+        Post(new DhclientLeases(path, current, initial));
+    }
+
+    private void ArmExpiry(DateTime now)
+    {
+        if (_expiries.IsEmpty)
+        {
+            _expiry.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        var due = _expiries.Values.Min() - now + TimeSpan.FromMilliseconds(100);
+        _expiry.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(30) ? TimeSpan.FromDays(30) : due, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Post(BrokerEvent brokerEvent)
+    {
+        // On a timer thread, in file order: waiting for room keeps that order.
+        if (!_events.TryWrite(brokerEvent))
+        {
+            try
+            {
+                _events.WriteAsync(brokerEvent).AsTask().GetAwaiter().GetResult();
+            }
+            catch (ChannelClosedException)
+            {
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _waitForDirectory?.Dispose();
+        _expiry.Dispose();
+        foreach (var timer in _pending.Values)
+            timer.Dispose();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Net;
+
+namespace NetworkBroker.Dhclient;
+
+/// <summary>What a DHCP server may hand us before it is passed on to resolved and hostnamed: nothing unchecked.</summary>
+public static class DhcpValues
+{
+    /// <summary>A unicast address a resolver can be asked (not unspecified, multicast or broadcast).</summary>
+    public static bool IsUsableDnsServer(IPAddress address) =>
+        !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.Broadcast) &&
+        !address.IsIPv6Multicast && !(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] >= 224);
+
+    /// <summary>RFC 1123 labels (letters, digits, '-', not at the ends), 1-63 each, 253 in all; a final dot is allowed.</summary>
+    public static bool IsValidDomain(string domain)
+    {
+        var name = domain.EndsWith('.') ? domain[..^1] : domain;
+        if (name.Length is 0 or > 253)
+            return false;
+        foreach (var label in name.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-')
+                return false;
+            if (!label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>A host name the kernel and hostnamed take: a valid domain of at most 64 characters (HOST_NAME_MAX).</summary>
+    public static bool IsValidHostName(string name) => name.Length <= 64 && !name.EndsWith('.') && IsValidDomain(name);
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Threading.Channels;
+using NetworkBroker.DBus;
+using NetworkBroker.Logging;
+
+namespace NetworkBroker.Dhclient;
+
+/// <summary>What the broker tells systemd-resolved and systemd-hostnamed about a DHCP lease.</summary>
+public interface IResolverPusher
+{
+    void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers);
+    void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains);
+    void RevertLink(string link, int ifindex);
+    void SetHostname(string link, string hostname);
+}
+
+/// <summary>
+/// Calls org.freedesktop.resolve1 and org.freedesktop.hostname1 over the system bus, one call at a time in
+/// the order asked, on a connection of its own made when first needed and again after it is lost. A call
+/// that fails is logged with the link and dropped: the next lease change sends the state again.
+/// </summary>
+public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPusher, IAsyncDisposable
+{
+    private const int AF_INET = 2, AF_INET6 = 10;
+    private readonly Channel<(string Link, string What, Func<DBusConnection, Task> Call)> _calls =
+        Channel.CreateUnbounded<(string, string, Func<DBusConnection, Task>)>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _worker;
+    private DBusConnection? _connection;
+
+    public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
+        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
+            {
+                w.WriteInt32(ifindex);
+                w.WriteValue("a(iay)", servers.Select(s => (object)new object[]
+                {
+                    s.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, s.GetAddressBytes(),
+                }).ToArray());
+            }));
+
+    public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
+        Enqueue(link, $"domains {string.Join(", ", domains)}", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
+            {
+                w.WriteInt32(ifindex);
+                // false: search domains, not routing-only ones (the seed sent true, which made them routing-only).
+                w.WriteValue("a(sb)", domains.Select(d => (object)new object[] { d, false }).ToArray());
+            }));
+
+    public void RevertLink(string link, int ifindex) =>
+        Enqueue(link, "revert", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+            "org.freedesktop.resolve1.Manager", "RevertLink", "i", w => w.WriteInt32(ifindex)));
+
+    public void SetHostname(string link, string hostname) =>
+        Enqueue(link, $"transient host name {hostname}", c => c.CallAsync("org.freedesktop.hostname1", "/org/freedesktop/hostname1",
+            "org.freedesktop.hostname1", "SetHostname", "sb", w =>
+            {
+                w.WriteString(hostname);
+                w.WriteBoolean(false); // not interactive: never wait for a polkit prompt
+            }));
+
+    private void Enqueue(string link, string what, Func<DBusConnection, Task> call)
+    {
+        _calls.Writer.TryWrite((link, what, call));
+        _worker ??= Task.Run(WorkAsync);
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var (link, what, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            try
+            {
+                if (_connection is null || _connection.Closed.IsCompleted)
+                    _connection = await DBusConnection.ConnectAsync(busAddress, static _ => { }).ConfigureAwait(false);
+                await call(_connection).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                log.ForLink(link).Info($"dhclient: pushed {what}");
+            }
+            catch (Exception e) when (e is DBusConnectionException or DBusErrorException or TimeoutException or DBusFormatException)
+            {
+                log.ForLink(link).Error($"dhclient: pushing {what} failed: {e.Message}");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _calls.Writer.TryComplete();
+        if (_worker is not null)
+            await _worker.ConfigureAwait(false);
+        if (_connection is not null)
+            await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Net;
+using NetworkBroker.Dhclient;
+using NetworkBroker.IntegrationTests.Support;
+
+namespace NetworkBroker.IntegrationTests.Dhclient;
+
+/// <summary>Real dhclient against a real dnsmasq; the broker watches dhclient's lease file.</summary>
+public class DhclientSourceTests : IDisposable
+{
+    private sealed class RecordingResolver : IResolverPusher
+    {
+        public readonly ConcurrentQueue<string> Calls = new();
+        public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) => Calls.Enqueue($"dns {link} {ifindex} {string.Join(' ', servers)}");
+        public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) => Calls.Enqueue($"domains {link} {ifindex} {string.Join(' ', domains)}");
+        public void RevertLink(string link, int ifindex) => Calls.Enqueue($"revert {link} {ifindex}");
+        public void SetHostname(string link, string hostname) => Calls.Enqueue($"hostname {link} {hostname}");
+    }
+
+    private readonly DhcpSandbox _dhcp = new();
+    private readonly RecordingResolver _resolver = new();
+
+    public void Dispose() => _dhcp.Dispose();
+
+    private Task<BrokerHarness> Start(Func<Configuration.BrokerConfiguration, Configuration.BrokerConfiguration>? configure = null) =>
+        BrokerHarness.StartAsync(_dhcp.Client, c => (configure ?? (x => x))(c with
+        {
+            Generator = Configuration.EventSources.DHClient, UseDNS = true, UseDomain = true, UseHostname = true,
+        }), dhclientLeaseFile: _dhcp.LeaseFile, resolver: _resolver, beforeStart: RecordingScript);
+
+    private static void RecordingScript(BrokerHarness broker) =>
+        broker.Directory.Script("routable", "10-record",
+            $"#!/bin/sh\necho \"$LINK|$LINKINDEX|$STATE|$DHCP_LEASE|$DNS|$DOMAIN|${{JSON:+json}}\" >> {broker.Directory.Path}/record\n" +
+            $"printf '%s' \"$JSON\" > {broker.Directory.Path}/json\n");
+
+    private static string[] Runs(BrokerHarness broker) =>
+        File.Exists(broker.Directory.Combine("record")) ? File.ReadAllLines(broker.Directory.Combine("record")) : [];
+
+    private static async Task Idle(BrokerHarness broker)
+    {
+        await Task.Delay(DhclientSource.Coalesce * 3);
+        await broker.Broker.QueryAsync(_ => 0);
+        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_lease_runs_routable_d_once_with_the_seeds_variables_and_pushes_dns_domains_and_host_name()
+    {
+        _dhcp.Serve();
+        await using var broker = await Start();
+        var ifindex = _dhcp.Client.IfIndex("eth0");
+
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length > 0);
+        await Idle(broker);
+
+        var run = Assert.Single(Runs(broker)).Split('|');
+        Assert.Equal("eth0", run[0]);
+        Assert.Equal(ifindex.ToString(), run[1]);
+        Assert.Equal("routable", run[2]);
+        Assert.Matches(@"^ADDRESS=10\.233\.0\.\d+,ROUTER=10\.233\.0\.1,SUBNETMASK=255\.255\.255\.0,DNS=10\.233\.0\.53 10\.233\.0\.54,DOMAIN=example\.test corp\.test$", run[3]);
+        Assert.Equal("10.233.0.53,10.233.0.54", run[4]);
+        Assert.Equal("example.test,corp.test", run[5]);
+        Assert.Equal("json", run[6]);
+        var json = File.ReadAllText(broker.Directory.Combine("json"));
+        Assert.Contains("\"DNS\":[\"10.233.0.53\",\"10.233.0.54\"]", json);
+        Assert.Contains("\"Name\":\"eth0\"", json);
+
+        Assert.Equal([$"dns eth0 {ifindex} 10.233.0.53 10.233.0.54", $"domains eth0 {ifindex} example.test corp.test", "hostname eth0 node7"], _resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_renewal_with_new_dns_fires_once_more_and_a_release_reverts()
+    {
+        _dhcp.Serve();
+        await using var broker = await Start();
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 1);
+        await Idle(broker);
+
+        _dhcp.Serve(dns: "10.233.0.99");
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 2);
+        await Idle(broker);
+        Assert.Equal("10.233.0.99", Runs(broker)[1].Split('|')[4]);
+        Assert.Contains(_resolver.Calls, c => c.EndsWith(" 10.233.0.99"));
+
+        _dhcp.Release();
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Any(c => c.StartsWith("revert eth0")));
+        await Idle(broker);
+        Assert.Equal(2, Runs(broker).Length); // a release runs no script
+    }
+
+    [Fact]
+    public async Task A_deleted_then_recreated_or_renamed_into_place_lease_file_keeps_working()
+    {
+        _dhcp.Serve();
+        await using var broker = await Start();
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 1);
+        var lease = await File.ReadAllTextAsync(_dhcp.LeaseFile);
+
+        File.Delete(_dhcp.LeaseFile);
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Any(c => c.StartsWith("revert eth0")));
+        await File.WriteAllTextAsync(_dhcp.LeaseFile, lease);
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 2);
+
+        File.Delete(_dhcp.LeaseFile);
+        await Idle(broker);
+        var temporary = _dhcp.LeaseFile + ".tmp";
+        await File.WriteAllTextAsync(temporary, lease.Replace("10.233.0.54", "10.233.0.55"));
+        File.Move(temporary, _dhcp.LeaseFile);
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 3);
+        Assert.Contains("10.233.0.55", Runs(broker)[2]);
+    }
+
+    [Fact]
+    public async Task A_garbage_lease_file_logs_an_error_and_nothing_else_happens()
+    {
+        await using var broker = await Start();
+        Directory.CreateDirectory(Path.GetDirectoryName(_dhcp.LeaseFile)!);
+        await File.WriteAllTextAsync(_dhcp.LeaseFile, "} lease { interface \"eth0\"; fixed-address 10.0.0.1; }\n");
+        await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains($"dhclient: ignoring {_dhcp.LeaseFile}: {_dhcp.LeaseFile}:1: '}}' without a block to close"));
+        await Idle(broker);
+        Assert.Empty(Runs(broker));
+        Assert.Empty(_resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_lease_for_an_interface_the_kernel_does_not_have_is_logged_and_skipped()
+    {
+        await using var broker = await Start();
+        Directory.CreateDirectory(Path.GetDirectoryName(_dhcp.LeaseFile)!);
+        await File.WriteAllTextAsync(_dhcp.LeaseFile, "lease { interface \"eth9\"; fixed-address 10.0.0.1; expire never; }\n");
+        await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("has a lease for eth9, which the kernel does not have: skipped"));
+        await Idle(broker);
+        Assert.Empty(Runs(broker));
+    }
+}
