@@ -26,12 +26,15 @@ public sealed partial class DBusConnection : IAsyncDisposable
     private long _received;
     private Task _reader = Task.CompletedTask;
 
-    private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed)
+    private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed, Func<DBusMessage, DBusReply?>? methods)
     {
         _socket = socket;
         _signal = signal;
         _malformed = malformed;
+        _methods = methods;
     }
+
+    private readonly Func<DBusMessage, DBusReply?>? _methods;
 
     /// <summary>The bus's name for us (":1.42").</summary>
     public string UniqueName { get; private set; } = "";
@@ -41,8 +44,9 @@ public sealed partial class DBusConnection : IAsyncDisposable
 
     /// <param name="signal">Called for each signal, on the connection's reader, in arrival order.</param>
     /// <param name="malformed">Called with the error of a message that did not decode (it is skipped).</param>
+    /// <param name="methods">Answers method calls made to this connection (null: none are, UnknownMethod is replied).</param>
     public static async Task<DBusConnection> ConnectAsync(string address, Action<DBusMessage> signal,
-        Action<Exception>? malformed = null, CancellationToken cancellation = default)
+        Action<Exception>? malformed = null, CancellationToken cancellation = default, Func<DBusMessage, DBusReply?>? methods = null)
     {
         Exception? last = null;
         foreach (var endpoint in DBusAddress.Parse(address))
@@ -51,7 +55,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
             try
             {
                 await socket.ConnectAsync(endpoint, cancellation).ConfigureAwait(false);
-                var connection = new DBusConnection(socket, signal, malformed);
+                var connection = new DBusConnection(socket, signal, malformed, methods);
                 var leftover = await connection.AuthenticateAsync(cancellation).ConfigureAwait(false);
                 connection._reader = connection.ReadLoopAsync(leftover);
                 var hello = await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello",
@@ -244,11 +248,21 @@ public sealed partial class DBusConnection : IAsyncDisposable
                 }
                 break;
             case DBusMessageType.MethodCall when !message.Flags.HasFlag(DBusMessageFlags.NoReplyExpected):
-                // We export nothing: say so, as the spec asks, instead of leaving the caller to time out.
+                DBusReply? answer;
+                try
+                {
+                    answer = _methods?.Invoke(message);
+                }
+                catch (DBusFormatException e)
+                {
+                    answer = DBusReply.Error("org.freedesktop.DBus.Error.InvalidArgs", e.Message);
+                }
+                // Nothing exported under that name: say so, as the spec asks, instead of leaving the caller to time out.
+                answer ??= DBusReply.Error("org.freedesktop.DBus.Error.UnknownMethod", $"no method {message.Interface}.{message.Member} here");
                 var serial = (uint)Interlocked.Increment(ref _serial);
-                _ = SendAsync(DBusMessage.Encode(DBusMessageType.Error, DBusMessageFlags.NoReplyExpected, serial, null, null, null,
-                    message.Sender, "s", w => w.WriteString($"no method {message.Interface}.{message.Member} here"), message.Serial,
-                    "org.freedesktop.DBus.Error.UnknownMethod"), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
+                _ = SendAsync(DBusMessage.Encode(answer.ErrorName is null ? DBusMessageType.MethodReturn : DBusMessageType.Error,
+                    DBusMessageFlags.NoReplyExpected, serial, null, null, null, message.Sender, answer.Signature, answer.Body,
+                    message.Serial, answer.ErrorName), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
                 break;
         }
     }

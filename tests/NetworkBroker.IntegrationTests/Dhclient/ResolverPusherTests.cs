@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using NetworkBroker.DBus;
+using NetworkBroker.Dhclient;
+using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.IntegrationTests.Dhclient;
+
+/// <summary>
+/// The calls as they go over the bus. systemd-hostnamed is the real one (in its own UTS and mount
+/// namespaces, /etc/hostname hidden so that the transient name applies). systemd-resolved cannot run
+/// here: it needs its system user "systemd-resolve", which only its package's installation creates; a
+/// recording service owning org.freedesktop.resolve1 checks method, signature and arguments instead.
+/// </summary>
+public class ResolverPusherTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly PrivateBus _bus;
+    private readonly ConcurrentQueue<string> _resolved = new();
+    private Process? _hostnamed;
+
+    public ResolverPusherTests() => _bus = new PrivateBus(_dir.Combine("bus"));
+
+    public void Dispose()
+    {
+        if (_hostnamed is { HasExited: false })
+            _hostnamed.Kill();
+        _hostnamed?.Dispose();
+        _bus.Dispose();
+        _dir.Dispose();
+    }
+
+    private async Task<DBusConnection> RecordingResolved()
+    {
+        var connection = await DBusConnection.ConnectAsync(_bus.Address, _ => { }, methods: call =>
+        {
+            if (call.Interface != "org.freedesktop.resolve1.Manager")
+                return null;
+            var reader = call.BodyReader();
+            var ifindex = reader.ReadInt32();
+            var arguments = call.Member switch
+            {
+                "SetLinkDNS" => string.Join(' ', ((object[])reader.ReadValue("a(iay)")).Cast<object[]>()
+                    .Select(s => $"{s[0]}:{new IPAddress((byte[])s[1])}")),
+                "SetLinkDomains" => string.Join(' ', ((object[])reader.ReadValue("a(sb)")).Cast<object[]>().Select(d => $"{d[0]}:{d[1]}")),
+                _ => "",
+            };
+            _resolved.Enqueue($"{call.Member}({call.Signature}) {ifindex} {arguments}".TrimEnd());
+            return DBusReply.Empty;
+        });
+        await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
+            w => { w.WriteString("org.freedesktop.resolve1"); w.WriteUInt32(0); });
+        return connection;
+    }
+
+    private void StartHostnamed()
+    {
+        var empty = _dir.Write("empty-hostname", "");
+        var info = new ProcessStartInfo("unshare", ["-u", "-m", "--propagation", "private", "sh", "-c",
+            $"mount --bind {empty} /etc/hostname; exec /lib/systemd/systemd-hostnamed"]) { RedirectStandardError = true };
+        info.Environment["DBUS_SYSTEM_BUS_ADDRESS"] = _bus.Address;
+        _hostnamed = Process.Start(info)!;
+        _hostnamed.BeginErrorReadLine();
+    }
+
+    [Fact]
+    public async Task Dns_domains_revert_and_the_transient_host_name_reach_resolved_and_hostnamed_as_specified()
+    {
+        await using var resolved = await RecordingResolved();
+        StartHostnamed();
+        await BrokerHarness.WaitForAsync(() => _bus.Run("busctl", "--system", "list", "--no-pager").Contains("org.freedesktop.hostname1"));
+        var log = new MemoryLog();
+        await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
+        {
+            pusher.SetLinkDns("eth0", 3, [IPAddress.Parse("10.233.0.53"), IPAddress.Parse("2001:db8::53")]);
+            pusher.SetLinkDomains("eth0", 3, ["example.test", "corp.test"]);
+            pusher.SetHostname("eth0", "node7");
+            pusher.RevertLink("eth0", 3);
+        }
+
+        Assert.Equal([
+            "SetLinkDNS(ia(iay)) 3 2:10.233.0.53 10:2001:db8::53",
+            "SetLinkDomains(ia(sb)) 3 example.test:False corp.test:False",
+            "RevertLink(i) 3",
+        ], _resolved);
+        Assert.Equal("node7", Shell.Run("nsenter", "-t", _hostnamed!.Id.ToString(), "-u", "hostname").Trim());
+        Assert.DoesNotContain(log.Lines, l => l.Contains(" error "));
+    }
+
+    [Fact]
+    public async Task A_failed_call_is_logged_with_the_link_and_the_next_one_still_goes()
+    {
+        await using var resolved = await RecordingResolved();
+        var log = new MemoryLog();
+        await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
+        {
+            pusher.SetHostname("eth0", "node7"); // no hostnamed on this bus
+            pusher.RevertLink("eth0", 3);
+        }
+        Assert.Contains(log.Lines, l => l.Contains("error eth0: dhclient: pushing transient host name node7 failed"));
+        Assert.Equal(["RevertLink(i) 3"], _resolved);
+    }
+}
