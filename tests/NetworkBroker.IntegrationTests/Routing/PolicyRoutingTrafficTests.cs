@@ -32,7 +32,7 @@ public class PolicyRoutingTrafficTests : IDisposable
         // One default route on the host, by eth0; eth1's gateway known only as a route of lower preference.
         _host.Ip("route add default via 10.250.1.1 dev eth0");
         _host.Ip("route add default via 10.250.2.1 dev eth1 metric 500");
-        _host.Ip("-6 route add default via 2001:db8:a::1 dev eth0");
+        _host.Ip("-6 route add default via 2001:db8:a::1 dev eth0 metric 100");
         _host.Ip("-6 route add default via 2001:db8:b::1 dev eth1 metric 500");
         _client.Ip("route add default via 10.250.3.1");
         _client.Ip("-6 route add default via 2001:db8:c::1");
