@@ -5,6 +5,7 @@ using NetworkBroker.Core;
 using NetworkBroker.DBus;
 using NetworkBroker.Dhclient;
 using NetworkBroker.Networkd;
+using NetworkBroker.Systemd;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
 using NetworkBroker.Scripts;
@@ -53,9 +54,21 @@ public static class DaemonCommand
                 ? new DhclientSource(broker.Events, log, config.DHClientLeaseFile)
                 : null;
             dhclient?.Start();
-            var networkd = config.Generator.HasFlag(EventSources.SystemdNetworkd)
-                ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus).RunAsync(cancel.Token)
-                : Task.CompletedTask;
+            var networkdSource = config.Generator.HasFlag(EventSources.SystemdNetworkd) ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus) : null;
+            var networkd = networkdSource?.RunAsync(cancel.Token) ?? Task.CompletedTask;
+
+            // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.
+            using var systemd = new SystemdNotifier();
+            try
+            {
+                await Task.WhenAll(broker.KernelLoaded, networkdSource?.FirstAttempt ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (TimeoutException)
+            {
+                log.Warn("Sources not ready after 10 s; reporting ready anyway, they keep trying");
+            }
+            systemd.Notify("READY=1\nSTATUS=Watching the kernel" + (networkdSource is null ? "" : ", systemd-networkd") + (dhclient is null ? "" : ", dhclient"));
+            log.Debug("Ready");
 
             var signal = await stop.Task;
             log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");

@@ -50,6 +50,11 @@ public sealed class Broker
 
     public NetworkdStates Networkd { get; } = new();
 
+    private readonly TaskCompletionSource _kernelLoaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the kernel's initial state is in the model.</summary>
+    public Task KernelLoaded => _kernelLoaded.Task;
+
     public ChannelWriter<BrokerEvent> Events => _channel.Writer;
 
     /// <summary>Called on the loop for every event and every change derived from it (monitor, tests).</summary>
@@ -140,7 +145,10 @@ public sealed class Broker
                 Observed?.Invoke(resynced);
                 var changes = Kernel.Resync(resynced.Snapshot, silently: resynced.Reason == ResyncReason.Initial);
                 if (resynced.Reason == ResyncReason.Initial)
+                {
                     _log.Info($"Kernel: {Kernel.Links.Count} links, {Kernel.AllAddresses.Count()} addresses, {Kernel.AllRoutes.Count()} routes");
+                    _kernelLoaded.TrySetResult();
+                }
                 else if (changes.Count > 0)
                     _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
                 Act(changes);

@@ -24,8 +24,13 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     private DBusConnection? _connection;
     private Task _resnapshot = Task.CompletedTask;
 
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>How many snapshots were read (tests wait on it).</summary>
     public int Snapshots { get; private set; }
+
+    /// <summary>Completes after the first snapshot was posted, or the first attempt to get one failed (the bus is not there).</summary>
+    public Task FirstAttempt => _firstAttempt.Task;
 
     /// <summary>Runs until cancelled: connects, listens, and reconnects with backoff whenever the bus goes away.</summary>
     public async Task RunAsync(CancellationToken cancellation)
@@ -47,6 +52,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                     await connection.AddMatchAsync(NetworkdBus.PropertiesMatch, cancellation).ConfigureAwait(false);
                     await connection.AddMatchAsync(NetworkdBus.OwnerMatch, cancellation).ConfigureAwait(false);
                     await SnapshotAsync(connection, reason, cancellation).ConfigureAwait(false);
+                    _firstAttempt.TrySetResult();
                     if (warned || reason != NetworkdSnapshotReason.Initial)
                         log.Info($"networkd: connected to the bus as {connection.UniqueName}");
                     warned = false;
@@ -63,6 +69,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             }
             catch (Exception e) when (e is DBusConnectionException or DBusErrorException or DBusFormatException or TimeoutException)
             {
+                _firstAttempt.TrySetResult();
                 if (!warned)
                     log.Warn($"networkd: {e.Message}; retrying");
                 else

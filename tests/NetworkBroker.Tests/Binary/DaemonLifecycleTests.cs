@@ -27,6 +27,31 @@ public class DaemonLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Ready_is_notified_to_systemd_once_the_sources_are_up()
+    {
+        var socketPath = _dir.Combine("notify.sock");
+        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
+        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        // networkd's bus is absent: its first attempt fails, and the daemon is ready with the kernel watcher alone.
+        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"systemd-networkd\"\n");
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = socketPath,
+            ["DBUS_SYSTEM_BUS_ADDRESS"] = $"unix:path={_dir.Combine("no-bus.sock")}",
+        });
+
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
+        var message = System.Text.Encoding.UTF8.GetString(buffer, 0, received);
+
+        Assert.StartsWith("READY=1\n", message);
+        Assert.Contains("STATUS=Watching the kernel, systemd-networkd", message);
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task An_invalid_configuration_stops_the_daemon_at_start_with_the_error()
     {
         var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"NetworkManager\"\n");
