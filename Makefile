@@ -14,7 +14,7 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
@@ -64,7 +64,10 @@ install: bin/network-broker
 
 bench:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory bench; fi; \
-	$(MAKE) --no-print-directory deps && ./bench/run-bench.sh
+	$(MAKE) --no-print-directory deps && \
+	{ dpkg-query -W -f='$${Status}' networkd-dispatcher 2>/dev/null | grep -q 'install ok installed' || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends networkd-dispatcher; } && \
+	./bench/run-bench.sh
 
 clean:
 	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj

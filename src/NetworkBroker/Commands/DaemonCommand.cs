@@ -4,11 +4,11 @@ using NetworkBroker.Configuration;
 using NetworkBroker.Core;
 using NetworkBroker.DBus;
 using NetworkBroker.Dhclient;
-using NetworkBroker.Networkd;
-using NetworkBroker.Systemd;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
+using NetworkBroker.Networkd;
 using NetworkBroker.Scripts;
+using NetworkBroker.Systemd;
 
 namespace NetworkBroker.Commands;
 
@@ -79,7 +79,6 @@ public static class DaemonCommand
             await loop;
             await broker.StopPolicyRoutingAsync();
         }
-        await loop;
         log.Info("Stopped");
         return ExitCodes.Success;
 

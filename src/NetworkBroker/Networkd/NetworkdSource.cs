@@ -247,7 +247,15 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
 
     private void Post(BrokerEvent brokerEvent)
     {
-        if (!events.TryWrite(brokerEvent))
+        if (events.TryWrite(brokerEvent))
+            return;
+        try
+        {
             events.WriteAsync(brokerEvent).AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException)
+        {
+            // Stopping: the broker takes no more events.
+        }
     }
 }
