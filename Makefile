@@ -58,6 +58,9 @@ install: bin/network-broker
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker
 	@for d in $(STATE_DIRS); do install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker/$$d.d; done
 	install -D -m 0644 packaging/rt_protos.d/network-broker.conf $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/network-broker.conf
+	install -D -m 0644 packaging/systemd/network-broker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/network-broker.service
+	install -D -m 0644 packaging/sysusers.d/network-broker.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/network-broker.conf
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi

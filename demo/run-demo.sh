@@ -79,6 +79,8 @@ mkdir -p "$dir/etc/routable.d" "$dir/etc/no-carrier.d"
 cat > "$dir/etc/network-broker.toml" <<'TOML'
 [System]
 LogLevel = "info"
+# Started as root, the broker re-executes itself as this user with only CAP_NET_ADMIN and CAP_SYS_ADMIN.
+User = "nobody"
 
 [Network]
 Links = "eth1"

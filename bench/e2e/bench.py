@@ -134,7 +134,8 @@ def start(kind, sandbox, tag):
         config = f"{sandbox.dir}/etc"
         os.makedirs(config)
         with open(f"{config}/network-broker.toml", "w") as f:
-            f.write('[System]\nLogLevel = "warn"\n[Network]\nEmitJSON = true\n')
+            # root, like networkd-dispatcher: the comparison is of the event path, not of privileges.
+            f.write('[System]\nLogLevel = "warn"\nUser = "root"\n[Network]\nEmitJSON = true\n')
         install_hooks(config, record)
         command = [f"{ROOT}/bin/network-broker", "--config", f"{config}/network-broker.toml"]
     else:

@@ -19,10 +19,14 @@ public static class DaemonCommand
     {
         if (Startup.Load(command) is not var (config, log))
             return ExitCodes.Config;
+        // The directories first, while still root; then, started as root, become User= before any other work.
+        ScriptDirectories.EnsureCreated(config.Directory, log);
+        if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
+            return failed;
 
         log.Info($"network-broker {BuildInfo.Version} starting: configuration {config.Path}, scripts in {config.Directory}, " +
                  $"generator {EventSourceNames.Format(config.Generator)}, links {(config.Links.IsAll ? "all" : config.Links.ToString())}");
-        ScriptDirectories.EnsureCreated(config.Directory, log);
+        Privileges.PrivilegeDrop.CheckCapabilities(config, log);
 
         var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);

@@ -11,7 +11,7 @@ public class DaemonLifecycleTests : IDisposable
     [Fact]
     public async Task The_daemon_creates_the_script_directories_and_stops_cleanly_on_SIGTERM()
     {
-        var config = _dir.Write("network-broker.toml", "[System]\nLogLevel = \"debug\"\n");
+        var config = _dir.Write("network-broker.toml", "[System]\nLogLevel = \"debug\"\nUser = \"root\"\n");
         using var broker = BrokerBinary.Start(["--config", config]);
 
         var expected = new[] { "carrier", "configured", "degraded", "no-carrier", "routable", "manager", "routes" };
@@ -33,7 +33,7 @@ public class DaemonLifecycleTests : IDisposable
         using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
         notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
         // networkd's bus is absent: its first attempt fails, and the daemon is ready with the kernel watcher alone.
-        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"systemd-networkd\"\n");
+        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"systemd-networkd\"\nUser = \"root\"\n");
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>
         {
             ["NOTIFY_SOCKET"] = socketPath,
@@ -63,7 +63,7 @@ public class DaemonLifecycleTests : IDisposable
     [Fact]
     public async Task The_environment_overrides_the_log_format()
     {
-        var config = _dir.Write("network-broker.toml", "[System]\nLogFormat = \"text\"\n");
+        var config = _dir.Write("network-broker.toml", "[System]\nLogFormat = \"text\"\nUser = \"root\"\n");
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NETWORK_EVENT_LOG_FORMAT"] = "json" });
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!broker.StandardError.Contains("starting") && DateTime.UtcNow < deadline)

@@ -28,7 +28,8 @@ public sealed class BrokerBinary : IDisposable
 
     public string StandardError { get { lock (_stderr) return _stderr.ToString(); } }
 
-    public static BrokerBinary Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    /// <param name="prefix">A command to run the program under (e.g. ip netns exec NAME), its arguments included.</param>
+    public static BrokerBinary Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, IReadOnlyList<string>? prefix = null)
     {
         var native = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN");
         var info = new ProcessStartInfo
@@ -37,16 +38,13 @@ public sealed class BrokerBinary : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (!string.IsNullOrEmpty(native))
-        {
-            info.FileName = native;
-        }
-        else
-        {
-            info.FileName = "dotnet";
-            info.ArgumentList.Add("exec");
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "network-broker.dll"));
-        }
+        var program = string.IsNullOrEmpty(native)
+            ? new List<string> { "dotnet", "exec", Path.Combine(AppContext.BaseDirectory, "network-broker.dll") }
+            : [native];
+        var command = (prefix ?? []).Concat(program).ToList();
+        info.FileName = command[0];
+        foreach (var part in command.Skip(1))
+            info.ArgumentList.Add(part);
         foreach (var arg in args)
             info.ArgumentList.Add(arg);
         info.Environment.Remove("NETWORK_EVENT_LOG_LEVEL");

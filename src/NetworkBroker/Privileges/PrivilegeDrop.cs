@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using NetworkBroker.Commands;
+using NetworkBroker.Configuration;
+using NetworkBroker.Logging;
+using NetworkBroker.Native;
+
+namespace NetworkBroker.Privileges;
+
+/// <summary>
+/// Started as root, the daemon becomes User= with exactly CAP_NET_ADMIN and CAP_SYS_ADMIN by
+/// re-executing itself through setpriv(1) before doing any work. An in-process setuid would change
+/// one thread only: uids and capabilities are per thread on Linux and the .NET runtime starts threads
+/// before Main (the seed's in-process drop left 11 of 12 threads and every script as uid 0). The
+/// capabilities are made ambient so that scripts (ip rule, ...) get them too. Under systemd the unit's
+/// User= and AmbientCapabilities= do the same and the daemon starts unprivileged: nothing to do then.
+/// </summary>
+public static unsafe partial class PrivilegeDrop
+{
+    /// <summary>Set in the re-executed daemon's environment (never in scripts': theirs is built from scratch).</summary>
+    public const string Marker = "NETWORK_BROKER_PRIVILEGES_DROPPED";
+    private const string Capabilities = "-all,+net_admin,+sys_admin";
+    private const ulong CapNetAdmin = 1UL << 12;
+
+    /// <returns>null when nothing is to be done; an exit code when the drop failed (on success exec does not return).</returns>
+    public static int? ReexecAsUser(BrokerConfiguration config, Logger log, IReadOnlyList<string> args)
+    {
+        if (Libc.geteuid() != 0 || config.User == "root" || Environment.GetEnvironmentVariable(Marker) == "1")
+            return null;
+
+        if (!LookUp(config.User, out var uid, out var gid))
+        {
+            log.Fatal($"User \"{config.User}\" (User= in {config.Path}) does not exist: create it (make install ships sysusers.d/network-broker.conf) or set User=\"root\"");
+            return ExitCodes.Config;
+        }
+        var setpriv = new[] { "/usr/bin/setpriv", "/bin/setpriv" }.FirstOrDefault(File.Exists);
+        if (setpriv is null)
+        {
+            log.Fatal($"Cannot drop privileges to {config.User}: setpriv (util-linux) is not installed; install it or set User=\"root\"");
+            return ExitCodes.Failure;
+        }
+
+        var self = Environment.ProcessPath ?? "/proc/self/exe";
+        var command = new List<string>
+        {
+            setpriv, $"--reuid={uid}", $"--regid={gid}", "--clear-groups",
+            $"--inh-caps={Capabilities}", $"--ambient-caps={Capabilities}", $"--bounding-set={Capabilities}", "--", self,
+        };
+        // Under `dotnet exec` (tests of the JIT build) the program is the host plus the assembly.
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            command.AddRange(["exec", Environment.GetCommandLineArgs()[0]]);
+        command.AddRange(args);
+
+        var environment = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(name => name != Marker)
+            .Select(name => $"{name}={Environment.GetEnvironmentVariable(name)}")
+            .Append($"{Marker}=1")
+            .ToList();
+
+        log.Info($"Dropping privileges: re-executing as {config.User} (uid {uid}) with CAP_NET_ADMIN and CAP_SYS_ADMIN only");
+        using var argv = new NativeStringArray(command);
+        using var envp = new NativeStringArray(environment);
+        fixed (byte* path = System.Text.Encoding.UTF8.GetBytes(setpriv + "\0"))
+            execve(path, argv.Pointer, envp.Pointer);
+        log.Fatal($"Cannot execute {setpriv}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+        return ExitCodes.Failure;
+    }
+
+    /// <summary>Says plainly what will not work when the daemon lacks CAP_NET_ADMIN.</summary>
+    public static void CheckCapabilities(BrokerConfiguration config, Logger log)
+    {
+        if (HasNetAdmin())
+            return;
+        log.Warn("Running without CAP_NET_ADMIN: the rtnetlink receive buffer stays at the system default (notifications may be lost under load)" +
+                 (config.RoutingPolicyRules.IsEmpty ? "" : ", and policy routing for " + string.Join(' ', config.RoutingPolicyRules) + " will fail"));
+    }
+
+    public static bool HasNetAdmin()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
+            return line is not null && (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & CapNetAdmin) != 0;
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    private static bool LookUp(string user, out uint uid, out uint gid)
+    {
+        uid = gid = 0;
+        // struct passwd: pw_name, pw_passwd (pointers), then pw_uid and pw_gid.
+        var entry = getpwnam(user);
+        if (entry == 0)
+            return false;
+        uid = (uint)Marshal.ReadInt32(entry, 2 * IntPtr.Size);
+        gid = (uint)Marshal.ReadInt32(entry, 2 * IntPtr.Size + 4);
+        return true;
+    }
+
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint getpwnam(string name);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    private static partial int execve(byte* path, byte** argv, byte** envp);
+}
