@@ -32,7 +32,8 @@ public static class DaemonCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
 
-        await using var scripts = new ScriptDispatcher(new ScriptRunner(Startup.ScriptOptions(config), log), log);
+        var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
+        await using var scripts = new ScriptDispatcher(runner, log);
         await using var resolver = config.UseDNS || config.UseDomain || config.UseHostname ? new ResolverPusher(DBusAddress.SystemBus, log) : null;
         var broker = new Broker(config, log, scripts, resolver: resolver);
         KernelWatcher kernel;
@@ -71,8 +72,40 @@ public static class DaemonCommand
             {
                 log.Warn("Sources not ready after 10 s; reporting ready anyway, they keep trying");
             }
-            systemd.Notify("READY=1\nSTATUS=Watching the kernel" + (networkdSource is null ? "" : ", systemd-networkd") + (dhclient is null ? "" : ", dhclient"));
+            var status = "STATUS=Watching the kernel" + (networkdSource is null ? "" : ", systemd-networkd") + (dhclient is null ? "" : ", dhclient");
+            systemd.Notify("READY=1\n" + status);
             log.Debug("Ready");
+
+            // SIGHUP: re-read the configuration and apply it; a broken file keeps the running one.
+            using var reloads = new SemaphoreSlim(1, 1);
+            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = Task.Run(async () =>
+                {
+                    await reloads.WaitAsync();
+                    try
+                    {
+                        systemd.Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
+                        try
+                        {
+                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _);
+                            runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
+                            await broker.ReloadAsync(reloaded);
+                        }
+                        catch (ConfigurationException e)
+                        {
+                            foreach (var error in e.Errors)
+                                log.Error($"Reload refused, keeping the running configuration: {error}");
+                        }
+                        systemd.Notify("READY=1\n" + status);
+                    }
+                    finally
+                    {
+                        reloads.Release();
+                    }
+                });
+            });
 
             var signal = await stop.Task;
             log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");

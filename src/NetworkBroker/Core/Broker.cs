@@ -37,14 +37,15 @@ public sealed class Broker
     public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null,
         Dhclient.IResolverPusher? resolver = null)
     {
-        _leases = new DhcpLeaseActions(config, scripts, resolver, log);
         Config = config;
         _log = log;
-        _routes = new RoutesScripts(config, scripts, CloseRoutesWindowLater);
-        _states = new StateScripts(config, scripts, networkdFiles ?? new NetworkdFiles(), log);
+        _leases = new DhcpLeaseActions(() => Config, scripts, resolver, log);
+        _routes = new RoutesScripts(() => Config, scripts, CloseRoutesWindowLater);
+        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(), log);
     }
 
-    public BrokerConfiguration Config { get; }
+    /// <summary>Replaced on reload, on the loop; every component reads it at each use.</summary>
+    public BrokerConfiguration Config { get; private set; }
 
     public KernelModel Kernel { get; } = new();
 
@@ -65,7 +66,7 @@ public sealed class Broker
     {
         _kernel = kernel;
         if (tables is not null)
-            _policyRouting = new Routing.PolicyRoutingReconciler(tables, _log, i => Kernel.Link(i)?.Name, Config.RouteTableBase);
+            _policyRouting = new Routing.PolicyRoutingReconciler(tables, _log, i => Kernel.Link(i)?.Name, () => Config.RouteTableBase);
     }
 
     /// <summary>On stop: with RemoveRulesOnStop=true every rule and route the broker made goes; by default they stay.</summary>
@@ -101,6 +102,29 @@ public sealed class Broker
         {
         }
     }
+
+    /// <summary>
+    /// Applies a new configuration on the loop, after the events queued before it: Links=, RoutingPolicyRules=
+    /// (the reconciler runs at once), EmitJSON=, the Use*= keys, RouteTableBase=, the priority and the log level
+    /// and format take effect now. Generator=, User= and DHClientLeaseFile= need a restart, and the log says so.
+    /// </summary>
+    public Task ReloadAsync(BrokerConfiguration config) => QueryAsync(broker =>
+    {
+        var old = broker.Config;
+        foreach (var (key, changed) in new[]
+                 {
+                     ("Generator", old.Generator != config.Generator), ("User", old.User != config.User),
+                     ("DHClientLeaseFile", old.DHClientLeaseFile != config.DHClientLeaseFile),
+                 })
+            if (changed)
+                broker._log.Warn($"Reload: {key}= changed; that takes effect at the next restart");
+        broker.Config = config;
+        broker._log.Level = config.LogLevel;
+        broker._log.Format = config.LogFormat;
+        broker.SchedulePolicyRouting();
+        broker._log.Info($"Reloaded {config.Path}");
+        return true;
+    });
 
     /// <summary>Runs <paramref name="query"/> on the loop, after every event queued before it.</summary>
     public async Task<T> QueryAsync<T>(Func<Broker, T> query)

@@ -15,8 +15,11 @@ namespace NetworkBroker.Core;
 /// as the seed did), and with UseDNS=/UseDomain=/UseHostname= the lease's data pushed to systemd-resolved
 /// and systemd-hostnamed; a lease that expires or disappears reverts the link in resolved.
 /// </summary>
-public sealed class DhcpLeaseActions(BrokerConfiguration config, ScriptDispatcher scripts, IResolverPusher? resolver, Logger log)
+public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, IResolverPusher? resolver, Logger log)
 {
+    /// <summary>Read at each use: a reload takes effect with the next event.</summary>
+    private BrokerConfiguration config => configuration();
+
     public const string State = "routable";
 
     private readonly Dictionary<(string Path, string Interface, int Family), DhcpLease> _known = [];

@@ -14,8 +14,11 @@ namespace NetworkBroker.Core;
 /// Ignored: tables the broker manages itself, the local table (the kernel's own host and broadcast
 /// routes), links outside Links=, and links that vanished before the window closed.
 /// </summary>
-public sealed class RoutesScripts(BrokerConfiguration config, ScriptDispatcher scripts, Action<int, TimeSpan> closeWindowLater)
+public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, Action<int, TimeSpan> closeWindowLater)
 {
+    /// <summary>Read at each use: a reload takes effect with the next event.</summary>
+    private BrokerConfiguration config => configuration();
+
     public const string State = "routes";
     public static readonly TimeSpan DefaultWindow = TimeSpan.FromMilliseconds(200);
 

@@ -12,8 +12,11 @@ namespace NetworkBroker.Core;
 /// Turns networkd transitions into script runs: &lt;value&gt;.d for a link's OperationalState or
 /// AdministrativeState, manager.d for the manager, with the environment the README documents.
 /// </summary>
-public sealed class StateScripts(BrokerConfiguration config, ScriptDispatcher scripts, NetworkdFiles files, Logger log)
+public sealed class StateScripts(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, NetworkdFiles files, Logger log)
 {
+    /// <summary>Read at each use: a reload takes effect with the next event.</summary>
+    private BrokerConfiguration config => configuration();
+
     public const string ManagerState = "manager";
 
     public void Run(LinkTransition transition, string name, KernelModel kernel)

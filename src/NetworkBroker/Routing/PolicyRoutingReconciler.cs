@@ -12,7 +12,7 @@ namespace NetworkBroker.Routing;
 /// that keeps deleting one of our rules is not fought in a loop: after a few restorations in a short
 /// time that item is left alone for a while, longer each time.
 /// </summary>
-public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, Func<int, string?> linkName, uint tableBase,
+public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, Func<int, string?> linkName, Func<uint> tableBase,
     Func<DateTime>? clock = null)
 {
     private const int RestoresBeforeBackoff = 5;
@@ -102,17 +102,17 @@ public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, F
 
     private void Try(Action apply, uint table, string done, ref int count, ref int failed)
     {
-        var link = table > tableBase ? linkName((int)(table - tableBase)) : null;
+        var link = table > tableBase() ? linkName((int)(table - tableBase())) : null;
         try
         {
             apply();
             count++;
-            Write(link, (int)(table - tableBase), LogLevel.Info, $"policy routing: {done}");
+            Write(link, (int)(table - tableBase()), LogLevel.Info, $"policy routing: {done}");
         }
         catch (NetlinkException e)
         {
             failed++;
-            Write(link, (int)(table - tableBase), LogLevel.Warn, $"policy routing: {e.Message}; will retry on the next change");
+            Write(link, (int)(table - tableBase()), LogLevel.Warn, $"policy routing: {e.Message}; will retry on the next change");
         }
     }
 

@@ -31,14 +31,21 @@ public sealed record ScriptResult(string Path, ScriptExit? Exit, bool TimedOut, 
 /// Runs the scripts of one event's directory, one after another in lexical order, each with the
 /// event's environment and under the timeout. It does not order events: <see cref="ScriptDispatcher"/> does.
 /// </summary>
-public sealed class ScriptRunner(ScriptRunnerOptions options, Logger log)
+public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 {
+    private ScriptRunnerOptions options = initialOptions;
+
     private const UnixFileMode GroupOrOtherWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
 
     // A skipped script is reported once per reason, not on every event (a flapping link would flood the log).
     private readonly ConcurrentDictionary<string, string> _reportedSkips = new(StringComparer.Ordinal);
 
-    public ScriptRunnerOptions Options => options;
+    /// <summary>Replaced on reload (ScriptTimeoutSec=); a running script keeps the timeout it started with.</summary>
+    public ScriptRunnerOptions Options
+    {
+        get => options;
+        set => options = value;
+    }
 
     /// <param name="cancellation">Stops the run before its next script (shutdown); a script already running keeps its timeout.</param>
     public async Task<IReadOnlyList<ScriptResult>> RunAsync(ScriptEvent scriptEvent, CancellationToken cancellation = default)

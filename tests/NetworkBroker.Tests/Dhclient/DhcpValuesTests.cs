@@ -62,7 +62,7 @@ public class DhcpValuesTests
         var log = new MemoryLog();
         var recorder = new Recorder();
         await using var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = dir.Path }, log.Logger), log.Logger);
-        var actions = new DhcpLeaseActions(new BrokerConfiguration { UseDNS = true, UseDomain = true, UseHostname = true }, scripts, recorder, log.Logger);
+        var actions = new DhcpLeaseActions(() => new BrokerConfiguration { UseDNS = true, UseDomain = true, UseHostname = true }, scripts, recorder, log.Logger);
         var kernel = new KernelModel();
         kernel.Apply(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth0" }));
         var lease = LeaseFileParser.Parse("""

@@ -109,7 +109,7 @@ public class PolicyRoutingTests
         var tables = new FakeTables();
         var foreign = new RuleMessage { Family = AddressFamily.IPv4, Source = IPAddress.Parse("10.9.9.9"), SourceLength = 32, Table = 100, Priority = 32000 };
         tables.Rules.Add(foreign);
-        var reconciler = new PolicyRoutingReconciler(tables, new MemoryLog().Logger, _ => "eth1", 9999);
+        var reconciler = new PolicyRoutingReconciler(tables, new MemoryLog().Logger, _ => "eth1", () => 9999);
 
         var first = reconciler.Reconcile(Desired());
         var changes = tables.Changes;
@@ -127,7 +127,7 @@ public class PolicyRoutingTests
         var tables = new FakeTables();
         var now = new DateTime(2026, 1, 1);
         var log = new MemoryLog();
-        var reconciler = new PolicyRoutingReconciler(tables, log.Logger, _ => "eth1", 9999, () => now);
+        var reconciler = new PolicyRoutingReconciler(tables, log.Logger, _ => "eth1", () => 9999, () => now);
         reconciler.Reconcile(Desired());
 
         var restored = 0;
