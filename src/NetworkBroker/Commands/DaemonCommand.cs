@@ -76,6 +76,9 @@ public static class DaemonCommand
             systemd.Notify("READY=1\n" + status);
             log.Debug("Ready");
 
+            // WatchdogSec=: ping at half the interval, and only when the broker's loop answers: a stuck loop gets restarted.
+            var watchdog = WatchdogAsync(systemd, broker, log, cancel.Token);
+
             // SIGHUP: re-read the configuration and apply it; a broken file keeps the running one.
             using var reloads = new SemaphoreSlim(1, 1);
             using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
@@ -112,12 +115,39 @@ public static class DaemonCommand
             // Complete first: a source waiting on a full channel must see the end, not wait for ever.
             broker.Events.TryComplete();
             await cancel.CancelAsync();
+            await watchdog;
             await networkd;
             await loop;
             await broker.StopPolicyRoutingAsync();
         }
         log.Info("Stopped");
         return ExitCodes.Success;
+
+        static async Task WatchdogAsync(SystemdNotifier systemd, Broker broker, Logging.Logger log, CancellationToken cancellation)
+        {
+            if (!long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), out var usec) || usec <= 0 || !systemd.Enabled)
+                return;
+            var interval = TimeSpan.FromMicroseconds(usec / 2.0);
+            try
+            {
+                while (true)
+                {
+                    await Task.Delay(interval, cancellation);
+                    try
+                    {
+                        await broker.QueryAsync(_ => true).WaitAsync(interval, cancellation);
+                        systemd.Notify("WATCHDOG=1");
+                    }
+                    catch (TimeoutException)
+                    {
+                        log.Error($"The broker's loop did not answer within {interval.TotalMilliseconds:0} ms; not pinging the watchdog");
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
 
         void OnSignal(PosixSignalContext context)
         {

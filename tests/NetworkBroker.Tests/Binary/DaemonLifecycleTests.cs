@@ -52,6 +52,32 @@ public class DaemonLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task With_WatchdogSec_the_daemon_pings_the_watchdog_while_its_loop_answers()
+    {
+        var socketPath = _dir.Combine("watchdog.sock");
+        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
+        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"dhclient\"\nUser = \"root\"\n");
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>
+        {
+            ["NOTIFY_SOCKET"] = socketPath,
+            ["WATCHDOG_USEC"] = "200000",
+        });
+
+        var pings = 0;
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (pings < 3)
+        {
+            var received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
+            if (System.Text.Encoding.UTF8.GetString(buffer, 0, received) == "WATCHDOG=1")
+                pings++;
+        }
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task An_invalid_configuration_stops_the_daemon_at_start_with_the_error()
     {
         var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"NetworkManager\"\n");
