@@ -20,6 +20,7 @@ public static class Program
             CommandKind.Version => Print($"network-broker {BuildInfo.Version}"),
             CommandKind.CheckConfig => CheckConfigCommand.Run(command),
             CommandKind.RunScripts => await RunScriptsCommand.RunAsync(command),
+            CommandKind.Status => await StatusCommand.RunAsync(command),
             _ => await DaemonCommand.RunAsync(command),
         };
     }

@@ -6,6 +6,7 @@ public enum CommandKind
     Run,
     CheckConfig,
     RunScripts,
+    Status,
     Help,
     Version,
 }

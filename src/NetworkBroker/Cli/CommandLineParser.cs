@@ -10,6 +10,7 @@ public static class CommandLineParser
     public const string Usage = """
         Usage: network-broker [--config FILE]
                network-broker check-config [--config FILE]
+               network-broker status [--config FILE]
                network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
                network-broker --help | --version
 
@@ -20,6 +21,8 @@ public static class CommandLineParser
         Commands:
           (none)         run the daemon in the foreground (systemd Type=notify)
           check-config   validate the configuration, print the effective one; exit 0 if valid, 1 if not
+          status         links and their networkd states, the scripts that would run for each, the policy
+                         rules and routes the broker owns, and the effective configuration
           run-scripts    run the scripts of STATE.d once for LINK with a synthesised event, as the
                          daemon would, and exit with 0 if every script succeeded
 
@@ -85,9 +88,12 @@ public static class CommandLineParser
                         return Failed($"--env takes NAME=VALUE, got \"{assignment}\"");
                     environment.Add(new(assignment[..split], assignment[(split + 1)..]));
                     break;
-                case "check-config" or "run-scripts" when !commandSeen:
+                case "check-config" or "run-scripts" or "status" when !commandSeen:
                     commandSeen = true;
-                    result = result with { Command = arg == "check-config" ? CommandKind.CheckConfig : CommandKind.RunScripts };
+                    result = result with
+                    {
+                        Command = arg switch { "check-config" => CommandKind.CheckConfig, "status" => CommandKind.Status, _ => CommandKind.RunScripts },
+                    };
                     break;
                 default:
                     return Failed(arg.StartsWith('-') ? $"unknown option {arg}" : $"unexpected argument \"{arg}\"");

@@ -36,6 +36,15 @@ public class CommandLineParserTests
         Assert.Equal("/x", before.ConfigPath);
     }
 
+    [Fact]
+    public void Status_is_a_command_taking_the_config()
+    {
+        var command = CommandLineParser.Parse(["status", "-c", "/x.toml"]);
+        Assert.Null(command.Error);
+        Assert.Equal(CommandKind.Status, command.Command);
+        Assert.Equal("/x.toml", command.ConfigPath);
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
@@ -81,7 +90,7 @@ public class CommandLineParserTests
     [Fact]
     public void The_usage_names_every_command_and_option()
     {
-        foreach (var word in new[] { "check-config", "run-scripts", "--config", "--link", "--state", "--env", "--help", "--version",
+        foreach (var word in new[] { "check-config", "run-scripts", "status", "--config", "--link", "--state", "--env", "--help", "--version",
                      "NETWORK_EVENT_LOG_LEVEL", "NETWORK_EVENT_LOG_FORMAT", "DBUS_SYSTEM_BUS_ADDRESS" })
             Assert.Contains(word, CommandLineParser.Usage);
     }
