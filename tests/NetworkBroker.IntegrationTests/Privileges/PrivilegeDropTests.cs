@@ -49,7 +49,8 @@ public class PrivilegeDropTests : IDisposable
             Assert.Equal(NetAdminAndSysAdmin, status.Single(l => l.StartsWith("CapEff:")).Split(':')[1].Trim());
             Assert.Equal(NetAdminAndSysAdmin, status.Single(l => l.StartsWith("CapBnd:")).Split(':')[1].Trim());
         }
-        Assert.Contains("Dropping privileges: re-executing as nobody (uid 65534)", broker.StandardError);
+        // stderr reaches the test through an asynchronous reader: the line may trail the READY datagram.
+        await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains("Dropping privileges: re-executing as nobody (uid 65534)"));
 
         _ns.Ip("route add 198.51.100.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => File.Exists(Path.Combine(output, "identity")) && File.ReadAllText(Path.Combine(output, "identity")).Contains("rule"));

@@ -53,13 +53,15 @@ public class ReloadTests : IDisposable
         _ns.Ip("route add 198.51.101.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => Runs() == 1);
         Assert.Equal("lo 198.51.101.0/24", File.ReadAllText(_dir.Combine("runs")).Trim());
-        Assert.Contains($"Reloaded {config}", broker.StandardError);
+        // stderr reaches the test through an asynchronous reader: the line may trail the READY datagram.
+        await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains($"Reloaded {config}"));
 
         File.WriteAllText(config, "[System]\nLogLevel = \"loud\"\n");
         broker.Signal(1);
         Assert.StartsWith("RELOADING=1", await Next(notify));
         Assert.StartsWith("READY=1", await Next(notify));
-        Assert.Contains($"Reload refused, keeping the running configuration: {config}:2: [System] LogLevel: unknown value \"loud\"", broker.StandardError);
+        await BrokerHarness.WaitForAsync(() =>
+            broker.StandardError.Contains($"Reload refused, keeping the running configuration: {config}:2: [System] LogLevel: unknown value \"loud\""));
         _ns.Ip("route add 198.51.102.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => Runs() == 2);
 
