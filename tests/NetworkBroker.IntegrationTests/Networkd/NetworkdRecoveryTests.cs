@@ -8,6 +8,15 @@ namespace NetworkBroker.IntegrationTests.Networkd;
 /// <summary>Reconfiguration, DHCP, restarts of networkd and of the bus, bad signals, and start-up replay.</summary>
 public class NetworkdRecoveryTests
 {
+    /// <summary>A PropertiesChanged of the link interface carrying OperationalState as the given variant.</summary>
+    private static Task EmitOperationalState(DBusConnection fake, string path, DBusVariant value) =>
+        fake.EmitSignalAsync(path, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
+        {
+            w.WriteString(NetworkdBus.LinkInterface);
+            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = value });
+            w.WriteValue("as", Array.Empty<object>());
+        });
+
     private static async Task Idle(BrokerHarness broker)
     {
         await broker.Broker.QueryAsync(_ => 0);
@@ -114,31 +123,11 @@ public class NetworkdRecoveryTests
 
         var link = NetworkdBus.LinkPath(sandbox.Node.IfIndex("eth1"));
         await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "s", w => w.WriteString("wrong signature"));
-        await fake.EmitSignalAsync("/org/freedesktop/network1/unknown", NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
-        {
-            w.WriteString(NetworkdBus.LinkInterface);
-            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "routable") });
-            w.WriteValue("as", Array.Empty<object>());
-        });
-        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
-        {
-            w.WriteString(NetworkdBus.LinkInterface);
-            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("u", 3u) });
-            w.WriteValue("as", Array.Empty<object>());
-        });
-        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
-        {
-            w.WriteString(NetworkdBus.LinkInterface);
-            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "../../etc") });
-            w.WriteValue("as", Array.Empty<object>());
-        });
+        await EmitOperationalState(fake, "/org/freedesktop/network1/unknown", new DBusVariant("s", "routable"));
+        await EmitOperationalState(fake, link, new DBusVariant("u", 3u));
+        await EmitOperationalState(fake, link, new DBusVariant("s", "../../etc"));
         // A good one last: once it has run, the bad ones before it have been handled.
-        await fake.EmitSignalAsync(link, NetworkdBus.PropertiesInterface, "PropertiesChanged", "sa{sv}as", w =>
-        {
-            w.WriteString(NetworkdBus.LinkInterface);
-            w.WriteValue("a{sv}", new Dictionary<object, object> { ["OperationalState"] = new DBusVariant("s", "degraded") });
-            w.WriteValue("as", Array.Empty<object>());
-        });
+        await EmitOperationalState(fake, link, new DBusVariant("s", "degraded"));
         await BrokerHarness.WaitForAsync(() => Record(broker).Any(l => l.StartsWith("degraded|")));
         await Idle(broker);
 

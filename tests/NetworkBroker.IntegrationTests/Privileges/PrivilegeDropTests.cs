@@ -30,14 +30,10 @@ public class PrivilegeDropTests : IDisposable
             $"[System]\nUser = \"nobody\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
 
         // Ready means the kernel's state is loaded: a route added after it is news, not the initial state.
-        var notifyPath = _dir.Combine("notify.sock");
-        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
-        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(notifyPath));
-        File.SetUnixFileMode(notifyPath, (UnixFileMode)0b111_111_111); // the daemon notifies as nobody
-        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath },
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"), everyone: true); // the daemon notifies as nobody
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
             prefix: ["ip", "netns", "exec", _ns.Name]);
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            await notify.ReceiveAsync(new byte[4096], System.Net.Sockets.SocketFlags.None, timeout.Token);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
 
         // `ip netns exec`, setpriv and the broker all exec: the pid is the daemon's.
         var threads = Directory.GetDirectories($"/proc/{broker.Pid}/task");

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using NetworkBroker.IntegrationTests.Support;
 using NetworkBroker.Tests.Support;
 
@@ -20,14 +18,6 @@ public class ReloadTests : IDisposable
     private string Config(string links) => _dir.Write("network-broker.toml",
         $"[System]\nUser = \"root\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n[Network]\nLinks = \"{links}\"\n");
 
-    private static async Task<string> Next(Socket notify)
-    {
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var received = await notify.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-        return Encoding.UTF8.GetString(buffer, 0, received);
-    }
-
     private int Runs() => File.Exists(_dir.Combine("runs")) ? File.ReadAllLines(_dir.Combine("runs")).Length : 0;
 
     [Fact]
@@ -35,12 +25,10 @@ public class ReloadTests : IDisposable
     {
         _dir.Script("routes", "10-record", $"#!/bin/sh\necho \"$LINK $ROUTE_DST\" >> {_dir.Combine("runs")}\n");
         var config = Config("eth9");
-        var notifyPath = _dir.Combine("notify.sock");
-        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
-        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath },
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
             prefix: ["ip", "netns", "exec", _ns.Name]);
-        Assert.StartsWith("READY=1", await Next(notify));
+        Assert.StartsWith("READY=1", await notify.NextAsync());
 
         _ns.Ip("route add 198.51.100.0/24 dev lo");
         await Task.Delay(1000); // routes.d's window is 200 ms: nothing may run for lo, which Links= leaves out
@@ -48,8 +36,8 @@ public class ReloadTests : IDisposable
 
         Config("");
         broker.Signal(1);
-        Assert.StartsWith("RELOADING=1", await Next(notify));
-        Assert.StartsWith("READY=1", await Next(notify));
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
         _ns.Ip("route add 198.51.101.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => Runs() == 1);
         Assert.Equal("lo 198.51.101.0/24", File.ReadAllText(_dir.Combine("runs")).Trim());
@@ -58,8 +46,8 @@ public class ReloadTests : IDisposable
 
         File.WriteAllText(config, "[System]\nLogLevel = \"loud\"\n");
         broker.Signal(1);
-        Assert.StartsWith("RELOADING=1", await Next(notify));
-        Assert.StartsWith("READY=1", await Next(notify));
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
         await BrokerHarness.WaitForAsync(() =>
             broker.StandardError.Contains($"Reload refused, keeping the running configuration: {config}:2: [System] LogLevel: unknown value \"loud\""));
         _ns.Ip("route add 198.51.102.0/24 dev lo");

@@ -29,21 +29,16 @@ public class DaemonLifecycleTests : IDisposable
     [Fact]
     public async Task Ready_is_notified_to_systemd_once_the_sources_are_up()
     {
-        var socketPath = _dir.Combine("notify.sock");
-        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
-        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
         // networkd's bus is absent: its first attempt fails, and the daemon is ready with the kernel watcher alone.
         var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"systemd-networkd\"\nUser = \"root\"\n");
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>
         {
-            ["NOTIFY_SOCKET"] = socketPath,
+            ["NOTIFY_SOCKET"] = notify.Path,
             ["DBUS_SYSTEM_BUS_ADDRESS"] = $"unix:path={_dir.Combine("no-bus.sock")}",
         });
 
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
-        var message = System.Text.Encoding.UTF8.GetString(buffer, 0, received);
+        var message = await notify.NextAsync();
 
         Assert.StartsWith("READY=1\n", message);
         Assert.Contains("STATUS=Watching the kernel, systemd-networkd", message);
@@ -54,25 +49,18 @@ public class DaemonLifecycleTests : IDisposable
     [Fact]
     public async Task With_WatchdogSec_the_daemon_pings_the_watchdog_while_its_loop_answers()
     {
-        var socketPath = _dir.Combine("watchdog.sock");
-        using var notify = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified);
-        notify.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+        using var notify = new NotifySocket(_dir.Combine("watchdog.sock"));
         var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"dhclient\"\nUser = \"root\"\n");
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>
         {
-            ["NOTIFY_SOCKET"] = socketPath,
+            ["NOTIFY_SOCKET"] = notify.Path,
             ["WATCHDOG_USEC"] = "200000",
         });
 
         var pings = 0;
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (pings < 3)
-        {
-            var received = await notify.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token);
-            if (System.Text.Encoding.UTF8.GetString(buffer, 0, received) == "WATCHDOG=1")
+            if (await notify.NextAsync() == "WATCHDOG=1")
                 pings++;
-        }
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
