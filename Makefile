@@ -61,6 +61,8 @@ install: bin/network-broker
 	install -D -m 0644 packaging/systemd/network-broker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/network-broker.service
 	install -D -m 0644 packaging/sysusers.d/network-broker.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/network-broker.conf
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
+	install -D -m 0644 packaging/man/network-broker.8 $(DESTDIR)$(PREFIX)/share/man/man8/network-broker.8
+	install -D -m 0644 packaging/man/network-broker.toml.5 $(DESTDIR)$(PREFIX)/share/man/man5/network-broker.toml.5
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi

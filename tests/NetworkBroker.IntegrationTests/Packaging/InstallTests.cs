@@ -33,6 +33,12 @@ public class InstallTests : IDisposable
         Assert.Contains("250\tnetwork-broker", File.ReadAllText(At("/etc/iproute2/rt_protos.d/network-broker.conf")));
         Assert.Contains("u network-broker", File.ReadAllText(At("/usr/lib/sysusers.d/network-broker.conf")));
         Assert.True(File.Exists(At("/usr/share/doc/network-broker/README.md")));
+        // The man pages render without warnings and document every key.
+        var page = Shell.Run("/bin/sh", "-c", $"MANWIDTH=100 man --warnings -l {At("/usr/share/man/man5/network-broker.toml.5")} 2>&1");
+        foreach (var (_, key) in NetworkBroker.Configuration.ConfigurationLoader.Keys)
+            Assert.Contains(key + "=", page);
+        Assert.DoesNotContain("troff:", page); // groff's own warnings
+        Assert.Contains("SIGHUP", Shell.Run("/bin/sh", "-c", $"MANWIDTH=100 man -l {At("/usr/share/man/man8/network-broker.8")} 2>&1"));
 
         // The default configuration is valid as shipped.
         Shell.Run(At("/usr/bin/network-broker"), "check-config", "--config", At("/etc/network-broker/network-broker.toml"));
@@ -42,6 +48,7 @@ public class InstallTests : IDisposable
         Assert.Contains("AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN", unit);
         // Verify a copy that starts the installed binary where it is (no /usr/bin/network-broker on the test machine).
         var copy = _root.Write("network-broker.service", unit.Replace("ExecStart=/usr/bin/network-broker", $"ExecStart={At("/usr/bin/network-broker")}"));
-        Shell.Run("systemd-analyze", "verify", copy);
+        // verify also looks up the Documentation= man pages: the installed ones, under DESTDIR.
+        Shell.Run(new Dictionary<string, string> { ["MANPATH"] = At("/usr/share/man") }, "systemd-analyze", "verify", copy);
     }
 }
