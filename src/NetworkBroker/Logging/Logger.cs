@@ -19,19 +19,24 @@ public sealed class Logger
     private readonly Lock _gate = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(256);
     private readonly bool _journal;
+    private readonly JournalSocket? _native;
 
-    public Logger(Stream sink, LogLevel level, LogFormat format, bool journal)
+    public Logger(Stream sink, LogLevel level, LogFormat format, bool journal, JournalSocket? native = null)
     {
         _sink = sink;
         Level = level;
         Format = format;
         _journal = journal;
+        _native = native;
     }
 
-    /// <summary>A logger writing to this process's stderr; journald priority prefixes when stderr is the journal.</summary>
+    /// <summary>
+    /// A logger for this process: when stderr is the journal, entries go to journald with their fields
+    /// (LINK=, IFINDEX=, SCRIPT=, EXIT_STATUS=, ...), falling back to stderr lines with a priority prefix.
+    /// </summary>
     public static Logger ToStandardError(LogLevel level, LogFormat format) =>
         new(Console.OpenStandardError(), level, format,
-            journal: !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM")));
+            journal: !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM")), JournalSocket.IfAvailable());
 
     /// <summary>Swapped on configuration reload; reads and writes of an enum are atomic.</summary>
     public LogLevel Level { get; set; }
@@ -51,6 +56,9 @@ public sealed class Logger
     public void Write(LogLevel level, string? link, int ifindex, string message, ReadOnlySpan<LogField> fields = default)
     {
         if (!IsEnabled(level))
+            return;
+
+        if (_native is not null && SendNative(level, link, ifindex, message, fields))
             return;
 
         var now = DateTime.UtcNow;
@@ -77,6 +85,23 @@ public sealed class Logger
                 // stderr gone (closed pipe, full disk): a logger must never take the daemon down.
             }
         }
+    }
+
+    private bool SendNative(LogLevel level, string? link, int ifindex, string message, ReadOnlySpan<LogField> fields)
+    {
+        var entry = new List<(string, string)>(6 + fields.Length)
+        {
+            ("MESSAGE", string.IsNullOrEmpty(link) ? message : $"{link}: {message}"),
+            ("PRIORITY", level.SyslogPriority().ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("SYSLOG_IDENTIFIER", "network-broker"),
+        };
+        if (!string.IsNullOrEmpty(link))
+            entry.Add(("LINK", link));
+        if (ifindex > 0)
+            entry.Add(("IFINDEX", ifindex.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        foreach (var field in fields)
+            entry.Add((field.Name, field.Value));
+        return _native!.Send(entry);
     }
 
     private void RenderText(DateTime now, LogLevel level, string? link, string message)

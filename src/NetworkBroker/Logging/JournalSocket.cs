@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NetworkBroker.Logging;
+
+/// <summary>
+/// journald's native protocol (systemd.journal-fields(7), sd_journal_sendv): one datagram per entry of
+/// KEY=value lines, so that fields such as LINK= and SCRIPT= can be queried (journalctl LINK=eth1).
+/// A value holding a newline is sent as KEY, a newline, its 64-bit little-endian length and the bytes.
+/// </summary>
+public sealed class JournalSocket : IDisposable
+{
+    public const string DefaultPath = "/run/systemd/journal/socket";
+    private const int MaxValueBytes = 48 * 1024;
+
+    private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+    private readonly UnixDomainSocketEndPoint _endpoint;
+
+    public JournalSocket(string path = DefaultPath) => _endpoint = new UnixDomainSocketEndPoint(path);
+
+    /// <summary>When stderr is the journal (JOURNAL_STREAM) and its socket exists.</summary>
+    public static JournalSocket? IfAvailable() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM")) && File.Exists(DefaultPath) ? new JournalSocket() : null;
+
+    /// <returns>False when the journal could not take the entry (the caller falls back to stderr).</returns>
+    public bool Send(IReadOnlyList<(string Key, string Value)> fields)
+    {
+        using var entry = new MemoryStream(256);
+        Span<byte> length = stackalloc byte[8];
+        foreach (var (key, value) in fields)
+        {
+            var bytes = Encoding.UTF8.GetBytes(value);
+            if (bytes.Length > MaxValueBytes)
+                bytes = bytes[..MaxValueBytes];
+            entry.Write(Encoding.ASCII.GetBytes(key));
+            if (Array.IndexOf(bytes, (byte)'\n') < 0)
+            {
+                entry.WriteByte((byte)'=');
+                entry.Write(bytes);
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)bytes.Length);
+                entry.WriteByte((byte)'\n');
+                entry.Write(length);
+                entry.Write(bytes);
+            }
+            entry.WriteByte((byte)'\n');
+        }
+        try
+        {
+            _socket.SendTo(entry.GetBuffer().AsSpan(0, (int)entry.Length), SocketFlags.None, _endpoint);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.IntegrationTests.Service;
+
+/// <summary>On the journal, entries carry fields fleets can query: the real systemd-journald in a private mount namespace.</summary>
+public class JournalTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Entries_go_to_journald_with_LINK_IFINDEX_SCRIPT_and_EXIT_STATUS_so_journalctl_LINK_works()
+    {
+        _dir.Script("routable", "10-fail", "#!/bin/sh\necho hello from the script\nexit 3\n");
+        var config = _dir.Write("network-broker.toml", "");
+        var binary = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN") is { Length: > 0 } native
+            ? native
+            : $"dotnet exec {Path.Combine(AppContext.BaseDirectory, "network-broker.dll")}";
+        var script = $"""
+            mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/journal /run/log && mount -t tmpfs tmpfs /run/log
+            /lib/systemd/systemd-journald >/dev/null 2>&1 & journald=$!
+            for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+            JOURNAL_STREAM=1:1 {binary} run-scripts --config {config} --link lo --state routable >/dev/null 2>&1
+            sleep 0.5
+            journalctl -D /run/log/journal --no-pager -o json LINK=lo
+            kill $journald
+            """;
+        var output = Shell.Run("timeout", "60", "unshare", "-m", "--propagation", "private", "sh", "-c", script);
+
+        var entries = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Contains(entries, e => e.GetProperty("MESSAGE").GetString() == "lo: routable.d/10-fail: hello from the script"
+            && e.GetProperty("PRIORITY").GetString() == "6" && e.GetProperty("IFINDEX").GetString() == "1");
+        var failed = Assert.Single(entries, e => e.TryGetProperty("EXIT_STATUS", out _));
+        Assert.Equal("3", failed.GetProperty("EXIT_STATUS").GetString());
+        Assert.Equal("exited", failed.GetProperty("EXIT_CODE").GetString());
+        Assert.Equal(_dir.Combine("routable.d", "10-fail"), failed.GetProperty("SCRIPT").GetString());
+        Assert.Equal("4", failed.GetProperty("PRIORITY").GetString());
+        Assert.All(entries, e => Assert.Equal("network-broker", e.GetProperty("SYSLOG_IDENTIFIER").GetString()));
+    }
+}
