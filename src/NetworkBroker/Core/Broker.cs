@@ -266,7 +266,7 @@ public sealed class Broker
     {
         if (_policyRouting is null || Interlocked.Exchange(ref _policyRoutingScheduled, 1) == 1)
             return;
-        _ = Task.Delay(PolicyRoutingDelay).ContinueWith(_ => _channel.Writer.WriteAsync(new PolicyRoutingDue()).AsTask(), TaskScheduler.Default);
+        PostLater(new PolicyRoutingDue(), PolicyRoutingDelay);
     }
 
     private void ReconcilePolicyRouting()
@@ -304,7 +304,9 @@ public sealed class Broker
         }
     }
 
-    private void CloseRoutesWindowLater(int index, TimeSpan window) =>
-        _ = Task.Delay(window).ContinueWith(_ => _channel.Writer.WriteAsync(new RoutesWindowElapsed(index)).AsTask(),
-            TaskScheduler.Default);
+    private void CloseRoutesWindowLater(int index, TimeSpan window) => PostLater(new RoutesWindowElapsed(index), window);
+
+    /// <summary>Puts an event of the broker's own on its channel after a delay (a timer, never a sleeping thread).</summary>
+    private void PostLater(BrokerEvent brokerEvent, TimeSpan delay) =>
+        _ = Task.Delay(delay).ContinueWith(_ => _channel.Writer.WriteAsync(brokerEvent).AsTask(), TaskScheduler.Default);
 }

@@ -181,20 +181,8 @@ public sealed class DhclientSource : IDisposable
         _expiry.Change(due < TimeSpan.Zero ? TimeSpan.Zero : due > TimeSpan.FromDays(30) ? TimeSpan.FromDays(30) : due, Timeout.InfiniteTimeSpan);
     }
 
-    private void Post(BrokerEvent brokerEvent)
-    {
-        // On a timer thread, in file order: waiting for room keeps that order.
-        if (!_events.TryWrite(brokerEvent))
-        {
-            try
-            {
-                _events.WriteAsync(brokerEvent).AsTask().GetAwaiter().GetResult();
-            }
-            catch (ChannelClosedException)
-            {
-            }
-        }
-    }
+    /// <summary>On a timer thread, in file order (reads are serialised).</summary>
+    private void Post(BrokerEvent brokerEvent) => _events.WriteWaiting(brokerEvent);
 
     public void Dispose()
     {

@@ -90,15 +90,7 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         }
     }
 
-    private void Write(BrokerEvent brokerEvent)
-    {
-        // On the monitor's own thread: waiting here is the back-pressure that bounds memory.
-        while (!_events.TryWrite(brokerEvent))
-        {
-            if (!_events.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
-                return; // the broker stopped
-        }
-    }
+    private void Write(BrokerEvent brokerEvent) => _events.WriteWaiting(brokerEvent);
 
     public void Dispose()
     {
