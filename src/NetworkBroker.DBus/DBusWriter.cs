@@ -95,13 +95,6 @@ public sealed class DBusWriter
 
     public void AlignStruct() => Align(8);
 
-    /// <summary>A variant holding a string, the commonest case.</summary>
-    public void WriteVariantString(string value)
-    {
-        WriteSignature("s");
-        WriteString(value);
-    }
-
     /// <summary>
     /// Writes one complete type from a plain .NET value, the inverse of <see cref="DBusReader.ReadValue"/>:
     /// arrays from any IEnumerable (byte[] for "ay"), dictionaries from IDictionary, structs from object[],

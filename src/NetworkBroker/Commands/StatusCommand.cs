@@ -92,10 +92,8 @@ public static class StatusCommand
             var list = await bus.CallAsync(NetworkdBus.Service, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks", timeout: TimeSpan.FromSeconds(5));
             foreach (object[] entry in (object[])list.BodyReader().ReadValue("a(iso)"))
             {
-                var reply = await bus.CallAsync(NetworkdBus.Service, (string)entry[2], NetworkdBus.PropertiesInterface, "GetAll", "s",
-                    w => w.WriteString(NetworkdBus.LinkInterface), TimeSpan.FromSeconds(5));
-                states[(int)entry[0]] = ((Dictionary<object, object>)reply.BodyReader().ReadValue("a{sv}"))
-                    .Where(p => p.Key is string && p.Value is string).ToImmutableDictionary(p => (string)p.Key, p => (string)p.Value);
+                (states[(int)entry[0]], _) = await NetworkdSource.GetAllAsync(bus, (string)entry[2], NetworkdBus.LinkInterface,
+                    CancellationToken.None, TimeSpan.FromSeconds(5));
             }
             return (states, null);
         }

@@ -149,11 +149,12 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         log.Debug($"networkd: read {links.Count} links ({reason}); {held.Count} signals held back meanwhile");
     }
 
-    private static async Task<(ImmutableDictionary<string, string> States, long Sequence)> GetAllAsync(DBusConnection connection,
-        string path, string iface, CancellationToken cancellation)
+    /// <summary>The string-valued properties of one networkd object (the states), and when the reply arrived.</summary>
+    internal static async Task<(ImmutableDictionary<string, string> States, long Sequence)> GetAllAsync(DBusConnection connection,
+        string path, string iface, CancellationToken cancellation, TimeSpan? timeout = null)
     {
         var reply = await connection.CallAsync(NetworkdBus.Service, path, NetworkdBus.PropertiesInterface, "GetAll", "s",
-            w => w.WriteString(iface), cancellation: cancellation).ConfigureAwait(false);
+            w => w.WriteString(iface), timeout, cancellation).ConfigureAwait(false);
         var states = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in (Dictionary<object, object>)reply.BodyReader().ReadValue("a{sv}"))
             if (key is string name && value is string text)
@@ -245,17 +246,6 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             }, TaskScheduler.Default);
     }
 
-    private void Post(BrokerEvent brokerEvent)
-    {
-        if (events.TryWrite(brokerEvent))
-            return;
-        try
-        {
-            events.WriteAsync(brokerEvent).AsTask().GetAwaiter().GetResult();
-        }
-        catch (ChannelClosedException)
-        {
-            // Stopping: the broker takes no more events.
-        }
-    }
+    /// <summary>On the connection's reader, in arrival order; once the broker stopped, events are dropped.</summary>
+    private void Post(BrokerEvent brokerEvent) => events.WriteWaiting(brokerEvent);
 }

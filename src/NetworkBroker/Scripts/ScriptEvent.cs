@@ -8,6 +8,4 @@ public sealed record ScriptEvent(string State, string? Link, int IfIndex, IReadO
 {
     /// <summary>Events with the same key run strictly one after another, in the order they were queued.</summary>
     public string OrderingKey => Link ?? "(manager)";
-
-    public string Describe() => Link is null ? $"{State}.d" : $"{Link}: {State}.d";
 }

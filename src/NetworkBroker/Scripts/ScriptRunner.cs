@@ -35,8 +35,6 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 {
     private ScriptRunnerOptions options = initialOptions;
 
-    private const UnixFileMode GroupOrOtherWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
-
     // A skipped script is reported once per reason, not on every event (a flapping link would flood the log).
     private readonly ConcurrentDictionary<string, string> _reportedSkips = new(StringComparer.Ordinal);
 
@@ -78,10 +76,9 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
             return [];
         }
-        if (uid != 0 && uid != options.DaemonUid || (mode & GroupOrOtherWrite) != 0)
+        if (ScriptSelection.UnsafeOwnership(mode, uid, options.DaemonUid) is { } unsafeDirectory)
         {
-            ReportSkip(scriptEvent, directory, uid != 0 && uid != options.DaemonUid
-                ? $"owned by uid {uid}, not by root or the daemon's user" : "writable by group or others", "directory");
+            ReportSkip(scriptEvent, directory, unsafeDirectory, "directory");
             return [];
         }
 

@@ -47,11 +47,15 @@ public static class ScriptSelection
             ScriptFileKind.Directory => "a directory",
             ScriptFileKind.Other => "not a regular file",
             _ when (entry.Mode & AnyExecute) == 0 => "not executable",
-            _ when entry.Uid != 0 && entry.Uid != daemonUid => $"owned by uid {entry.Uid}, not by root or the daemon's user",
-            _ when (entry.Mode & GroupOrOtherWrite) != 0 => "writable by group or others",
-            _ => null,
+            _ => UnsafeOwnership(entry.Mode, entry.Uid, daemonUid),
         };
     }
+
+    /// <summary>Why a file or directory another user could change must not be trusted, or null: the rule for scripts and their directories alike.</summary>
+    public static string? UnsafeOwnership(UnixFileMode mode, uint uid, uint daemonUid) =>
+        uid != 0 && uid != daemonUid ? $"owned by uid {uid}, not by root or the daemon's user"
+        : (mode & GroupOrOtherWrite) != 0 ? "writable by group or others"
+        : null;
 
     /// <summary>Dotfiles, editor backups and swap files, and the files dpkg and rpm leave beside a changed conffile.</summary>
     public static bool IsLeftover(string name) =>

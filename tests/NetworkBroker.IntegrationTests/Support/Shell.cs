@@ -23,6 +23,4 @@ public static class Shell
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {stderr}");
         return stdout.Result;
     }
-
-    public static string Sh(string script) => Run("/bin/sh", "-c", script);
 }
