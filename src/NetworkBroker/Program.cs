@@ -21,6 +21,7 @@ public static class Program
             CommandKind.CheckConfig => CheckConfigCommand.Run(command),
             CommandKind.RunScripts => await RunScriptsCommand.RunAsync(command),
             CommandKind.Status => await StatusCommand.RunAsync(command),
+            CommandKind.Monitor => await MonitorCommand.RunAsync(command),
             _ => await DaemonCommand.RunAsync(command),
         };
     }

@@ -7,6 +7,7 @@ public enum CommandKind
     CheckConfig,
     RunScripts,
     Status,
+    Monitor,
     Help,
     Version,
 }
@@ -20,5 +21,7 @@ public sealed record CommandLine
     public string? Link { get; init; }
     public string? State { get; init; }
     public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
+    /// <summary>monitor: JSON lines rather than text.</summary>
+    public bool Json { get; init; }
     public string? Error { get; init; }
 }

@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
 using NetworkBroker.Cli;
 using NetworkBroker.Configuration;
+using NetworkBroker.Control;
 using NetworkBroker.Core;
 using NetworkBroker.DBus;
+using NetworkBroker.Events;
 using NetworkBroker.Dhclient;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
@@ -21,6 +23,7 @@ public static class DaemonCommand
             return ExitCodes.Config;
         // The directories first, while still root; then, started as root, become User= before any other work.
         ScriptDirectories.EnsureCreated(config.Directory, log);
+        Privileges.PrivilegeDrop.PrepareRuntimeDirectory(config, log);
         if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
             return failed;
 
@@ -36,6 +39,36 @@ public static class DaemonCommand
         await using var scripts = new ScriptDispatcher(runner, log);
         await using var resolver = config.UseDNS || config.UseDomain || config.UseHostname ? new ResolverPusher(DBusAddress.SystemBus, log) : null;
         var broker = new Broker(config, log, scripts, resolver: resolver);
+        var started = DateTime.UtcNow;
+        var monitors = new MonitorHub();
+        using var systemd = new SystemdNotifier();
+        Task<DaemonStatus> Status() => broker.QueryAsync(b => DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started));
+        var statusLine = new StatusReporter(systemd, async () => (await Status()).StatusLine(), TimeSpan.FromSeconds(1));
+        // The monitor's lines and the STATUS= line follow what the broker sees (on its loop) and what scripts did.
+        broker.Observed += e =>
+        {
+            if (monitors.HasSubscribers)
+                monitors.Publish(MonitorEvents.Format(e, i => broker.Kernel.Link(i)?.Name ?? broker.Networkd.NameOf(i), DateTime.UtcNow));
+            if (e is KernelChange or PolicyRoutingReconciled)
+                statusLine.Poke();
+        };
+        scripts.Completed += (e, results) =>
+        {
+            if (monitors.HasSubscribers)
+                monitors.Publish(MonitorEvents.FormatScripts(e, results, DateTime.UtcNow));
+            statusLine.Poke();
+        };
+        ControlServer? control;
+        try
+        {
+            control = ControlServer.Start(RuntimeDirectory.ControlSocket, Status, monitors, log);
+        }
+        catch (ControlSocketInUseException e)
+        {
+            log.Fatal($"Not starting: {e.Message}; two daemons would run every script twice and fight over the same rules");
+            return ExitCodes.Failure;
+        }
+        await using var controlServer = control;
         KernelWatcher kernel;
         try
         {
@@ -63,7 +96,6 @@ public static class DaemonCommand
             var networkd = networkdSource?.RunAsync(cancel.Token) ?? Task.CompletedTask;
 
             // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.
-            using var systemd = new SystemdNotifier();
             try
             {
                 await Task.WhenAll(broker.KernelLoaded, networkdSource?.FirstAttempt ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(10));
@@ -72,8 +104,7 @@ public static class DaemonCommand
             {
                 log.Warn("Sources not ready after 10 s; reporting ready anyway, they keep trying");
             }
-            var status = "STATUS=Watching the kernel" + (networkdSource is null ? "" : ", systemd-networkd") + (dhclient is null ? "" : ", dhclient");
-            systemd.Notify("READY=1\n" + status);
+            statusLine.Send("READY=1", (await Status()).StatusLine());
             log.Debug("Ready");
 
             // WatchdogSec=: ping at half the interval, and only when the broker's loop answers: a stuck loop gets restarted.
@@ -101,7 +132,7 @@ public static class DaemonCommand
                             foreach (var error in e.Errors)
                                 log.Error($"Reload refused, keeping the running configuration: {error}");
                         }
-                        systemd.Notify("READY=1\n" + status);
+                        statusLine.Send("READY=1", (await Status()).StatusLine());
                     }
                     finally
                     {
@@ -112,6 +143,9 @@ public static class DaemonCommand
 
             var signal = await stop.Task;
             log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");
+            systemd.Notify("STOPPING=1");
+            // Graceful: what runs may finish within its timeout, nothing new starts, not even queued events.
+            scripts.Stop();
             // Complete first: a source waiting on a full channel must see the end, not wait for ever.
             broker.Events.TryComplete();
             await cancel.CancelAsync();

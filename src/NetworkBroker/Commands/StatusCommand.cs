@@ -12,9 +12,10 @@ using NetworkBroker.Scripts;
 namespace NetworkBroker.Commands;
 
 /// <summary>
-/// <c>network-broker status</c>: what the broker would see and do now, read straight from the kernel and
-/// networkd (so it works whether the daemon runs or not): links and their states, the script directories
-/// that would run for each, the policy-routing rules and routes the broker owns, the effective configuration.
+/// <c>network-broker status</c>: the running daemon's own counters (over its control socket, when it runs),
+/// then what the broker would see and do now, read straight from the kernel and networkd (so it works
+/// whether the daemon runs or not): links and their states, the script directories that would run for
+/// each, the policy-routing rules and routes the broker owns, the effective configuration.
 /// </summary>
 public static class StatusCommand
 {
@@ -39,6 +40,7 @@ public static class StatusCommand
         var uid = Native.Libc.geteuid();
 
         var text = new StringBuilder();
+        text.Append("Daemon\n").Append(await DaemonSectionAsync()).Append('\n');
         text.Append("Links").Append(networkdNote is null ? "" : $" ({networkdNote})").Append('\n');
         foreach (var link in links)
         {
@@ -67,6 +69,21 @@ public static class StatusCommand
         text.Append('\n').Append(ConfigurationFormatter.Format(config));
         Console.Out.Write(text.ToString());
         return ExitCodes.Success;
+    }
+
+    /// <summary>The running daemon's own counters over its control socket, or why there are none.</summary>
+    private static async Task<string> DaemonSectionAsync()
+    {
+        var path = Control.RuntimeDirectory.ControlSocket;
+        try
+        {
+            var status = await Control.ControlClient.StatusAsync(path, TimeSpan.FromSeconds(5));
+            return status.Render(DateTime.UtcNow);
+        }
+        catch (Control.ControlClientException e)
+        {
+            return e.NotRunning ? $"  {e.Message}\n" : $"  not reachable: {e.Message}\n";
+        }
     }
 
     /// <summary>"routable.d: 2 scripts (10-a 20-b)", or why nothing would run.</summary>

@@ -29,6 +29,7 @@ public sealed class Broker
     private Routing.PolicyRoutingReconciler? _policyRouting;
     private int _policyRoutingScheduled;
     private string _policyRoutingNotes = "";
+    private long _eventsHandled;
 
     /// <summary>How long policy-routing triggers are collected before one reconcile runs.</summary>
     public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
@@ -57,6 +58,12 @@ public sealed class Broker
     public Task KernelLoaded => _kernelLoaded.Task;
 
     public ChannelWriter<BrokerEvent> Events => _channel.Writer;
+
+    /// <summary>Events taken from the channel since start (read on the loop).</summary>
+    public long EventsHandled => _eventsHandled;
+
+    /// <summary>The last policy-routing reconcile's outcome, null before the first (read on the loop).</summary>
+    public PolicyRoutingReconciled? PolicyRouting { get; private set; }
 
     /// <summary>Called on the loop for every event and every change derived from it (monitor, tests).</summary>
     public event Action<BrokerEvent>? Observed;
@@ -87,6 +94,8 @@ public sealed class Broker
         {
             await foreach (var brokerEvent in _channel.Reader.ReadAllAsync(cancellation).ConfigureAwait(false))
             {
+                if (brokerEvent is not BrokerQuery)
+                    _eventsHandled++;
                 try
                 {
                     Handle(brokerEvent);
@@ -283,7 +292,8 @@ public sealed class Broker
                 _log.Info($"policy routing: {note}");
         _policyRoutingNotes = said;
         var result = _policyRouting.Reconcile(desired);
-        Observed?.Invoke(new PolicyRoutingReconciled(desired, result.Added, result.Removed, result.Failed));
+        PolicyRouting = new PolicyRoutingReconciled(desired, result.Added, result.Removed, result.Failed);
+        Observed?.Invoke(PolicyRouting);
     }
 
     private void Log(KernelChange change)

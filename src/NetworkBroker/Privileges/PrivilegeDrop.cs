@@ -66,6 +66,17 @@ public static unsafe partial class PrivilegeDrop
         return ExitCodes.Failure;
     }
 
+    /// <summary>Started as root: the runtime directory (control socket), made for the user the daemon is about to become.</summary>
+    public static void PrepareRuntimeDirectory(BrokerConfiguration config, Logger log)
+    {
+        if (Libc.geteuid() != 0)
+            return;
+        uint uid = 0, gid = 0;
+        if (config.User != "root" && Environment.GetEnvironmentVariable(Marker) != "1" && !LookUp(config.User, out uid, out gid))
+            return; // ReexecAsUser says why
+        Control.RuntimeDirectory.Prepare(uid, gid, log);
+    }
+
     /// <summary>Says plainly what will not work when the daemon lacks CAP_NET_ADMIN.</summary>
     public static void CheckCapabilities(BrokerConfiguration config, Logger log)
     {

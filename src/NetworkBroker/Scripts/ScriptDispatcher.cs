@@ -32,6 +32,16 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         _slots = new SemaphoreSlim(maxParallel, maxParallel);
     }
 
+    private long _events;
+    private long _scripts;
+    private long _failed;
+    private long _timedOut;
+    private int _running;
+
+    /// <summary>What ran since start (status, STATUS= lines); safe to read from any thread.</summary>
+    public ScriptStatistics Statistics => new(Interlocked.Read(ref _events), Interlocked.Read(ref _scripts),
+        Interlocked.Read(ref _failed), Interlocked.Read(ref _timedOut), Volatile.Read(ref _running));
+
     /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
     public event Action<ScriptEvent, IReadOnlyList<ScriptResult>>? Completed;
 
@@ -87,7 +97,17 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 await _slots.WaitAsync(_stopping.Token).ConfigureAwait(false);
                 try
                 {
-                    var results = await _runner.RunAsync(next, _stopping.Token).ConfigureAwait(false);
+                    Interlocked.Increment(ref _running);
+                    IReadOnlyList<ScriptResult> results;
+                    try
+                    {
+                        results = await _runner.RunAsync(next, _stopping.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _running);
+                    }
+                    Count(results);
                     Completed?.Invoke(next, results);
                 }
                 finally
@@ -116,13 +136,42 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts no new runs; a script already running finishes within its timeout.</summary>
+    private void Count(IReadOnlyList<ScriptResult> results)
+    {
+        if (results.Count == 0)
+            return;
+        Interlocked.Increment(ref _events);
+        Interlocked.Add(ref _scripts, results.Count);
+        foreach (var result in results)
+        {
+            if (!result.Succeeded)
+                Interlocked.Increment(ref _failed);
+            if (result.TimedOut)
+                Interlocked.Increment(ref _timedOut);
+        }
+    }
+
+    /// <summary>
+    /// From now on no event is accepted and no script starts (the rest of a directory and queued events are
+    /// dropped, and logged); scripts already running go on within their timeout. <see cref="DisposeAsync"/> waits for them.
+    /// </summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            if (!_stopping.IsCancellationRequested)
+                _stopping.Cancel();
+        }
+    }
+
+    /// <summary>Stops (<see cref="Stop"/>) and waits until the scripts running finished.</summary>
     public async ValueTask DisposeAsync()
     {
         Task[] drains;
         lock (_gate)
         {
-            _stopping.Cancel();
+            if (!_stopping.IsCancellationRequested)
+                _stopping.Cancel();
             drains = [.. _lanes.Values.Select(l => l.Drain)];
         }
         await Task.WhenAll(drains).ConfigureAwait(false);
@@ -137,3 +186,6 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         return idle;
     }
 }
+
+/// <summary>Counts since start: events whose directory was run, scripts run, of those failed and timed out; scripts running now.</summary>
+public readonly record struct ScriptStatistics(long Events, long Scripts, long Failed, long TimedOut, int Running);

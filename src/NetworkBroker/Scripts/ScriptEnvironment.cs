@@ -100,10 +100,7 @@ public sealed class ScriptEnvironment : IDisposable
     /// <summary>Where over-long values go: systemd's RuntimeDirectory=, else /run/network-broker, else the temp directory.</summary>
     public static string DefaultSpillDirectory()
     {
-        var runtime = System.Environment.GetEnvironmentVariable("RUNTIME_DIRECTORY");
-        if (!string.IsNullOrEmpty(runtime))
-            return runtime.Split(':')[0];
-        const string run = "/run/network-broker";
+        var run = Control.RuntimeDirectory.Path;
         return Directory.Exists(run) ? run : Path.GetTempPath();
     }
 

@@ -41,7 +41,7 @@ public class DaemonLifecycleTests : IDisposable
         var message = await notify.NextAsync();
 
         Assert.StartsWith("READY=1\n", message);
-        Assert.Contains("STATUS=Watching the kernel, systemd-networkd", message);
+        Assert.Matches(@"\nSTATUS=Watching \d+ links \(\d+ selected\); 0 rules, 0 routes managed; 0 scripts run, 0 failed$", message);
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
@@ -87,5 +87,73 @@ public class DaemonLifecycleTests : IDisposable
         var first = broker.StandardError.Split('\n')[0];
         Assert.StartsWith("{\"time\":", first);
         Assert.Contains("\"level\":\"info\"", first);
+    }
+
+    [Fact]
+    public async Task A_second_daemon_on_the_same_control_socket_refuses_to_start_and_a_stale_socket_is_taken_over()
+    {
+        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"dhclient\"\nUser = \"root\"\n");
+        var runtime = _dir.Combine("run");
+        Directory.CreateDirectory(runtime);
+        var socket = Path.Combine(runtime, "control");
+        // What a daemon killed with SIGKILL leaves behind: a socket file nobody listens on.
+        StaleSocket.Leave(socket);
+        Assert.True(File.Exists(socket));
+
+        var environment = new Dictionary<string, string> { ["RUNTIME_DIRECTORY"] = runtime };
+        using var first = BrokerBinary.Start(["--config", config], environment);
+        await WaitForAsync(() => first.StandardError.Contains("Kernel:"));
+        var (code, stdout, _) = await RunAsync(["status", "--config", config], environment);
+        Assert.Equal(0, code);
+        Assert.Contains($"running: pid {first.Pid}, network-broker", stdout);
+
+        using var second = BrokerBinary.Start(["--config", config], environment);
+        Assert.Equal(1, await second.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"another network-broker is running: {socket} answers", second.StandardError);
+
+        first.Signal(15);
+        Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(File.Exists(socket), "the socket is removed at stop");
+        (code, stdout, _) = await RunAsync(["status", "--config", config], environment);
+        Assert.Contains($"Daemon\n  the daemon is not running (nobody listens on {socket})", stdout);
+    }
+
+    private static async Task<(int, string, string)> RunAsync(string[] args, Dictionary<string, string> environment)
+    {
+        using var client = BrokerBinary.Start(args, environment);
+        var code = await client.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return (code, client.StandardOutput, client.StandardError);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition() && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.True(condition());
+    }
+
+    /// <summary>Binds a Unix socket and closes it without unlinking (what .NET's Socket would do on Dispose).</summary>
+    private static unsafe class StaleSocket
+    {
+        [System.Runtime.InteropServices.DllImport("libc.so.6")]
+        private static extern int socket(int domain, int type, int protocol);
+
+        [System.Runtime.InteropServices.DllImport("libc.so.6")]
+        private static extern int bind(int fd, byte* address, int length);
+
+        [System.Runtime.InteropServices.DllImport("libc.so.6")]
+        private static extern int close(int fd);
+
+        public static void Leave(string path)
+        {
+            var address = new byte[110];
+            address[0] = 1; // AF_UNIX, little-endian sa_family_t
+            System.Text.Encoding.UTF8.GetBytes(path).CopyTo(address, 2);
+            var fd = socket(1, 1, 0);
+            fixed (byte* pointer = address)
+                Assert.Equal(0, bind(fd, pointer, address.Length));
+            close(fd);
+        }
     }
 }

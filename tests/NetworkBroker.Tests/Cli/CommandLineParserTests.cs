@@ -94,4 +94,17 @@ public class CommandLineParserTests
                      "NETWORK_EVENT_LOG_LEVEL", "NETWORK_EVENT_LOG_FORMAT", "DBUS_SYSTEM_BUS_ADDRESS" })
             Assert.Contains(word, CommandLineParser.Usage);
     }
+
+    [Fact]
+    public void Monitor_is_a_command_with_json_lines_on_request()
+    {
+        var text = CommandLineParser.Parse(["monitor"]);
+        Assert.Null(text.Error);
+        Assert.Equal(CommandKind.Monitor, text.Command);
+        Assert.False(text.Json);
+        Assert.True(CommandLineParser.Parse(["monitor", "--json"]).Json);
+        Assert.True(CommandLineParser.Parse(["-j", "monitor"]).Json);
+        Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["status", "--json"]).Error);
+        Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["--json"]).Error);
+    }
 }

@@ -12,10 +12,13 @@ public sealed class BrokerBinary : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
+    private readonly string? _ownRuntimeDirectory;
 
-    private BrokerBinary(Process process)
+    private BrokerBinary(Process process, string runtimeDirectory, string? ownRuntimeDirectory)
     {
         _process = process;
+        RuntimeDirectory = runtimeDirectory;
+        _ownRuntimeDirectory = ownRuntimeDirectory;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_stdout) _stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
         process.BeginOutputReadLine();
@@ -23,6 +26,16 @@ public sealed class BrokerBinary : IDisposable
     }
 
     public int Pid => _process.Id;
+
+    /// <summary>The RUNTIME_DIRECTORY the program was given (its control socket is "control" in it).</summary>
+    public string RuntimeDirectory { get; }
+
+    /// <summary>The environment for a client (status, monitor) of this daemon's control socket.</summary>
+    public Dictionary<string, string> ClientEnvironment(IDictionary<string, string>? more = null)
+    {
+        var environment = new Dictionary<string, string>(more ?? new Dictionary<string, string>()) { ["RUNTIME_DIRECTORY"] = RuntimeDirectory };
+        return environment;
+    }
 
     public string StandardOutput { get { lock (_stdout) return _stdout.ToString(); } }
 
@@ -52,7 +65,15 @@ public sealed class BrokerBinary : IDisposable
         info.Environment.Remove("JOURNAL_STREAM");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
             info.Environment[name] = value;
-        return new BrokerBinary(Process.Start(info)!);
+        // Each daemon its own control socket: tests run side by side, and /run/network-broker is the host's.
+        string? runtime = null;
+        if (!info.Environment.ContainsKey("RUNTIME_DIRECTORY"))
+        {
+            runtime = Directory.CreateTempSubdirectory("nb-run-").FullName;
+            File.SetUnixFileMode(runtime, (UnixFileMode)0b111_101_101);
+            info.Environment["RUNTIME_DIRECTORY"] = runtime;
+        }
+        return new BrokerBinary(Process.Start(info)!, info.Environment["RUNTIME_DIRECTORY"]!, runtime);
     }
 
     /// <summary>Runs to completion and returns the exit code.</summary>
@@ -101,6 +122,16 @@ public sealed class BrokerBinary : IDisposable
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.Dispose();
+        if (_ownRuntimeDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_ownRuntimeDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 
     private static class Mono

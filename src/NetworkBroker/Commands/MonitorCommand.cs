@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+using NetworkBroker.Cli;
+using NetworkBroker.Control;
+
+namespace NetworkBroker.Commands;
+
+/// <summary>
+/// <c>network-broker monitor [--json]</c>: attaches to the running daemon's control socket and prints the
+/// events it sees and the actions it takes as they happen, until Ctrl-C or the daemon stops.
+/// </summary>
+public static class MonitorCommand
+{
+    public static async Task<int> RunAsync(CommandLine command)
+    {
+        using var stop = new CancellationTokenSource();
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        var path = RuntimeDirectory.ControlSocket;
+        var output = Console.Out;
+        try
+        {
+            await foreach (var line in ControlClient.RequestAsync(path, "monitor", stop.Token))
+            {
+                if (command.Json)
+                    await output.WriteLineAsync(line);
+                else if (line.Contains("\"event\":\"monitor\"", StringComparison.Ordinal))
+                    await Console.Error.WriteLineAsync($"Monitoring the network-broker daemon on {path}; Ctrl-C stops");
+                else
+                    await output.WriteLineAsync(MonitorText.Render(line));
+                await output.FlushAsync(stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return ExitCodes.Success;
+        }
+        catch (ControlClientException e)
+        {
+            await Console.Error.WriteLineAsync($"network-broker monitor: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"network-broker monitor: the connection to the daemon broke: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        await Console.Error.WriteLineAsync("network-broker monitor: the daemon closed the connection (it stopped)");
+        return ExitCodes.Success;
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Net.Sockets;
+using System.Text;
+using NetworkBroker.Control;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.Tests.Control;
+
+public class ControlServerTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly MemoryLog _log = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string SocketPath => _dir.Combine("control");
+
+    private ControlServer Start(MonitorHub monitors) =>
+        ControlServer.Start(SocketPath, () => Task.FromResult(new DaemonStatus { Pid = 17, Links = 3 }), monitors, _log.Logger)!;
+
+    [Fact]
+    public async Task Status_is_one_JSON_object_and_the_socket_is_for_its_owner_and_group_only()
+    {
+        await using var server = Start(new MonitorHub());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(SocketPath));
+
+        var status = await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(17, status.Pid);
+        Assert.Equal(3, status.Links);
+    }
+
+    [Fact]
+    public async Task An_unknown_request_gets_an_error_naming_the_known_ones()
+    {
+        await using var server = Start(new MonitorHub());
+        var error = await Assert.ThrowsAsync<ControlClientException>(async () =>
+        {
+            await foreach (var _ in ControlClient.RequestAsync(SocketPath, "reboot", CancellationToken.None))
+            {
+            }
+        });
+        Assert.Equal("the daemon refused: unknown request \"reboot\" (known: status, monitor)", error.Message);
+    }
+
+    [Fact]
+    public async Task A_monitor_gets_the_published_lines_in_order_and_is_told_when_it_lost_some()
+    {
+        var monitors = new MonitorHub();
+        await using var server = Start(monitors);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var lines = ControlClient.RequestAsync(SocketPath, "monitor", cancel.Token).GetAsyncEnumerator(cancel.Token);
+
+        Assert.True(await lines.MoveNextAsync());
+        Assert.Contains("\"event\":\"monitor\"", lines.Current);
+        Assert.Equal(1, monitors.Count);
+        for (var i = 0; i < 3; i++)
+            monitors.Publish($"{{\"n\":{i}}}");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await lines.MoveNextAsync());
+            Assert.Equal($"{{\"n\":{i}}}", lines.Current);
+        }
+
+        // Far more than the queue holds, at once: the publisher never waits, the reader learns what it missed.
+        for (var i = 0; i < MonitorHub.QueueCapacity * 3; i++)
+            monitors.Publish($"{{\"m\":{i}}}");
+        var received = 0;
+        long lost = 0;
+        while (received + lost < MonitorHub.QueueCapacity * 3 && await lines.MoveNextAsync())
+        {
+            if (lines.Current.Contains("\"event\":\"lost\""))
+                lost += long.Parse(lines.Current.Split("\"count\":")[1].TrimEnd('}'));
+            else
+                received++;
+        }
+        Assert.Equal(MonitorHub.QueueCapacity * 3, received + lost);
+        Assert.True(lost > 0, "the queue is bounded");
+    }
+
+    [Fact]
+    public async Task A_monitor_that_disconnects_is_unsubscribed_even_while_nothing_happens()
+    {
+        var monitors = new MonitorHub();
+        await using var server = Start(monitors);
+        using (var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await client.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath));
+            await client.SendAsync(Encoding.UTF8.GetBytes("monitor\n"));
+            var buffer = new byte[256];
+            Assert.True(await client.ReceiveAsync(buffer) > 0);
+            Assert.Equal(1, monitors.Count);
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (monitors.Count > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(0, monitors.Count);
+    }
+
+    [Fact]
+    public async Task Stopping_ends_attached_monitors_and_removes_the_socket()
+    {
+        var monitors = new MonitorHub();
+        var server = Start(monitors);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var lines = new List<string>();
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var line in ControlClient.RequestAsync(SocketPath, "monitor", cancel.Token))
+                lines.Add(line);
+        });
+        while (monitors.Count == 0)
+            await Task.Delay(10, cancel.Token);
+        monitors.Publish("{\"last\":true}");
+
+        await server.DisposeAsync();
+        await reading;
+
+        Assert.Equal("{\"last\":true}", lines[^1]);
+        Assert.False(File.Exists(SocketPath));
+        var error = await Assert.ThrowsAsync<ControlClientException>(() => ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(5)));
+        Assert.True(error.NotRunning);
+        Assert.StartsWith("the daemon is not running", error.Message);
+    }
+}
