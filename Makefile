@@ -6,6 +6,9 @@ SHELL      := /bin/bash
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+VERSION    := $(shell sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
+DEB_REVISION ?= 1
 RID        ?= linux-x64
 CONFIG     ?= Release
 DOTNET     ?= dotnet
@@ -14,11 +17,11 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
-.PHONY: all build deps test unit-test demo install clean bench
+.PHONY: all build deps test unit-test demo install deb clean bench
 
 all: build
 
@@ -58,7 +61,7 @@ install: bin/network-broker
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker
 	@for d in $(STATE_DIRS); do install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/network-broker/$$d.d; done
 	install -D -m 0644 packaging/rt_protos.d/network-broker.conf $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/network-broker.conf
-	install -D -m 0644 packaging/systemd/network-broker.service $(DESTDIR)$(PREFIX)/lib/systemd/system/network-broker.service
+	install -D -m 0644 packaging/systemd/network-broker.service $(DESTDIR)$(UNITDIR)/network-broker.service
 	install -D -m 0644 packaging/sysusers.d/network-broker.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/network-broker.conf
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
 	install -D -m 0644 packaging/man/network-broker.8 $(DESTDIR)$(PREFIX)/share/man/man8/network-broker.8
@@ -66,6 +69,11 @@ install: bin/network-broker
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi
+
+# out/network-broker_<version>-<revision>_<arch>.deb, checked with lintian when it is installed.
+deb: bin/network-broker
+	@command -v dpkg-deb >/dev/null || { echo "make deb needs dpkg-deb (Debian's dpkg)" >&2; exit 1; }
+	./packaging/debian/build-deb.sh $(VERSION)-$(DEB_REVISION) $(CURDIR)/out
 
 bench:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory bench; fi; \
