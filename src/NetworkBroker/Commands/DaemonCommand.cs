@@ -154,6 +154,9 @@ public static class DaemonCommand
             await loop;
             await broker.StopPolicyRoutingAsync();
         }
+        if (scripts.Statistics.Running > 0)
+            log.Info($"Waiting for {scripts.Statistics.Running} running script event(s) to finish");
+        await scripts.DisposeAsync();
         log.Info("Stopped");
         return ExitCodes.Success;
 

@@ -23,6 +23,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _idle = NewIdle(completed: true);
+    private bool _disposed;
 
     public ScriptDispatcher(ScriptRunner runner, Logger log, int maxParallel = 8)
     {
@@ -164,12 +165,15 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops (<see cref="Stop"/>) and waits until the scripts running finished.</summary>
+    /// <summary>Stops (<see cref="Stop"/>) and waits until the scripts running finished. Calling it again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
         Task[] drains;
         lock (_gate)
         {
+            if (_disposed)
+                return;
+            _disposed = true;
             if (!_stopping.IsCancellationRequested)
                 _stopping.Cancel();
             drains = [.. _lanes.Values.Select(l => l.Drain)];

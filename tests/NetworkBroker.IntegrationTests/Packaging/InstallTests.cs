@@ -10,18 +10,11 @@ public class InstallTests : IDisposable
 
     public void Dispose() => _root.Dispose();
 
-    private static string Repository()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Makefile")))
-            directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("no Makefile above the test's directory");
-    }
 
     [Fact]
     public void Make_install_ships_binary_config_directories_unit_sysusers_and_protocol_name_and_systemd_accepts_the_unit()
     {
-        var repository = Repository();
+        var repository = DebianPackage.Repository;
         Shell.Run("make", "-C", repository, "--no-print-directory", "install", $"DESTDIR={_root.Path}");
 
         string At(string path) => Path.Combine(_root.Path, path.TrimStart('/'));
