@@ -189,6 +189,14 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     private static string Seconds(TimeSpan span) =>
         span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
 
-    private void Write(ScriptEvent scriptEvent, LogLevel level, string message, params ReadOnlySpan<LogField> fields) =>
-        log.Write(level, scriptEvent.Link, scriptEvent.IfIndex, message, fields);
+    /// <summary>Every line about a script carries the state directory (STATE= in the journal) besides the link.</summary>
+    private void Write(ScriptEvent scriptEvent, LogLevel level, string message, params ReadOnlySpan<LogField> fields)
+    {
+        if (!log.IsEnabled(level))
+            return;
+        var all = new LogField[fields.Length + 1];
+        all[0] = new LogField("STATE", scriptEvent.State);
+        fields.CopyTo(all.AsSpan(1));
+        log.Write(level, scriptEvent.Link, scriptEvent.IfIndex, message, all);
+    }
 }

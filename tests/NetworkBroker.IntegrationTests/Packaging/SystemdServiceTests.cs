@@ -71,6 +71,7 @@ public class SystemdServiceTests
         var finished = Assert.Single(entries, e => e.TryGetProperty("EXIT_STATUS", out _));
         Assert.Equal("0", finished.GetProperty("EXIT_STATUS").GetString());
         Assert.Equal(Unit, finished.GetProperty("_SYSTEMD_UNIT").GetString());
+        Assert.Equal("routes", finished.GetProperty("STATE").GetString());
         Assert.Equal(uid, finished.GetProperty("_UID").GetString());
 
         // status and the control socket in the RuntimeDirectory= systemd made.

@@ -12,7 +12,7 @@ public class JournalTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void Entries_go_to_journald_with_LINK_IFINDEX_SCRIPT_and_EXIT_STATUS_so_journalctl_LINK_works()
+    public void Entries_go_to_journald_with_LINK_IFINDEX_STATE_SCRIPT_and_EXIT_STATUS_so_journalctl_LINK_works()
     {
         _dir.Script("routable", "10-fail", "#!/bin/sh\necho hello from the script\nexit 3\n");
         var config = _dir.Write("network-broker.toml", "");
@@ -38,6 +38,7 @@ public class JournalTests : IDisposable
         Assert.Equal("exited", failed.GetProperty("EXIT_CODE").GetString());
         Assert.Equal(_dir.Combine("routable.d", "10-fail"), failed.GetProperty("SCRIPT").GetString());
         Assert.Equal("4", failed.GetProperty("PRIORITY").GetString());
+        Assert.Equal("routable", failed.GetProperty("STATE").GetString());
         Assert.All(entries, e => Assert.Equal("network-broker", e.GetProperty("SYSLOG_IDENTIFIER").GetString()));
     }
 }
