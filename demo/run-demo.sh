@@ -101,11 +101,18 @@ for f in "$dir/etc/network-broker.toml" "$dir/etc/routable.d/10-announce" "$dir/
 done
 
 say "starting network-broker in the namespace (it sees networkd's /run/systemd through its mount namespace)"
+# Its control socket goes in the sandbox, not in this machine's /run/network-broker.
+export RUNTIME_DIRECTORY=$dir/run-broker
 # nsenter execs the broker (no PID namespace to enter), so $! is the broker itself.
 nsenter -t "$networkd" -n -m "$broker" --config "$dir/etc/network-broker.toml" > >(sed -u 's/^/  broker | /') 2>&1 &
 broker_pid=$!
 pids+=($broker_pid)
 sleep 1.5
+
+say "network-broker monitor: what the running daemon sees and does, through its control socket"
+"$broker" monitor 2>/dev/null | grep --line-buffered -E ' (state|scripts|address-added|address-removed) |^    ' | sed -u 's/^/  monitor | /' &
+pids+=($!)
+sleep 0.3
 
 for flap in 1 2 3; do
     say "flap $flap: the peer takes the carrier away"
@@ -117,6 +124,8 @@ for flap in 1 2 3; do
 done
 
 say "the broker after the flaps: $(awk '/^VmRSS|^VmHWM|^Threads/ {printf "%s %s %s  ", $1, $2, $3}' /proc/$broker_pid/status)"
+say "network-broker status, its first part: the daemon's own counters"
+"$broker" status --config "$dir/etc/network-broker.toml" | sed -n '1,/^$/p' | sed 's/^/  /'
 say "stopping the broker (SIGTERM), then removing the sandbox"
 kill -TERM "$broker_pid"
 wait "$broker_pid" || true
