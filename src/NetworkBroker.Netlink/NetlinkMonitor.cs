@@ -37,6 +37,8 @@ public sealed class NetlinkMonitor : IDisposable
     private readonly Action<KernelNotification> _notify;
     private readonly Action<ResyncReason> _resync;
     private readonly Action<Exception> _error;
+    private Action<uint>? _barrier;
+    private uint _lastBarrier;
     private volatile bool _stopping;
     private volatile bool _resyncRequested;
 
@@ -54,6 +56,27 @@ public sealed class NetlinkMonitor : IDisposable
     }
 
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
+
+    /// <summary>
+    /// Called on the monitor's thread when a barrier's NOOP is read: every notification the kernel queued
+    /// before <see cref="Barrier"/> was called has been handed to the callback by then. Set before <see cref="Start"/>.
+    /// </summary>
+    public Action<uint>? BarrierReached
+    {
+        set => _barrier = value;
+    }
+
+    /// <summary>
+    /// Puts a NOOP carrying <paramref name="token"/> (never 0) at the end of the socket's queue; when the thread
+    /// reads it, <see cref="BarrierReached"/> is called. A peer that acted on the kernel and then told us so (networkd
+    /// over D-Bus, dhclient in its lease file) did so after the kernel queued its notifications: behind a barrier
+    /// they are in the model. False when the NOOP cannot be sent (no CAP_NET_ADMIN): there is no barrier then.
+    /// </summary>
+    public bool Barrier(uint token)
+    {
+        Volatile.Write(ref _lastBarrier, token);
+        return Send(token);
+    }
 
     /// <summary>Starts the thread; its first act is an <see cref="ResyncReason.Initial"/> resync.</summary>
     public void Start() => _thread.Start();
@@ -129,6 +152,9 @@ public sealed class NetlinkMonitor : IDisposable
             _error(e);
         }
         Resync(ResyncReason.Overrun);
+        // Discarded with the queue may be barriers' NOOPs; the re-read is newer than any of them.
+        if (Volatile.Read(ref _lastBarrier) is var last and not 0)
+            _barrier?.Invoke(last);
     }
 
     private void Resync(ResyncReason reason)
@@ -150,6 +176,12 @@ public sealed class NetlinkMonitor : IDisposable
             var reader = new NetlinkMessageReader(datagram);
             while (reader.Next(out var message))
             {
+                if (message.Header.Type == NetlinkMessageType.Noop)
+                {
+                    if (message.Header.Sequence != 0)
+                        _barrier?.Invoke(message.Header.Sequence);
+                    continue;
+                }
                 KernelNotification? notification;
                 try
                 {
@@ -172,16 +204,21 @@ public sealed class NetlinkMonitor : IDisposable
         }
     }
 
-    private void Wake()
+    private void Wake() => Send(0);
+
+    /// <summary>A NOOP to the monitor's own port, with sequence 0 to wake it or a barrier's token.</summary>
+    private bool Send(uint sequence)
     {
         try
         {
-            var noop = new NetlinkRequestWriter(NetlinkMessageType.Noop, NetlinkFlags.None, 0);
+            var noop = new NetlinkRequestWriter(NetlinkMessageType.Noop, NetlinkFlags.None, sequence);
             _waker.SendTo(_socket.PortId, noop.Finish().Span);
+            return true;
         }
         catch (Exception e) when (e is NetlinkException or ObjectDisposedException)
         {
             // Without CAP_NET_ADMIN the NOOP is refused: the thread is a background thread and dies with the process.
+            return false;
         }
     }
 

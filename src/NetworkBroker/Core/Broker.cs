@@ -30,6 +30,11 @@ public sealed class Broker
     private int _policyRoutingScheduled;
     private string _policyRoutingNotes = "";
     private long _eventsHandled;
+    private readonly Queue<(uint Token, BrokerEvent Event)> _behindBarrier = new();
+    private uint _barrier;
+
+    /// <summary>How long a networkd or dhclient event waits at most for the kernel's notifications before it is handled anyway.</summary>
+    public TimeSpan BarrierTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long policy-routing triggers are collected before one reconcile runs.</summary>
     public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
@@ -187,6 +192,55 @@ public sealed class Broker
                 Act(changes);
                 SchedulePolicyRouting();
                 return;
+            case KernelBarrier barrier:
+                ReleaseBehindBarrier(barrier);
+                return;
+            case DhclientLeases or NetworkdPropertiesChanged or NetworkdSnapshot:
+                HandleAfterKernel(brokerEvent);
+                return;
+        }
+    }
+
+    /// <summary>
+    /// networkd and dhclient change the kernel first and tell us after (networkd adds the address, then signals
+    /// routable; dhclient-script configures the lease, then the lease file changes). The kernel's notifications
+    /// are in our socket by then, but may still be behind the peer's message on the channel: so the message
+    /// waits for a barrier through the kernel socket, and the scripts see a model that has the address.
+    /// </summary>
+    private void HandleAfterKernel(BrokerEvent brokerEvent)
+    {
+        if (_kernel is not null)
+        {
+            var token = ++_barrier == 0 ? ++_barrier : _barrier;
+            if (_kernel.Barrier(token))
+            {
+                _behindBarrier.Enqueue((token, brokerEvent));
+                PostLater(new KernelBarrier(token, Late: true), BarrierTimeout);
+                return;
+            }
+        }
+        // No barrier to be had: keep the order with what waits, then go on at once.
+        while (_behindBarrier.TryDequeue(out var waiting))
+            HandleFromPeer(waiting.Event);
+        HandleFromPeer(brokerEvent);
+    }
+
+    private void ReleaseBehindBarrier(KernelBarrier barrier)
+    {
+        // Tokens grow (wrapping around): everything asked for up to this one is now behind the kernel's notifications.
+        while (_behindBarrier.TryPeek(out var waiting) && (int)(waiting.Token - barrier.Token) <= 0)
+        {
+            _behindBarrier.Dequeue();
+            if (barrier.Late && waiting.Token == barrier.Token)
+                _log.Warn($"The kernel socket did not answer a barrier within {BarrierTimeout.TotalMilliseconds:0} ms; handling {waiting.Event.GetType().Name} without it");
+            HandleFromPeer(waiting.Event);
+        }
+    }
+
+    private void HandleFromPeer(BrokerEvent brokerEvent)
+    {
+        switch (brokerEvent)
+        {
             case DhclientLeases leases:
                 Observed?.Invoke(leases);
                 _leases.Handle(leases, Kernel);

@@ -16,6 +16,12 @@ public sealed record KernelNotified(KernelNotification Notification) : BrokerEve
 /// <summary>A full re-read of the kernel's state (at start, after lost notifications, or on request).</summary>
 public sealed record KernelResynced(KernelSnapshot Snapshot, ResyncReason Reason) : BrokerEvent;
 
+/// <summary>
+/// Every kernel notification queued before the barrier <see cref="Token"/> was asked for is on the channel ahead
+/// of this (or, when <see cref="Late"/>, the barrier did not come back in time and waiting stops).
+/// </summary>
+public sealed record KernelBarrier(uint Token, bool Late = false) : BrokerEvent;
+
 /// <summary>The broker asks itself to run something on its loop, with its model (status, tests).</summary>
 internal sealed record BrokerQuery(Action Run) : BrokerEvent;
 

@@ -10,4 +10,10 @@ public interface IKernel
 
     /// <summary>Re-read links, addresses and routes; the result arrives on the channel, after the notifications already sent.</summary>
     void RequestResync();
+
+    /// <summary>
+    /// Asks for a <see cref="Events.KernelBarrier"/> with <paramref name="token"/> on the channel once every
+    /// notification the kernel has queued so far is on it. False when no barrier can be had.
+    /// </summary>
+    bool Barrier(uint token);
 }

@@ -29,7 +29,10 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         _client = RtnetlinkClient.Open();
         try
         {
-            _monitor = new NetlinkMonitor(receiveBuffer, Post, Resync, e => _log.Error($"rtnetlink: {e.Message}"));
+            _monitor = new NetlinkMonitor(receiveBuffer, Post, Resync, e => _log.Error($"rtnetlink: {e.Message}"))
+            {
+                BarrierReached = token => Write(new KernelBarrier(token)),
+            };
         }
         catch
         {
@@ -59,6 +62,8 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
     }
 
     public void RequestResync() => _monitor.RequestResync();
+
+    public bool Barrier(uint token) => _monitor.Barrier(token);
 
     public IReadOnlyList<RuleMessage> DumpRules() => _client.DumpRules();
 

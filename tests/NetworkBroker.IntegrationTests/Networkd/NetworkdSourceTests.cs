@@ -117,4 +117,23 @@ public class NetworkdSourceTests : IDisposable
         if (initiallyRoutable)
             Assert.DoesNotContain(Record(broker), l => l.StartsWith("routable|"));
     }
+
+    [Fact]
+    public async Task The_JSON_of_routable_always_has_the_address_networkd_configured_before_saying_so()
+    {
+        // networkd adds the address over rtnetlink, then signals routable over D-Bus: the kernel's notification
+        // is in the broker's socket before the signal, and the JSON built for the signal must include it.
+        var (broker, ifindex) = await StartRoutable();
+        await using var _ = broker;
+        var missing = new List<int>();
+        for (var flap = 0; flap < 40; flap++)
+        {
+            File.Delete(broker.Directory.Combine("json-routable"));
+            await Flap(broker, ifindex);
+            using var json = JsonDocument.Parse(File.ReadAllText(broker.Directory.Combine("json-routable")));
+            if (!json.RootElement.GetProperty("Address").EnumerateArray().Any(a => a.GetProperty("IP").GetString() == "10.231.0.2"))
+                missing.Add(flap);
+        }
+        Assert.True(missing.Count == 0, $"routable without its address in the JSON at flaps {string.Join(", ", missing)}");
+    }
 }

@@ -18,6 +18,16 @@ public class BrokerTests : IAsyncDisposable
         public int Resyncs;
         public LinkMessage? GetLink(int index) { Asked++; return links.FirstOrDefault(l => l.Index == index); }
         public void RequestResync() => Resyncs++;
+        public bool Barrier(uint token) => false;
+    }
+
+    /// <summary>A kernel whose barriers are answered when the test says (the real one: when its socket's queue is read up to them).</summary>
+    private sealed class BarrierKernel : IKernel
+    {
+        public readonly List<uint> Tokens = [];
+        public LinkMessage? GetLink(int index) => null;
+        public void RequestResync() { }
+        public bool Barrier(uint token) { lock (Tokens) Tokens.Add(token); return true; }
     }
 
     private readonly TempDirectory _dir = new();
@@ -96,5 +106,73 @@ public class BrokerTests : IAsyncDisposable
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1" })));
         Assert.Contains(_log.Lines, l => l.Contains("error Handling BrokerQuery failed") && l.Contains("boom"));
         Assert.Contains(observed, e => e is LinkAdded);
+    }
+
+    private static NetworkdPropertiesChanged Routable(int ifindex) =>
+        new(ifindex, [new KeyValuePair<string, string>("OperationalState", "routable")]);
+
+    private static KernelNotified Address(int ifindex, string address) => new(new AddressNotification(false, NetlinkFlags.None,
+        new AddressMessage { Index = ifindex, Family = AddressFamily.IPv4, Address = IPAddress.Parse(address), PrefixLength = 24 }));
+
+    [Fact]
+    public async Task A_networkd_signal_waits_for_the_kernels_notifications_queued_before_it_and_keeps_its_order()
+    {
+        var kernel = new BarrierKernel();
+        _broker.Attach(kernel);
+        var observed = new List<BrokerEvent>();
+        _broker.Observed += e => { lock (observed) observed.Add(e); };
+
+        // The signal is on the channel before the address that networkd had added before sending it.
+        await Feed(
+            new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
+            Routable(3),
+            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("AdministrativeState", "configured")]),
+            Address(3, "192.0.2.3"));
+        Assert.Equal([1u, 2u], kernel.Tokens);
+        Assert.DoesNotContain(observed, e => e is NetworkdPropertiesChanged);
+
+        await Feed(new KernelBarrier(1));
+        List<BrokerEvent> seen;
+        lock (observed)
+            seen = [.. observed];
+        var address = seen.FindIndex(e => e is AddressAdded);
+        var signal = seen.FindIndex(e => e is NetworkdPropertiesChanged);
+        Assert.True(address >= 0 && address < signal, "the address is in the model before the signal is handled");
+        Assert.Single(seen.OfType<NetworkdPropertiesChanged>());
+
+        await Feed(new KernelBarrier(2));
+        lock (observed)
+            Assert.Equal(2, observed.OfType<NetworkdPropertiesChanged>().Count());
+        Assert.DoesNotContain(_log.Lines, l => l.Contains("did not answer a barrier"));
+    }
+
+    [Fact]
+    public async Task A_barrier_that_never_comes_back_delays_the_signal_by_the_timeout_only_and_says_so()
+    {
+        await using var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = _dir.Path }, _log.Logger), _log.Logger);
+        var broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("network-broker.toml") }, _log.Logger, scripts)
+        {
+            BarrierTimeout = TimeSpan.FromMilliseconds(100),
+        };
+        using var cancel = new CancellationTokenSource();
+        var loop = broker.RunAsync(cancel.Token);
+        broker.Attach(new BarrierKernel());
+        var handled = new TaskCompletionSource();
+        broker.Observed += e => { if (e is NetworkdPropertiesChanged) handled.TrySetResult(); };
+
+        await broker.Events.WriteAsync(Routable(3));
+
+        await handled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(_log.Lines, l => l.Contains("The kernel socket did not answer a barrier within 100 ms; handling NetworkdPropertiesChanged without it"));
+        await cancel.CancelAsync();
+        await loop;
+    }
+
+    [Fact]
+    public async Task Without_barriers_networkd_signals_are_handled_at_once()
+    {
+        _broker.Attach(new FakeKernel());
+        var observed = await Feed(Routable(3));
+        Assert.Single(observed.OfType<NetworkdPropertiesChanged>());
     }
 }
