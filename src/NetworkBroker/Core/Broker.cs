@@ -260,6 +260,7 @@ public sealed class Broker
 
     private void Act(IReadOnlyList<BrokerEvent> transitions)
     {
+        _states.BeginEvent();
         foreach (var transition in transitions)
         {
             Observed?.Invoke(transition);

@@ -19,6 +19,13 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
 
     public const string ManagerState = "manager";
 
+    // One signal can change OperationalState and AdministrativeState together: two transitions, one link
+    // description. What was built for the first is reused for the second (same link, same states).
+    private (int IfIndex, ImmutableDictionary<string, string>? States, string? Lease, string? Json) _last;
+
+    /// <summary>Called before the transitions of one event: what was built for another event is not reused.</summary>
+    public void BeginEvent() => _last = default;
+
     public void Run(LinkTransition transition, string name, KernelModel kernel)
     {
         if (!config.Links.Matches(name))
@@ -41,11 +48,18 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         foreach (var state in NetworkdBus.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
-        if (files.Lease(transition.IfIndex) is { } lease)
+        if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
+        {
+            var json = config.EmitJSON && kernel.Link(transition.IfIndex) is { } message
+                ? LinkDescription.Build(message, kernel.Addresses(transition.IfIndex), kernel.Routes(transition.IfIndex),
+                    transition.States, files.LinkState(transition.IfIndex), Driver(name))
+                : null;
+            _last = (transition.IfIndex, transition.States, files.Lease(transition.IfIndex), json);
+        }
+        if (_last.Lease is { } lease)
             environment.Add(new("DHCP_LEASE", lease));
-        if (config.EmitJSON && kernel.Link(transition.IfIndex) is { } message)
-            environment.Add(new("JSON", LinkDescription.Build(message, kernel.Addresses(transition.IfIndex), kernel.Routes(transition.IfIndex),
-                transition.States, files.LinkState(transition.IfIndex), Driver(name))));
+        if (_last.Json is { } description)
+            environment.Add(new("JSON", description));
         scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment));
     }
 

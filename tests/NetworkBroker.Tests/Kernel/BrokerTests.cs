@@ -175,4 +175,22 @@ public class BrokerTests : IAsyncDisposable
         var observed = await Feed(Routable(3));
         Assert.Single(observed.OfType<NetworkdPropertiesChanged>());
     }
+
+    [Fact]
+    public async Task One_signal_changing_both_states_builds_the_link_description_once_for_both_directories()
+    {
+        _broker.Attach(new FakeKernel());
+        var events = new List<ScriptEvent>();
+        _scripts.Completed += (e, _) => { lock (events) events.Add(e); };
+        await Feed(
+            new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
+            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("OperationalState", "routable"), new KeyValuePair<string, string>("AdministrativeState", "configured")]),
+            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("OperationalState", "degraded")]));
+        await _scripts.WhenIdle();
+
+        string Json(string state) { lock (events) return events.Single(e => e.State == state).Environment.Single(v => v.Key == "JSON").Value; }
+        Assert.Same(Json("routable"), Json("configured"));
+        Assert.NotSame(Json("routable"), Json("degraded"));
+        Assert.Contains("\"OperationalState\":\"degraded\"", Json("degraded"));
+    }
 }
