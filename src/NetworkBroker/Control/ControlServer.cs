@@ -150,6 +150,24 @@ public sealed class ControlServer : IAsyncDisposable
             {
                 _log.Error($"Control socket: {e.Message}");
             }
+            DiscardUnread(client);
+        }
+    }
+
+    /// <summary>
+    /// Closing a Unix socket with unread input resets the peer, which may then lose our reply: read what a
+    /// client sent beyond its request line (an overlong or garbage request) before closing.
+    /// </summary>
+    private static void DiscardUnread(Socket client)
+    {
+        try
+        {
+            var buffer = new byte[4096];
+            for (var total = 0; client.Available > 0 && total < 1024 * 1024; )
+                total += client.Receive(buffer);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
         }
     }
 

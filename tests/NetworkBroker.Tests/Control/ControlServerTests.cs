@@ -121,4 +121,50 @@ public class ControlServerTests : IDisposable
         Assert.True(error.NotRunning);
         Assert.StartsWith("the daemon is not running", error.Message);
     }
+
+    private async Task<string> Exchange(byte[] request, bool close = true)
+    {
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath));
+        await client.SendAsync(request);
+        if (close)
+            client.Shutdown(SocketShutdown.Send);
+        var reply = new MemoryStream();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        int read;
+        while ((read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            reply.Write(buffer, 0, read);
+        return Encoding.UTF8.GetString(reply.ToArray());
+    }
+
+    [Fact]
+    public async Task Garbage_requests_get_an_error_or_nothing_and_the_server_keeps_serving()
+    {
+        await using var server = Start(new MonitorHub());
+        var random = new Random(11);
+        for (var i = 0; i < 200; i++)
+        {
+            var request = new byte[random.Next(0, 600)];
+            random.NextBytes(request);
+            var reply = await Exchange(request);
+            // An error line naming the problem, or nothing at all for an empty request; never a crash or a hang.
+            Assert.True(reply.Length == 0 || reply.StartsWith("{\"error\":\"unknown request ", StringComparison.Ordinal), reply);
+        }
+        Assert.Equal(17, (await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(10))).Pid);
+    }
+
+    [Fact]
+    public async Task A_client_that_never_finishes_its_request_is_dropped_and_others_are_served_meanwhile()
+    {
+        await using var server = Start(new MonitorHub());
+        using var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await silent.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath));
+        await silent.SendAsync("stat"u8.ToArray());
+
+        Assert.Equal(3, (await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(10))).Links);
+        var buffer = new byte[64];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, await silent.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)); // closed after 5 s
+    }
 }

@@ -91,6 +91,27 @@ public class MonitorEventsTests
         Assert.Null(MonitorEvents.Format(new NetworkdPropertiesChanged(3, []), _ => null, At));
     }
 
+    [Fact]
+    public void Leases_networkd_reads_and_manager_changes_have_lines_of_their_own()
+    {
+        var leases = new DhclientLeases("/var/lib/dhcp/dhclient.leases",
+            [new NetworkBroker.Dhclient.DhcpLease { Interface = "eth1", Address = IPAddress.Parse("10.0.0.9") }], Initial: false);
+        var json = Parse(MonitorEvents.Format(leases, _ => null, At));
+        Assert.Equal("dhcp-leases", json.GetProperty("event").GetString());
+        Assert.Equal("/var/lib/dhcp/dhclient.leases", json.GetProperty("file").GetString());
+        Assert.Equal("eth1 10.0.0.9", Assert.Single(json.GetProperty("leases").EnumerateArray()).GetString());
+
+        var snapshot = new NetworkdSnapshot(ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(3, ImmutableDictionary<string, string>.Empty),
+            ImmutableDictionary<int, string>.Empty, ImmutableDictionary<string, string>.Empty, NetworkdSnapshotReason.Restarted);
+        json = Parse(MonitorEvents.Format(snapshot, _ => null, At));
+        Assert.Equal("networkd-read", json.GetProperty("event").GetString());
+        Assert.Equal("restarted", json.GetProperty("reason").GetString());
+        Assert.Equal(1, json.GetProperty("links").GetInt32());
+
+        var manager = new ManagerTransition([new KeyValuePair<string, string>("OperationalState", "degraded")], ImmutableDictionary<string, string>.Empty);
+        Assert.Equal("18:40:58.123 manager-state OperationalState=degraded", MonitorText.Render(MonitorEvents.Format(manager, _ => null, At)!));
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[1,2]")]
