@@ -7,18 +7,13 @@ cd "$(dirname "$0")/.."
 broker=$PWD/bin/network-broker
 id=$$
 dir=$(mktemp -d /tmp/network-broker-demo.XXXXXX)
-# networkd drops to user systemd-network: it must be able to reach the bus socket in here.
-chmod 0755 "$dir"
-node=nb-demo-node-$id
-peer=nb-demo-peer-$id
 pids=()
 
 cleanup() {
     set +e
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
     wait 2>/dev/null
-    ip netns del "$node" 2>/dev/null
-    ip netns del "$peer" 2>/dev/null
+    ./scripts/networkd-sandbox.sh down "$dir"
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -26,53 +21,16 @@ trap 'exit 130' INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "a private system bus"
-cat > "$dir/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <auth>EXTERNAL</auth>
-  <listen>unix:path=$dir/bus.sock</listen>
-  <policy context="default">
-    <allow user="*"/> <allow own="*"/>
-    <allow send_type="method_call"/> <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/> <allow receive_type="method_return"/>
-    <allow receive_type="error"/> <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$dir/bus.conf" --nofork --print-address > "$dir/bus.address" 2>/dev/null &
-pids+=($!)
-while [ ! -s "$dir/bus.address" ]; do sleep 0.05; done
-export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/bus.sock
+say "the sandbox: a private system bus, namespace nb-demo$id-node whose eth1 is managed by the real systemd-networkd, its peer veth0 in nb-demo$id-peer"
+./scripts/networkd-sandbox.sh up "$dir" "demo$id"
+# NODE, PEER, DBUS_SYSTEM_BUS_ADDRESS, NETWORKD_PID, ...
+set -a
+. "$dir/sandbox.env"
+set +a
+networkd=$NETWORKD_PID
+peer=$PEER
 echo "$DBUS_SYSTEM_BUS_ADDRESS"
-
-say "namespace $node: eth1, managed by systemd-networkd; its peer veth0 in $peer"
-ip netns add "$node"
-ip netns add "$peer"
-ip -n "$peer" link add veth0 type veth peer name eth1
-ip -n "$peer" link set eth1 netns "$node"
-ip -n "$peer" addr add 10.231.0.1/24 dev veth0
-ip -n "$peer" link set veth0 up
-mkdir -p "$dir/network" "$dir/run"
-printf '[Match]\nName=eth1\n[Network]\nAddress=10.231.0.2/24\nGateway=10.231.0.1\nIPv6AcceptRA=no\n' > "$dir/network/10-eth1.network"
 cat "$dir/network/10-eth1.network"
-ip netns exec "$node" unshare -m --propagation private sh -c "
-  mount --bind $dir/run /run/systemd
-  mount -o remount,ro,bind /sys
-  mount --bind $dir/network /etc/systemd/network
-  mkdir -p /run/systemd/netif && chown systemd-network:systemd-network /run/systemd/netif
-  exec /lib/systemd/systemd-networkd" > "$dir/networkd.log" 2>&1 &
-networkd=$!
-pids+=($networkd)
-for _ in $(seq 100); do
-    busctl --system list --no-pager 2>/dev/null | grep -q "^org.freedesktop.network1 " && break
-    sleep 0.1
-done
-busctl --system list --no-pager 2>/dev/null | grep -q "^org.freedesktop.network1 " || { echo "systemd-networkd did not start:"; cat "$dir/networkd.log"; exit 1; }
 
 say "the broker's configuration and two example scripts"
 mkdir -p "$dir/etc/routable.d" "$dir/etc/no-carrier.d"

@@ -12,13 +12,7 @@ import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOOKED = ("no-carrier", "carrier", "routable")
-BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig><type>system</type><auth>EXTERNAL</auth><listen>unix:path={dir}/bus.sock</listen>
-<policy context="default"><allow user="*"/><allow own="*"/><allow send_type="method_call"/><allow send_type="signal"/>
-<allow send_requested_reply="true" send_type="method_return"/><allow send_requested_reply="true" send_type="error"/>
-<allow receive_type="method_call"/><allow receive_type="method_return"/><allow receive_type="error"/><allow receive_type="signal"/>
-</policy></busconfig>"""
+SANDBOX = os.path.join(ROOT, "scripts", "networkd-sandbox.sh")
 
 
 def sh(command):
@@ -26,34 +20,18 @@ def sh(command):
 
 
 class Sandbox:
+    """scripts/networkd-sandbox.sh (the one `make demo` uses), plus busctl monitor as ground truth."""
+
     def __init__(self, tag):
         self.dir = tempfile.mkdtemp(prefix="nb-bench-")
-        os.chmod(self.dir, 0o755)  # networkd drops to systemd-network and must reach the bus socket
-        self.node, self.peer = f"nbb-node-{tag}", f"nbb-peer-{tag}"
         self.processes = []
-        with open(f"{self.dir}/bus.conf", "w") as f:
-            f.write(BUS_CONF.format(dir=self.dir))
-        bus = subprocess.Popen(["dbus-daemon", f"--config-file={self.dir}/bus.conf", "--nofork", "--print-address"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        bus.stdout.readline()
-        self.processes.append(bus)
-        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={self.dir}/bus.sock")
-        sh(f"ip netns add {self.node} && ip netns add {self.peer}")
-        sh(f"ip -n {self.peer} link add veth0 type veth peer name eth1 && ip -n {self.peer} link set eth1 netns {self.node}")
-        sh(f"ip -n {self.peer} addr add 10.231.0.1/24 dev veth0 && ip -n {self.peer} link set veth0 up")
-        os.makedirs(f"{self.dir}/network")
-        os.makedirs(f"{self.dir}/run")
-        with open(f"{self.dir}/network/10-eth1.network", "w") as f:
-            f.write("[Match]\nName=eth1\n[Network]\nAddress=10.231.0.2/24\nGateway=10.231.0.1\nIPv6AcceptRA=no\n")
-        script = (f"mount --bind {self.dir}/run /run/systemd; mount -o remount,ro,bind /sys; "
-                  f"mount --bind {self.dir}/network /etc/systemd/network; "
-                  "mkdir -p /run/systemd/netif && chown systemd-network:systemd-network /run/systemd/netif; "
-                  "exec /lib/systemd/systemd-networkd")
-        self.networkd = subprocess.Popen(["ip", "netns", "exec", self.node, "unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                         env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.processes.append(self.networkd)
-        self.wait_for(lambda: "org.freedesktop.network1 " in self.busctl("list", "--no-pager"), 10)
-        self.wait_for(lambda: "OPER_STATE=routable" in self.link_state(), 20)
+        subprocess.run([SANDBOX, "up", self.dir, f"bench{tag}"], check=True, stdout=subprocess.DEVNULL)
+        with open(f"{self.dir}/sandbox.env") as f:
+            values = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        self.node, self.peer = values["NODE"], values["PEER"]
+        self.ifindex = values["IFINDEX"]
+        self.networkd_pid = int(values["NETWORKD_PID"])
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=values["DBUS_SYSTEM_BUS_ADDRESS"])
         self.monitor_file = f"{self.dir}/monitor.json"
         self.monitor = subprocess.Popen(["busctl", "--system", "monitor", "--json=short", "org.freedesktop.network1"], env=self.env,
                                         stdout=open(self.monitor_file, "w"), stderr=subprocess.DEVNULL)
@@ -65,9 +43,7 @@ class Sandbox:
 
     def link_state(self):
         try:
-            index = open(f"/run/netns/{self.node}") and subprocess.run(
-                ["ip", "netns", "exec", self.node, "cat", "/sys/class/net/eth1/ifindex"], capture_output=True, text=True).stdout.strip()
-            return open(f"{self.dir}/run/netif/links/{index}").read()
+            return open(f"{self.dir}/run/netif/links/{self.ifindex}").read()
         except OSError:
             return ""
 
@@ -98,7 +74,7 @@ class Sandbox:
         for process in reversed(self.processes):
             process.kill()
             process.wait()
-        subprocess.run(f"ip netns del {self.node}; ip netns del {self.peer}", shell=True)
+        subprocess.run([SANDBOX, "down", self.dir])
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -129,7 +105,8 @@ def start(kind, sandbox, tag):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(notify)
     listener.settimeout(0.005)
-    env = dict(sandbox.env, NOTIFY_SOCKET=notify)
+    # The broker's control socket stays in the sandbox, not in this machine's /run/network-broker.
+    env = dict(sandbox.env, NOTIFY_SOCKET=notify, RUNTIME_DIRECTORY=f"{sandbox.dir}/run-broker")
     if kind == "network-broker":
         config = f"{sandbox.dir}/etc"
         os.makedirs(config)
@@ -143,7 +120,7 @@ def start(kind, sandbox, tag):
         install_hooks(config, record)
         command = ["networkd-dispatcher", "-S", config, "-q"]
     started = time.time()
-    daemon = subprocess.Popen(["nsenter", "-t", str(sandbox.networkd.pid), "-n", "-m", *command], env=env,
+    daemon = subprocess.Popen(["nsenter", "-t", str(sandbox.networkd_pid), "-n", "-m", *command], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ready = None
     while ready is None and time.time() - started < 30:
