@@ -39,11 +39,6 @@ public static class MonitorCommand
             await Console.Error.WriteLineAsync($"network-broker monitor: {e.Message}");
             return ExitCodes.Failure;
         }
-        catch (IOException e)
-        {
-            await Console.Error.WriteLineAsync($"network-broker monitor: the connection to the daemon broke: {e.Message}");
-            return ExitCodes.Failure;
-        }
         await Console.Error.WriteLineAsync("network-broker monitor: the daemon closed the connection (it stopped)");
         return ExitCodes.Success;
 

@@ -38,14 +38,33 @@ public static class ControlClient
     public static async IAsyncEnumerable<string> RequestAsync(string path, string request, [EnumeratorCancellation] CancellationToken cancellation)
     {
         using var socket = Connect(path);
-        await socket.SendAsync(Encoding.UTF8.GetBytes(request + "\n"), SocketFlags.None, cancellation).ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes(request + "\n"), SocketFlags.None, cancellation).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new ControlClientException($"the daemon closed {path} before the request was sent: {e.Message}");
+        }
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (await reader.ReadLineAsync(cancellation).ConfigureAwait(false) is { } line)
+        while (await ReadLineAsync(reader, path, cancellation).ConfigureAwait(false) is { } line)
         {
             if (line.StartsWith("{\"error\":", StringComparison.Ordinal))
                 throw new ControlClientException($"the daemon refused: {ErrorOf(line)}");
             yield return line;
+        }
+    }
+
+    private static async Task<string?> ReadLineAsync(StreamReader reader, string path, CancellationToken cancellation)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(cancellation).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new ControlClientException($"the connection to the daemon on {path} broke: {e.Message}");
         }
     }
 

@@ -116,6 +116,11 @@ public sealed class ControlServer : IAsyncDisposable
             try
             {
                 var (pid, uid) = PeerOf(client);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                // The request is read even from a client about to be refused: closing with its bytes unread
+                // would reset the connection, and the client could lose the refusal.
+                var request = await ReadLineAsync(client, timeout.Token).ConfigureAwait(false);
                 var own = Libc.geteuid();
                 if (uid != 0 && uid != own)
                 {
@@ -123,10 +128,6 @@ public sealed class ControlServer : IAsyncDisposable
                     await SendAsync(client, Error($"permission denied: uid {uid} is neither root nor the daemon's user (uid {own})")).ConfigureAwait(false);
                     return;
                 }
-
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                var request = await ReadLineAsync(client, timeout.Token).ConfigureAwait(false);
                 switch (request)
                 {
                     case "status":
@@ -150,7 +151,10 @@ public sealed class ControlServer : IAsyncDisposable
             {
                 _log.Error($"Control socket: {e.Message}");
             }
-            DiscardUnread(client);
+            finally
+            {
+                DiscardUnread(client);
+            }
         }
     }
 

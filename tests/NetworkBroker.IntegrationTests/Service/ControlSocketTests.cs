@@ -36,7 +36,8 @@ public class ControlSocketTests : IDisposable
 
         using (var monitor = BrokerBinary.Start(["monitor"], broker.ClientEnvironment(), prefix: AsNobody))
         {
-            Assert.Equal(1, await monitor.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            var code = await monitor.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(code == 1, $"exit {code}: {monitor.StandardError}");
             Assert.Contains($"network-broker monitor: permission denied on {socket}: only root and the daemon's user may connect", monitor.StandardError);
         }
 
@@ -44,7 +45,8 @@ public class ControlSocketTests : IDisposable
         File.SetUnixFileMode(socket, (UnixFileMode)0b110_110_110);
         using (var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment(), prefix: AsNobody))
         {
-            Assert.Equal(1, await monitor.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            var code = await monitor.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(code == 1, $"exit {code}: {monitor.StandardError}");
             Assert.Contains("the daemon refused: permission denied: uid 65534 is neither root nor the daemon's user (uid 0)", monitor.StandardError);
             Assert.Equal("", monitor.StandardOutput);
         }

@@ -61,9 +61,11 @@ public class ControlServerTests : IDisposable
             Assert.Equal($"{{\"n\":{i}}}", lines.Current);
         }
 
-        // Far more than the queue holds, at once: the publisher never waits, the reader learns what it missed.
+        // Far more than the queue and the socket hold, while the reader does not read: the publisher never
+        // waits, and the reader learns afterwards how many lines it missed.
+        var padding = new string('x', 1024);
         for (var i = 0; i < MonitorHub.QueueCapacity * 3; i++)
-            monitors.Publish($"{{\"m\":{i}}}");
+            monitors.Publish($"{{\"m\":{i},\"pad\":\"{padding}\"}}");
         var received = 0;
         long lost = 0;
         while (received + lost < MonitorHub.QueueCapacity * 3 && await lines.MoveNextAsync())
