@@ -6,8 +6,8 @@ namespace NetworkBroker.IntegrationTests.Packaging;
 /// <summary>
 /// The Debian package's unit under the real systemd (PID 1 of a throw-away machine): the daemon runs as
 /// network-broker with exactly CAP_NET_ADMIN and CAP_SYS_ADMIN, tells systemd it is ready and what it
-/// watches, logs to the journal with fields, reloads, is restarted after a crash, and on stop lets the
-/// running script finish.
+/// watches, logs to the journal with fields, reloads, feeds the watchdog and is restarted when it stops
+/// answering or crashes, and on stop lets the running script finish.
 /// </summary>
 public class SystemdServiceTests
 {
@@ -15,7 +15,8 @@ public class SystemdServiceTests
 
 
     // The package as shipped, plus what the test needs: its own scripts, a quiet source (no networkd here),
-    // and a directory the scripts may write to under ProtectSystem=strict (a drop-in, as an admin would add).
+    // a directory the scripts may write to under ProtectSystem=strict (a drop-in, as an admin would add), and a
+    // watchdog short enough to see it work.
     private const string Prepare = """
         set -e
         ! getent passwd network-broker >/dev/null || userdel network-broker
@@ -39,12 +40,12 @@ public class SystemdServiceTests
         EOF
         chmod 755 /etc/network-broker/routes.d/10-record /etc/network-broker/routes.d/20-slow
         mkdir -p /etc/systemd/system/network-broker.service.d
-        printf '[Service]\nReadWritePaths=/var/lib/nbtest\n' > /etc/systemd/system/network-broker.service.d/test.conf
+        printf '[Service]\nReadWritePaths=/var/lib/nbtest\nWatchdogSec=2s\n' > /etc/systemd/system/network-broker.service.d/test.conf
         printf '[Unit]\nDescription=network-broker test machine\nWants=systemd-journald.service network-broker.service\n' > /etc/systemd/system/nbtest.target
         """;
 
     [Fact]
-    public void The_packaged_unit_runs_under_systemd_as_its_user_reloads_restarts_and_stops_gracefully()
+    public void The_packaged_unit_runs_under_systemd_as_its_user_reloads_feeds_the_watchdog_restarts_and_stops_gracefully()
     {
         var deb = DebianPackage.Path;
         var packaged = Path.Combine(Path.GetTempPath(), $"network-broker-{Guid.NewGuid():N}.deb");
@@ -83,10 +84,19 @@ public class SystemdServiceTests
         Assert.Contains("Reloaded /etc/network-broker/network-broker.toml", machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager"));
         Assert.Equal(main, machine.Property(Unit, "MainPID"));
 
+        // WatchdogSec=: the pings reach systemd while the loop answers; a daemon that stops answering is restarted.
+        var ping = long.Parse(machine.Property(Unit, "WatchdogTimestampMonotonic"));
+        machine.WaitFor(() => long.Parse(machine.Property(Unit, "WatchdogTimestampMonotonic")) > ping, "a watchdog ping", 10);
+        machine.Run("kill", "-STOP", main);
+        machine.WaitFor(() => machine.Property(Unit, "NRestarts") == "1" && machine.Property(Unit, "SubState") == "running", "the watchdog's restart");
+        Assert.Contains("Watchdog timeout", machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager"));
+        var restarted = machine.Property(Unit, "MainPID");
+        Assert.NotEqual(main, restarted);
+
         // Restart=on-failure: a daemon killed comes back.
-        machine.Run("kill", "-KILL", main);
-        machine.WaitFor(() => machine.Property(Unit, "NRestarts") == "1" && machine.Property(Unit, "SubState") == "running", "the restart");
-        Assert.NotEqual(main, machine.Property(Unit, "MainPID"));
+        machine.Run("kill", "-KILL", restarted);
+        machine.WaitFor(() => machine.Property(Unit, "NRestarts") == "2" && machine.Property(Unit, "SubState") == "running", "the restart");
+        Assert.NotEqual(restarted, machine.Property(Unit, "MainPID"));
 
         // Stop while a script runs: it finishes (KillMode=mixed: SIGTERM to the daemon only), and the stop is clean.
         machine.Run("ip", "route", "add", "198.51.102.0/24", "dev", "lo");
