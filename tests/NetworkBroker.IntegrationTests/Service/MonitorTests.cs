@@ -87,4 +87,48 @@ public class MonitorTests
         Assert.Equal(0, await text.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("the daemon closed the connection", json.StandardError);
     }
+
+    [Fact]
+    public async Task Policy_routing_changes_show_in_monitor_status_and_STATUS()
+    {
+        using var ns = NetworkNamespace.Create();
+        using var dir = new TempDirectory();
+        ns.Ip("link add eth1 type veth peer name peer1");
+        ns.Ip("link set eth1 up");
+        ns.Ip("link set peer1 up");
+        var config = dir.Write("network-broker.toml",
+            $"[System]\nUser = \"root\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{dir.Combine("none", "x.leases")}\"\n[Network]\nRoutingPolicyRules = \"eth1\"\n");
+        using var notify = new NotifySocket(dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
+            prefix: ["ip", "netns", "exec", ns.Name]);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());
+        await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"monitor\""));
+
+        ns.Ip("addr add 10.240.2.2/24 dev eth1");
+        ns.Ip("route add default via 10.240.2.1 dev eth1 metric 200");
+
+        // from and to rules for the address; the subnet route and the default route in the link's table.
+        await BrokerHarness.WaitForAsync(() => Lines(monitor).Any(l => Str(l, "event") == "policy-routing"
+            && l.GetProperty("rules").GetInt32() == 2 && l.GetProperty("routes").GetInt32() == 2));
+        var reconcile = Lines(monitor).Last(l => Str(l, "event") == "policy-routing");
+        Assert.Equal(0, reconcile.GetProperty("failed").GetInt32());
+        Assert.Equal(2, IpJson.OwnRules(ns).Count);
+        await notify.StatusAsync(s => s.Contains("; 2 rules, 2 routes managed;", StringComparison.Ordinal));
+
+        using (var status = BrokerBinary.Start(["status", "--config", config], broker.ClientEnvironment(), prefix: ["ip", "netns", "exec", ns.Name]))
+        {
+            Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Contains("policy routing: 2 rules and 2 routes managed\n", status.StandardOutput);
+            Assert.Contains("  rule from 10.240.2.2/32 lookup", status.StandardOutput);
+        }
+
+        var before = notify.Statuses.Count;
+        ns.Ip("addr del 10.240.2.2/24 dev eth1");
+        await notify.StatusAsync(s => s.Contains("; 0 rules, 0 routes managed;", StringComparison.Ordinal), after: before);
+        Assert.Empty(IpJson.OwnRules(ns));
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
 }

@@ -45,13 +45,16 @@ public sealed class NotifySocket : IDisposable
         return await _states.Reader.ReadAsync(timeout.Token);
     }
 
-    /// <summary>Waits for a STATUS= line (in any datagram) that satisfies <paramref name="match"/>, and returns it.</summary>
-    public async Task<string> StatusAsync(Func<string, bool> match, int seconds = 30)
+    /// <summary>
+    /// Waits for a STATUS= line (in any datagram) that satisfies <paramref name="match"/>, among those received
+    /// after the first <paramref name="after"/> (a count of <see cref="Statuses"/> taken earlier), and returns it.
+    /// </summary>
+    public async Task<string> StatusAsync(Func<string, bool> match, int seconds = 30, int after = 0)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (DateTime.UtcNow < deadline)
         {
-            if (Statuses.LastOrDefault(match) is { } found)
+            if (Statuses.Skip(after).LastOrDefault(match) is { } found)
                 return found;
             await Task.Delay(50);
         }
