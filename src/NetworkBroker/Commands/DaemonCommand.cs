@@ -52,6 +52,12 @@ public static class DaemonCommand
             if (e is KernelChange or PolicyRoutingReconciled)
                 statusLine.Poke();
         };
+        if (resolver is not null)
+            resolver.Pushed += (link, what, error) =>
+            {
+                if (monitors.HasSubscribers)
+                    monitors.Publish(MonitorEvents.FormatPush(link, what, error, DateTime.UtcNow));
+            };
         scripts.Completed += (e, results) =>
         {
             if (monitors.HasSubscribers)

@@ -10,7 +10,8 @@ namespace NetworkBroker.Control;
 /// <summary>
 /// What <c>network-broker monitor</c> shows, one JSON object per line: the changes the broker sees
 /// (links, addresses, routes, networkd states, DHCP leases, re-reads) and the actions it takes (scripts
-/// run, policy routing changed). Every line has "time" and "event"; a link's lines have "link" and "ifindex".
+/// run, policy routing changed, DHCP results pushed to resolved and hostnamed). Every line has "time" and
+/// "event"; a link's lines have "link" and (but for dhcp-push) "ifindex".
 /// Raw notifications are left out: the changes derived from them say the same, once.
 /// </summary>
 public static class MonitorEvents
@@ -117,6 +118,16 @@ public static class MonitorEvents
             json.WriteEndArray();
         });
     }
+
+    /// <summary>The line for one call to systemd-resolved or systemd-hostnamed made for a DHCP lease.</summary>
+    public static string FormatPush(string link, string what, string? error, DateTime utcNow) =>
+        Write(utcNow, "dhcp-push", link, 0, json =>
+        {
+            json.WriteString("pushed", what);
+            json.WriteBoolean("succeeded", error is null);
+            if (error is not null)
+                json.WriteString("error", error);
+        });
 
     public static string Describe(ScriptResult result) =>
         result.Error ?? (result.TimedOut ? "timed out, " : "") + (result.Exit?.ToString() ?? "not run");

@@ -27,6 +27,9 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     private Task? _worker;
     private DBusConnection? _connection;
 
+    /// <summary>After each call: the link, what was pushed, and the error (null when it went through). For the monitor.</summary>
+    public event Action<string, string, string?>? Pushed;
+
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
         Enqueue(link, $"DNS servers {string.Join(", ", servers)}", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
@@ -75,10 +78,12 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                     _connection = await DBusConnection.ConnectAsync(busAddress, static _ => { }).ConfigureAwait(false);
                 await call(_connection).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                 log.ForLink(link).Info($"dhclient: pushed {what}");
+                Pushed?.Invoke(link, what, null);
             }
             catch (Exception e) when (e is DBusConnectionException or DBusErrorException or TimeoutException or DBusFormatException)
             {
                 log.ForLink(link).Error($"dhclient: pushing {what} failed: {e.Message}");
+                Pushed?.Invoke(link, what, e.Message);
             }
         }
     }

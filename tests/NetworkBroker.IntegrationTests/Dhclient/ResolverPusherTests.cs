@@ -94,12 +94,15 @@ public class ResolverPusherTests : IDisposable
     {
         await using var resolved = await RecordingResolved();
         var log = new MemoryLog();
+        var pushed = new List<string>();
         await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
         {
+            pusher.Pushed += (link, what, error) => pushed.Add($"{link} {what} {(error is null ? "ok" : "failed")}");
             pusher.SetHostname("eth0", "node7"); // no hostnamed on this bus
             pusher.RevertLink("eth0", 3);
         }
         Assert.Contains(log.Lines, l => l.Contains("error eth0: dhclient: pushing transient host name node7 failed"));
         Assert.Equal(["RevertLink(i) 3"], _resolved);
+        Assert.Equal(["eth0 transient host name node7 failed", "eth0 revert ok"], pushed);
     }
 }

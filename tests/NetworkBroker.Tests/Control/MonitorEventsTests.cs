@@ -112,6 +112,19 @@ public class MonitorEventsTests
         Assert.Equal("18:40:58.123 manager-state OperationalState=degraded", MonitorText.Render(MonitorEvents.Format(manager, _ => null, At)!));
     }
 
+    [Fact]
+    public void A_push_to_resolved_says_what_and_whether_it_went_through()
+    {
+        var ok = Parse(MonitorEvents.FormatPush("eth1", "DNS servers 10.0.0.53", null, At));
+        Assert.Equal("dhcp-push", ok.GetProperty("event").GetString());
+        Assert.Equal("eth1", ok.GetProperty("link").GetString());
+        Assert.True(ok.GetProperty("succeeded").GetBoolean());
+        Assert.False(ok.TryGetProperty("error", out _));
+        var failed = MonitorEvents.FormatPush("eth1", "transient host name node7", "org.freedesktop.DBus.Error.ServiceUnknown: no hostnamed", At);
+        Assert.Equal("18:40:58.123 eth1 dhcp-push pushed=\"transient host name node7\" succeeded=false error=\"org.freedesktop.DBus.Error.ServiceUnknown: no hostnamed\"",
+            MonitorText.Render(failed));
+    }
+
     [Theory]
     [InlineData("not json")]
     [InlineData("[1,2]")]
