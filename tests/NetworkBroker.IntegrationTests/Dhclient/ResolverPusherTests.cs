@@ -105,4 +105,35 @@ public class ResolverPusherTests : IDisposable
         Assert.Equal(["RevertLink(i) 3"], _resolved);
         Assert.Equal(["eth0 transient host name node7 failed", "eth0 revert ok"], pushed);
     }
+
+    [Fact]
+    public async Task The_daemon_pushes_a_real_dhclient_lease_and_its_monitor_shows_the_lease_and_the_push()
+    {
+        await using var resolved = await RecordingResolved();
+        using var dhcp = new DhcpSandbox();
+        Directory.CreateDirectory(Path.GetDirectoryName(dhcp.LeaseFile)!);
+        var config = _dir.Write("network-broker.toml",
+            $"[System]\nUser = \"root\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{dhcp.LeaseFile}\"\n[Network]\nUseDNS = true\n");
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config],
+            new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path, ["DBUS_SYSTEM_BUS_ADDRESS"] = _bus.Address },
+            prefix: ["ip", "netns", "exec", dhcp.Client.Name]);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());
+        await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"monitor\""));
+
+        dhcp.Serve();
+        dhcp.Acquire();
+
+        await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"dhcp-push\""));
+        var lines = monitor.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var leases = Array.FindIndex(lines, l => l.Contains("\"event\":\"dhcp-leases\"") && l.Contains("\"eth0 10.233.0."));
+        var push = Array.FindIndex(lines, l => l.Contains("\"event\":\"dhcp-push\",\"link\":\"eth0\",\"pushed\":\"DNS servers 10.233.0.53, 10.233.0.54\",\"succeeded\":true"));
+        Assert.True(leases >= 0 && leases < push, string.Join('\n', lines));
+        await BrokerHarness.WaitForAsync(() => _resolved.Any(r => r.StartsWith("SetLinkDNS(ia(iay)) ", StringComparison.Ordinal)));
+        Assert.Contains(_resolved, r => r.EndsWith(" 2:10.233.0.53 2:10.233.0.54", StringComparison.Ordinal));
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
 }
