@@ -4,36 +4,24 @@ using NetworkBroker.Tests.Support;
 namespace NetworkBroker.IntegrationTests.Privileges;
 
 /// <summary>Started as root by hand, the daemon becomes User= with exactly CAP_NET_ADMIN and CAP_SYS_ADMIN, in every thread and script.</summary>
-public class PrivilegeDropTests : IDisposable
+public class PrivilegeDropTests : DaemonInNamespace
 {
     /// <summary>CAP_NET_ADMIN (12) and CAP_SYS_ADMIN (21).</summary>
     private const string NetAdminAndSysAdmin = "0000000000201000";
 
-    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
-    private readonly TempDirectory _dir = new();
-
-    public void Dispose()
-    {
-        _ns.Dispose();
-        _dir.Dispose();
-    }
-
     [Fact]
     public async Task Every_thread_and_every_script_runs_as_the_user_with_only_net_admin_and_sys_admin()
     {
-        var output = _dir.Combine("out");
+        var output = Dir.Combine("out");
         Directory.CreateDirectory(output);
         File.SetUnixFileMode(output, (UnixFileMode)0b111_111_111); // the scripts run as nobody
-        _dir.Script("routes", "10-identity",
+        Dir.Script("routes", "10-identity",
             $"#!/bin/sh\n{{ id -u; grep CapEff /proc/self/status | cut -f2; ip rule add from 10.9.9.9 lookup 100 && echo rule-added; }} > {output}/identity 2>&1\n");
-        var config = _dir.Write("network-broker.toml",
-            $"[System]\nUser = \"nobody\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
+        var config = Config(user: "nobody");
 
         // Ready means the kernel's state is loaded: a route added after it is news, not the initial state.
-        using var notify = new NotifySocket(_dir.Combine("notify.sock"), everyone: true); // the daemon notifies as nobody
-        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", _ns.Name]);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true); // the daemon notifies as nobody
+        using var broker = await StartAsync(config, notify);
 
         // `ip netns exec`, setpriv and the broker all exec: the pid is the daemon's.
         var threads = Directory.GetDirectories($"/proc/{broker.Pid}/task");
@@ -48,11 +36,11 @@ public class PrivilegeDropTests : IDisposable
         // stderr reaches the test through an asynchronous reader: the line may trail the READY datagram.
         await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains("Dropping privileges: re-executing as nobody (uid 65534)"));
 
-        _ns.Ip("route add 198.51.100.0/24 dev lo");
+        Ns.Ip("route add 198.51.100.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => File.Exists(Path.Combine(output, "identity")) && File.ReadAllText(Path.Combine(output, "identity")).Contains("rule"));
         var identity = File.ReadAllLines(Path.Combine(output, "identity"));
         Assert.Equal(["65534", NetAdminAndSysAdmin, "rule-added"], identity);
-        Assert.Contains("from 10.9.9.9 lookup 100", _ns.Exec("ip rule show"));
+        Assert.Contains("from 10.9.9.9 lookup 100", Ns.Exec("ip rule show"));
 
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
@@ -61,7 +49,7 @@ public class PrivilegeDropTests : IDisposable
     [Fact]
     public async Task A_missing_user_is_a_clear_error()
     {
-        var config = _dir.Write("network-broker.toml", "[System]\nUser = \"nb-no-such-user\"\nGenerator = \"dhclient\"\n");
+        var config = Dir.Write("network-broker.toml", "[System]\nUser = \"nb-no-such-user\"\nGenerator = \"dhclient\"\n");
         using var broker = BrokerBinary.Start(["--config", config]);
         Assert.Equal(78, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("User \"nb-no-such-user\" (User= in", broker.StandardError);

@@ -4,34 +4,14 @@ using NetworkBroker.Tests.Support;
 namespace NetworkBroker.IntegrationTests.Service;
 
 /// <summary>The control socket serves root and the daemon's own user, and nobody else.</summary>
-public class ControlSocketTests : IDisposable
+public class ControlSocketTests : DaemonInNamespace
 {
     private static readonly string[] AsNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-    private readonly NetworkNamespace _ns = NetworkNamespace.Create();
-    private readonly TempDirectory _dir = new();
-
-    public void Dispose()
-    {
-        _ns.Dispose();
-        _dir.Dispose();
-    }
-
-    private string Config(string user) => _dir.Write("network-broker.toml",
-        $"[System]\nUser = \"{user}\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
-
-    private static async Task<BrokerBinary> Started(string config, NotifySocket notify, NetworkNamespace ns)
-    {
-        var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", ns.Name]);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
-        return broker;
-    }
-
     [Fact]
     public async Task Another_user_is_refused_by_the_sockets_mode_and_if_that_is_loosened_by_its_credentials()
     {
-        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
-        using var broker = await Started(Config("root"), notify, _ns);
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"));
+        using var broker = await StartAsync(Config("root"), notify);
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
 
         using (var monitor = BrokerBinary.Start(["monitor"], broker.ClientEnvironment(), prefix: AsNobody))
@@ -59,11 +39,11 @@ public class ControlSocketTests : IDisposable
     [Fact]
     public async Task A_daemon_that_dropped_to_its_user_serves_root_and_that_user()
     {
-        using var notify = new NotifySocket(_dir.Combine("notify.sock"), everyone: true);
-        using var broker = await Started(Config("nobody"), notify, _ns);
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
+        using var broker = await StartAsync(Config("nobody"), notify);
 
-        using (var status = BrokerBinary.Start(["status", "--config", _dir.Combine("network-broker.toml")], broker.ClientEnvironment(),
-                   prefix: ["ip", "netns", "exec", _ns.Name]))
+        using (var status = BrokerBinary.Start(["status", "--config", Dir.Combine("network-broker.toml")], broker.ClientEnvironment(),
+                   prefix: ["ip", "netns", "exec", Ns.Name]))
         {
             Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60)));
             Assert.Contains($"running: pid {broker.Pid}, network-broker", status.StandardOutput);
@@ -73,7 +53,7 @@ public class ControlSocketTests : IDisposable
         using (var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment(), prefix: AsNobody))
         {
             await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"monitor\""));
-            _ns.Ip("addr add 192.0.2.7/32 dev lo");
+            Ns.Ip("addr add 192.0.2.7/32 dev lo");
             await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"address-added\",\"link\":\"lo\",\"ifindex\":1,\"address\":\"192.0.2.7/32\""));
             monitor.Signal(2);
             Assert.Equal(0, await monitor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
