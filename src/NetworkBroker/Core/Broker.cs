@@ -30,8 +30,9 @@ public sealed class Broker
     private int _policyRoutingScheduled;
     private string _policyRoutingNotes = "";
     private long _eventsHandled;
-    private readonly Queue<(uint Token, BrokerEvent Event)> _behindBarrier = new();
+    private readonly Queue<(uint Token, BrokerEvent Event, long Since)> _behindBarrier = new();
     private uint _barrier;
+    private bool _overdueCheckArmed;
 
     /// <summary>How long a networkd or dhclient event waits at most for the kernel's notifications before it is handled anyway.</summary>
     public TimeSpan BarrierTimeout { get; init; } = TimeSpan.FromSeconds(1);
@@ -195,6 +196,11 @@ public sealed class Broker
             case KernelBarrier barrier:
                 ReleaseBehindBarrier(barrier);
                 return;
+            case BarrierOverdue:
+                _overdueCheckArmed = false;
+                ReleaseOverdue();
+                ArmOverdueCheck();
+                return;
             case DhclientLeases or NetworkdPropertiesChanged or NetworkdSnapshot:
                 HandleAfterKernel(brokerEvent);
                 return;
@@ -214,8 +220,8 @@ public sealed class Broker
             var token = ++_barrier == 0 ? ++_barrier : _barrier;
             if (_kernel.Barrier(token))
             {
-                _behindBarrier.Enqueue((token, brokerEvent));
-                PostLater(new KernelBarrier(token, Late: true), BarrierTimeout);
+                _behindBarrier.Enqueue((token, brokerEvent, Environment.TickCount64));
+                ArmOverdueCheck();
                 return;
             }
         }
@@ -231,10 +237,30 @@ public sealed class Broker
         while (_behindBarrier.TryPeek(out var waiting) && (int)(waiting.Token - barrier.Token) <= 0)
         {
             _behindBarrier.Dequeue();
-            if (barrier.Late && waiting.Token == barrier.Token)
-                _log.Warn($"The kernel socket did not answer a barrier within {BarrierTimeout.TotalMilliseconds:0} ms; handling {waiting.Event.GetType().Name} without it");
             HandleFromPeer(waiting.Event);
         }
+    }
+
+    /// <summary>What waited longer than <see cref="BarrierTimeout"/> goes on without its barrier (lost, or the monitor thread is gone).</summary>
+    private void ReleaseOverdue()
+    {
+        var now = Environment.TickCount64;
+        while (_behindBarrier.TryPeek(out var waiting) && now - waiting.Since >= (long)BarrierTimeout.TotalMilliseconds)
+        {
+            _behindBarrier.Dequeue();
+            _log.Warn($"The kernel socket did not answer a barrier within {BarrierTimeout.TotalMilliseconds:0} ms; handling {waiting.Event.GetType().Name} without it");
+            HandleFromPeer(waiting.Event);
+        }
+    }
+
+    /// <summary>One timer for the oldest waiting event, not one per event: barriers come back within microseconds.</summary>
+    private void ArmOverdueCheck()
+    {
+        if (_overdueCheckArmed || !_behindBarrier.TryPeek(out var oldest))
+            return;
+        _overdueCheckArmed = true;
+        var due = oldest.Since + (long)BarrierTimeout.TotalMilliseconds - Environment.TickCount64;
+        PostLater(new BarrierOverdue(), TimeSpan.FromMilliseconds(Math.Max(0, due)));
     }
 
     private void HandleFromPeer(BrokerEvent brokerEvent)

@@ -16,11 +16,11 @@ public sealed record KernelNotified(KernelNotification Notification) : BrokerEve
 /// <summary>A full re-read of the kernel's state (at start, after lost notifications, or on request).</summary>
 public sealed record KernelResynced(KernelSnapshot Snapshot, ResyncReason Reason) : BrokerEvent;
 
-/// <summary>
-/// Every kernel notification queued before the barrier <see cref="Token"/> was asked for is on the channel ahead
-/// of this (or, when <see cref="Late"/>, the barrier did not come back in time and waiting stops).
-/// </summary>
-public sealed record KernelBarrier(uint Token, bool Late = false) : BrokerEvent;
+/// <summary>Every kernel notification queued before the barrier <see cref="Token"/> was asked for is on the channel ahead of this.</summary>
+public sealed record KernelBarrier(uint Token) : BrokerEvent;
+
+/// <summary>Time to release what has waited for a barrier longer than the broker's timeout (one timer at a time).</summary>
+internal sealed record BarrierOverdue : BrokerEvent;
 
 /// <summary>The broker asks itself to run something on its loop, with its model (status, tests).</summary>
 internal sealed record BrokerQuery(Action Run) : BrokerEvent;
