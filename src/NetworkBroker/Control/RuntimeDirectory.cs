@@ -8,7 +8,7 @@ namespace NetworkBroker.Control;
 /// The daemon's runtime directory: systemd's <c>RuntimeDirectory=</c> (passed as $RUNTIME_DIRECTORY),
 /// else <c>/run/network-broker</c>. It holds the control socket and over-long variables spilled to files.
 /// </summary>
-public static partial class RuntimeDirectory
+public static class RuntimeDirectory
 {
     public const string Default = "/run/network-broker";
     public const string ControlSocketName = "control";
@@ -38,7 +38,7 @@ public static partial class RuntimeDirectory
         {
             Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                 UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
-            if (chown(path, uid, gid) != 0)
+            if (Libc.chown(path, uid, gid) != 0)
                 log.Warn($"Cannot hand {path} to uid {uid}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -46,7 +46,4 @@ public static partial class RuntimeDirectory
             log.Warn($"Cannot create the runtime directory {path}: {e.Message}");
         }
     }
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int chown(string path, uint owner, uint group);
 }

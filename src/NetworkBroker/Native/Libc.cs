@@ -98,6 +98,16 @@ internal static unsafe partial class Libc
     [LibraryImport(Library)]
     public static partial int sigfillset(void* sigset);
 
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chown(string path, uint owner, uint group);
+
+    /// <summary>A struct passwd (static storage), or 0 when there is no such user.</summary>
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint getpwnam(string name);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int execve(byte* path, byte** argv, byte** envp);
+
     [LibraryImport(Library)]
     private static partial nint strerror(int errno);
 

@@ -15,7 +15,7 @@ namespace NetworkBroker.Privileges;
 /// capabilities are made ambient so that scripts (ip rule, ...) get them too. Under systemd the unit's
 /// User= and AmbientCapabilities= do the same and the daemon starts unprivileged: nothing to do then.
 /// </summary>
-public static unsafe partial class PrivilegeDrop
+public static unsafe class PrivilegeDrop
 {
     /// <summary>Set in the re-executed daemon's environment (never in scripts': theirs is built from scratch).</summary>
     public const string Marker = "NETWORK_BROKER_PRIVILEGES_DROPPED";
@@ -61,7 +61,7 @@ public static unsafe partial class PrivilegeDrop
         using var argv = new NativeStringArray(command);
         using var envp = new NativeStringArray(environment);
         fixed (byte* path = System.Text.Encoding.UTF8.GetBytes(setpriv + "\0"))
-            execve(path, argv.Pointer, envp.Pointer);
+            Libc.execve(path, argv.Pointer, envp.Pointer);
         log.Fatal($"Cannot execute {setpriv}: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         return ExitCodes.Failure;
     }
@@ -103,17 +103,11 @@ public static unsafe partial class PrivilegeDrop
     {
         uid = gid = 0;
         // struct passwd: pw_name, pw_passwd (pointers), then pw_uid and pw_gid.
-        var entry = getpwnam(user);
+        var entry = Libc.getpwnam(user);
         if (entry == 0)
             return false;
         uid = (uint)Marshal.ReadInt32(entry, 2 * IntPtr.Size);
         gid = (uint)Marshal.ReadInt32(entry, 2 * IntPtr.Size + 4);
         return true;
     }
-
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint getpwnam(string name);
-
-    [LibraryImport("libc.so.6", SetLastError = true)]
-    private static partial int execve(byte* path, byte** argv, byte** envp);
 }
