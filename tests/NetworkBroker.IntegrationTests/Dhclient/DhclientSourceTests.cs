@@ -39,8 +39,7 @@ public class DhclientSourceTests : IDisposable
     private static async Task Idle(BrokerHarness broker)
     {
         await Task.Delay(DhclientSource.Coalesce * 3);
-        await broker.Broker.QueryAsync(_ => 0);
-        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+        await broker.IdleAsync();
     }
 
     [Fact]

@@ -17,12 +17,6 @@ public class NetworkdRecoveryTests
             w.WriteValue("as", Array.Empty<object>());
         });
 
-    private static async Task Idle(BrokerHarness broker)
-    {
-        await broker.Broker.QueryAsync(_ => 0);
-        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
-    }
-
     [Fact]
     public async Task Configured_d_runs_when_networkd_reconfigures_the_link()
     {
@@ -31,14 +25,14 @@ public class NetworkdRecoveryTests
         Install(broker);
         var ifindex = sandbox.Node.IfIndex("eth1");
         await WaitForNetworkdState(broker, ifindex, "AdministrativeState", "configured");
-        await Idle(broker);
+        await broker.IdleAsync();
         var before = Record(broker).Length;
 
         // What `networkctl reconfigure eth1` does (networkctl itself insists on networkd's namespace).
         sandbox.Bus.Run("busctl", "--system", "call", NetworkdBus.Service, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface,
             "ReconfigureLink", "i", ifindex.ToString());
         await BrokerHarness.WaitForAsync(() => Record(broker)[before..].Any(l => l.StartsWith("configured|")));
-        await Idle(broker);
+        await broker.IdleAsync();
 
         var administrative = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[4]).Select(f => f[0]).ToList();
         Assert.Equal("configured", administrative[^1]);
@@ -53,7 +47,7 @@ public class NetworkdRecoveryTests
         Install(broker);
         var ifindex = sandbox.Node.IfIndex("eth1");
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable", seconds: 60);
-        await Idle(broker);
+        await broker.IdleAsync();
 
         var routable = Record(broker).Select(l => l.Split('|')).Last(f => f[0] == "routable");
         Assert.Equal("lease", routable[8]);
@@ -70,16 +64,16 @@ public class NetworkdRecoveryTests
         Install(broker);
         var ifindex = sandbox.Node.IfIndex("eth1");
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
-        await Idle(broker);
+        await broker.IdleAsync();
         var before = Record(broker).Length;
 
         sandbox.KillNetworkd();
         sandbox.Carrier(false); // happens while nobody reports it
         sandbox.StartNodeNetworkd();
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
-        await Idle(broker);
+        await broker.IdleAsync();
 
-        var runs = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[3] && f[1] == "eth1").Select(f => f[0]).ToList();
+        var runs = OperationalRuns(broker, before, "eth1");
         Assert.Equal(["no-carrier"], runs.Distinct());
         Assert.Single(runs);
         Assert.Contains(broker.Log.Lines, l => l.Contains("networkd: state re-read after its restart"));
@@ -93,7 +87,7 @@ public class NetworkdRecoveryTests
         Install(broker);
         var ifindex = sandbox.Node.IfIndex("eth1");
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
-        await Idle(broker);
+        await broker.IdleAsync();
         var before = Record(broker).Length;
 
         sandbox.KillNetworkd();
@@ -101,9 +95,9 @@ public class NetworkdRecoveryTests
         sandbox.Carrier(false);
         sandbox.StartNodeNetworkd();
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier", seconds: 60);
-        await Idle(broker);
+        await broker.IdleAsync();
 
-        var runs = Record(broker)[before..].Select(l => l.Split('|')).Where(f => f[0] == f[3] && f[1] == "eth1").Select(f => f[0]).ToList();
+        var runs = OperationalRuns(broker, before, "eth1");
         Assert.Equal(["no-carrier"], runs);
         Assert.Contains(broker.Log.Lines, l => l.Contains("networkd: lost the bus"));
     }
@@ -129,7 +123,7 @@ public class NetworkdRecoveryTests
         // A good one last: once it has run, the bad ones before it have been handled.
         await EmitOperationalState(fake, link, new DBusVariant("s", "degraded"));
         await BrokerHarness.WaitForAsync(() => Record(broker).Any(l => l.StartsWith("degraded|")));
-        await Idle(broker);
+        await broker.IdleAsync();
 
         Assert.Equal(["degraded"], Record(broker).Select(l => l.Split('|')[0]));
         Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring PropertiesChanged on") && l.Contains("with signature \"s\""));
@@ -147,9 +141,9 @@ public class NetworkdRecoveryTests
             && File.ReadAllText(Path.Combine(sandbox.NetifDirectory, "links", ifindex.ToString())).Contains("OPER_STATE=routable"));
         await using var broker = await BrokerHarness.StartAsync(sandbox.Node, c => c with { RunStartupTriggers = true, Links = new Configuration.LinkFilter(["eth1"]) },
             networkd: sandbox, beforeStart: Install);
-        await Idle(broker);
+        await broker.IdleAsync();
 
-        var runs = Record(broker).Select(l => l.Split('|')).Where(f => f[0] == f[3]).Select(f => f[0]).ToList();
+        var runs = OperationalRuns(broker);
         Assert.Equal(["routable"], runs);
         Assert.Single(Record(broker, "manager-record"));
     }

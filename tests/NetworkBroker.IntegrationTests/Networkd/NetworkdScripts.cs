@@ -34,9 +34,10 @@ public static class NetworkdScripts
         return File.Exists(path) ? File.ReadAllLines(path) : [];
     }
 
-    /// <summary>The runs selected by OperationalState (STATE equal to it), as their values.</summary>
-    public static string[] OperationalRuns(BrokerHarness broker) =>
-        Record(broker).Select(l => l.Split('|')).Where(f => f[0] == f[3]).Select(f => f[0]).ToArray();
+    /// <summary>The runs selected by OperationalState (STATE equal to it), as their values: from the record's line
+    /// <paramref name="from"/> on, and only <paramref name="link"/>'s when given.</summary>
+    public static string[] OperationalRuns(BrokerHarness broker, int from = 0, string? link = null) =>
+        Record(broker)[from..].Select(l => l.Split('|')).Where(f => f[0] == f[3] && (link is null || f[1] == link)).Select(f => f[0]).ToArray();
 
     public static async Task WaitForNetworkdState(BrokerHarness broker, int ifindex, string property, string value, int seconds = 30)
     {

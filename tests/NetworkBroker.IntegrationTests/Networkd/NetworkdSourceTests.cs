@@ -22,12 +22,6 @@ public class NetworkdSourceTests : IDisposable
         return (broker, ifindex);
     }
 
-    private static async Task Idle(BrokerHarness broker)
-    {
-        await broker.Broker.QueryAsync(_ => 0);
-        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
-    }
-
     /// <summary>Carrier down, wait for networkd to drop the address (a quick return can leave networkd 252 stuck at "carrier"), carrier up, wait for routable.</summary>
     private async Task Flap(BrokerHarness broker, int ifindex)
     {
@@ -36,7 +30,7 @@ public class NetworkdSourceTests : IDisposable
         await WaitForNetworkdState(broker, ifindex, "IPv4AddressState", "off");
         _sandbox.Carrier(true);
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
-        await Idle(broker);
+        await broker.IdleAsync();
     }
 
     [Fact]
@@ -99,7 +93,7 @@ public class NetworkdSourceTests : IDisposable
         _sandbox.Carrier(false);
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
         await BrokerHarness.WaitForAsync(() => broker.Observed.OfType<ManagerTransition>().Any(m => m.States.GetValueOrDefault("OperationalState") == "no-carrier"));
-        await Idle(broker);
+        await broker.IdleAsync();
 
         var runs = Record(broker, "manager-record");
         Assert.Contains(runs, r => r.StartsWith("manager|no-carrier|no-carrier|no-carrier|", StringComparison.Ordinal));
@@ -110,7 +104,7 @@ public class NetworkdSourceTests : IDisposable
     {
         var (broker, _) = await StartRoutable();
         await using var __ = broker;
-        await Idle(broker);
+        await broker.IdleAsync();
         // Reaching routable after the broker started may fire; what was already true at start may not.
         var snapshot = broker.Observed.OfType<Events.NetworkdSnapshot>().First();
         var initiallyRoutable = snapshot.Links.Values.Any(s => s.GetValueOrDefault("OperationalState") == "routable");

@@ -33,8 +33,7 @@ public class RoutesScriptsTests : IDisposable
     {
         await broker.SettleAsync();
         await Task.Delay(broker.Broker.RoutesWindow * 3);
-        await broker.Broker.QueryAsync(_ => 0);
-        await broker.Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+        await broker.IdleAsync();
     }
 
     [Fact]

@@ -97,6 +97,13 @@ public sealed class BrokerHarness : IAsyncDisposable
     public IReadOnlyList<KernelChange> ChangesOf(int ifindex) =>
         Observed.OfType<KernelChange>().Where(c => c.IfIndex == ifindex).ToList();
 
+    /// <summary>Waits until the broker's loop has handled what is queued and every script it started has run.</summary>
+    public async Task IdleAsync()
+    {
+        await Broker.QueryAsync(_ => 0);
+        await Scripts.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     /// <summary>Waits until the broker has handled everything the kernel reported so far: a marker address on lo must come through.</summary>
     public async Task SettleAsync()
     {
