@@ -56,21 +56,12 @@ public static class ConfigurationLoader
     /// </summary>
     public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists)
     {
-        string? text;
-        try
-        {
-            text = File.ReadAllText(path);
-            fileExists = true;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            text = null;
-            fileExists = false;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigurationException([new ConfigurationError(path, 0, null, $"cannot read: {e.Message}")]);
-        }
+        // The admin's file, so a link is followed; but a FIFO or a device must not hang start-up or check-config.
+        var file = Security.PeerFile.Read(path, new Security.PeerFileRules { FollowLink = true });
+        fileExists = file.Refusal != Security.PeerFileRefusal.Missing;
+        if (fileExists && !file.IsRead)
+            throw new ConfigurationException([new ConfigurationError(path, 0, null, $"cannot read: {file.Reason}")]);
+        var text = file.IsRead ? file.Text : null;
 
         var errors = new List<ConfigurationError>();
         var config = text is null ? new BrokerConfiguration { Path = path } : Parse(text, path, errors);

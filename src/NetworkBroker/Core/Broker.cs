@@ -48,7 +48,7 @@ public sealed class Broker
         _log = log;
         _leases = new DhcpLeaseActions(() => Config, scripts, resolver, log);
         _routes = new RoutesScripts(() => Config, scripts, CloseRoutesWindowLater);
-        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(), log);
+        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(log: log), log);
     }
 
     /// <summary>Replaced on reload, on the loop; every component reads it at each use.</summary>

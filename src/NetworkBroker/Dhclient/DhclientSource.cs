@@ -3,6 +3,7 @@ using System.IO.Enumeration;
 using System.Threading.Channels;
 using NetworkBroker.Events;
 using NetworkBroker.Logging;
+using NetworkBroker.Security;
 
 namespace NetworkBroker.Dhclient;
 
@@ -29,6 +30,14 @@ public sealed class DhclientSource : IDisposable
     // Reads of one source are serialised: a file's timer and the expiry timer must not post out of order.
     private readonly Lock _reading = new();
     private FileSystemWatcher? _watcher;
+    private readonly RepeatFilter _refused = new();
+
+    // dhclient runs as root: a lease file of anyone else, a link, a FIFO or a giant is not its.
+    private readonly PeerFileRules _rules = new()
+    {
+        Owners = [0, Native.Libc.geteuid()],
+        OwnersText = "root or the daemon's user",
+    };
     private Timer? _waitForDirectory;
 
     public DhclientSource(ChannelWriter<BrokerEvent> events, Logger log, string leaseFile)
@@ -124,23 +133,22 @@ public sealed class DhclientSource : IDisposable
 
     private void ReadLocked(string path, bool initial)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        var file = PeerFile.Read(path, _rules);
+        if (file.Refusal == PeerFileRefusal.Missing)
         {
             // Deleted (or renamed away): its leases are gone.
             _expiries.TryRemove(path, out _);
             Post(new DhclientLeases(path, [], initial));
             return;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!file.IsRead)
         {
-            _log.Error($"dhclient: cannot read {path}: {e.Message}");
+            if (_refused.IsNew(path, file.Reason!))
+                _log.Error($"dhclient: not reading {PeerText.FileName(path)}: {file.Reason}");
             return;
         }
+        _refused.Forget(path);
+        var text = file.Text;
 
         IReadOnlyList<DhcpLease> leases;
         try
@@ -156,7 +164,7 @@ public sealed class DhclientSource : IDisposable
         catch (LeaseParseException e)
         {
             _incomplete.TryRemove(path, out _);
-            _log.Error($"dhclient: ignoring {path}: {e.Message}");
+            _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}");
             return;
         }
 

@@ -142,7 +142,7 @@ public static class LeaseFileParser
                     if (topLevel)
                         throw new LeaseParseException(path, token.Line, "'}' without a block to close");
                     if (words.Count > 0)
-                        throw new LeaseParseException(path, words[0].Line, $"statement \"{words[0].Text}\" does not end with ';'");
+                        throw new LeaseParseException(path, words[0].Line, $"statement {Quote(words[0].Text)} does not end with ';'");
                     return statements;
                 case TokenKind.Comma:
                     break;
@@ -154,7 +154,7 @@ public static class LeaseFileParser
         if (!topLevel)
             throw new LeaseParseException(path, tokens.Count > 0 ? tokens[^1].Line : 1, "the file ends inside a block", incomplete: true);
         if (words.Count > 0)
-            throw new LeaseParseException(path, words[0].Line, $"the file ends inside statement \"{words[0].Text}\"", incomplete: true);
+            throw new LeaseParseException(path, words[0].Line, $"the file ends inside statement {Quote(words[0].Text)}", incomplete: true);
         return statements;
     }
 
@@ -238,22 +238,22 @@ public static class LeaseFileParser
     };
 
     private static string Text(List<Token> args, Statement statement, string path) =>
-        args.Count >= 1 ? args[0].Text : throw new LeaseParseException(path, statement.Line, $"\"{statement.Keyword}\" needs a value");
+        args.Count >= 1 ? args[0].Text : throw new LeaseParseException(path, statement.Line, $"{Quote(statement.Keyword)} needs a value");
 
     private static IPAddress Address(List<Token> args, Statement statement, string path) =>
         args.Count >= 1 && IPAddress.TryParse(args[0].Text, out var address)
             ? address
-            : throw new LeaseParseException(path, statement.Line, $"\"{statement.Keyword}\" needs an address, got \"{(args.Count > 0 ? args[0].Text : "")}\"");
+            : throw new LeaseParseException(path, statement.Line, $"{Quote(statement.Keyword)} needs an address, got {Quote(args.Count > 0 ? args[0].Text : "")}");
 
     private static ImmutableArray<IPAddress> Addresses(List<Token> args, Statement statement, string path) =>
         [.. args.Select(a => IPAddress.TryParse(a.Text, out var address)
             ? address
-            : throw new LeaseParseException(path, statement.Line, $"\"{a.Text}\" is not an address"))];
+            : throw new LeaseParseException(path, statement.Line, $"{Quote(a.Text)} is not an address"))];
 
     private static long Number(List<Token> args, Statement statement, string path) =>
         args.Count >= 1 && long.TryParse(args[0].Text, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
             ? number
-            : throw new LeaseParseException(path, statement.Line, $"\"{statement.Keyword}\" needs a number");
+            : throw new LeaseParseException(path, statement.Line, $"{Quote(statement.Keyword)} needs a number");
 
     /// <summary>"2 2026/11/24 17:14:05" (weekday, date, time, UTC), "epoch 1700000000", or "never".</summary>
     private static DateTime? Time(List<Token> args, Statement statement, string path)
@@ -265,7 +265,7 @@ public static class LeaseFileParser
         if (args.Count >= 3 && DateTime.TryParseExact($"{args[1].Text} {args[2].Text}", "yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture,
                 DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time))
             return time;
-        throw new LeaseParseException(path, statement.Line, $"\"{statement.Keyword}\" has no time dhclient would write");
+        throw new LeaseParseException(path, statement.Line, $"{Quote(statement.Keyword)} has no time dhclient would write");
     }
 
     private static DateTime Epoch(long seconds) =>
@@ -290,4 +290,7 @@ public static class LeaseFileParser
         }
         return bits;
     }
+
+    /// <summary>A token of the file, as an error may quote it: short, printable, never a line of someone else's file.</summary>
+    private static string Quote(string token) => $"\"{Logging.PeerText.Excerpt(token, 32)}\"";
 }

@@ -17,6 +17,20 @@ internal static unsafe partial class Libc
     public const int ECHILD = 10;
     public const int O_RDONLY = 0;
     public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const int ELOOP = 40;
+    public const int ENOENT = 2;
+    public const int ENOTDIR = 20;
+    public const int ENXIO = 6;
+    public const int ENOSYS = 38;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+    /// <summary>O_NOFOLLOW differs between architectures: 0400000 on x86-64, 0100000 on arm64.</summary>
+    public static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 ? 0x8000 : 0x20000;
+    /// <summary>openat2(2)'s RESOLVE_NO_SYMLINKS: no symbolic link anywhere on the path.</summary>
+    public const ulong RESOLVE_NO_SYMLINKS = 0x04;
+    private const nint SYS_openat2 = 437; // the same number on every architecture (a syscall added after the table was unified)
     public const short POSIX_SPAWN_SETSIGDEF = 0x04;
     public const short POSIX_SPAWN_SETSIGMASK = 0x08;
     public const short POSIX_SPAWN_SETSID = 0x80;
@@ -39,6 +53,43 @@ internal static unsafe partial class Libc
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(40)] public ulong Size;
     }
+
+    public const int S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000, S_IFIFO = 0x1000, S_IFSOCK = 0xC000;
+    public const uint STATX_SIZE = 0x200;
+
+    /// <summary>Linux's struct open_how for openat2(2).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int syscall(nint number, int dirfd, string path, OpenHow* how, nint size);
+
+    /// <summary>openat2(2); -1 with errno ENOSYS on kernels before 5.6.</summary>
+    public static int openat2(int dirfd, string path, OpenHow* how) => syscall(SYS_openat2, dirfd, path, how, sizeof(OpenHow));
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint read(int fd, byte* buffer, nint count);
+
+    /// <summary>The kind of a statx mode, in the words of ls and find.</summary>
+    public static string KindOf(ushort mode) => (mode & S_IFMT) switch
+    {
+        S_IFREG => "a regular file",
+        S_IFDIR => "a directory",
+        S_IFLNK => "a symbolic link",
+        S_IFIFO => "a FIFO",
+        S_IFSOCK => "a socket",
+        0x2000 => "a character device",
+        0x6000 => "a block device",
+        _ => "not a regular file",
+    };
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int socketpair(int domain, int type, int protocol, int* sv);

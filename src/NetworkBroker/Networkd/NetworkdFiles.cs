@@ -1,15 +1,35 @@
 using System.Globalization;
+using NetworkBroker.Logging;
+using NetworkBroker.Security;
 
 namespace NetworkBroker.Networkd;
 
-/// <summary>networkd's runtime files: per-link state (DNS, NTP, domains, .network file) and DHCP leases.</summary>
-public sealed class NetworkdFiles(string directory = NetworkdFiles.DefaultDirectory)
+/// <summary>
+/// networkd's runtime files: per-link state (DNS, NTP, domains, .network file) and DHCP leases. networkd's
+/// user owns the directory, so every file is read as a peer's (<see cref="PeerFile"/>): no symbolic link on
+/// the path, a regular file owned by root or systemd-network, at most 1 MiB. A refused file is as good as
+/// missing, and says why in the log once per path and reason.
+/// </summary>
+public sealed class NetworkdFiles
 {
     public const string DefaultDirectory = "/run/systemd/netif";
+    public const string User = "systemd-network";
 
-    public string Directory => directory;
+    private readonly PeerFileRules _rules;
+    private readonly Logger? _log;
+    private readonly RepeatFilter _reported = new();
 
-    public string LeasePath(int ifindex) => Path.Combine(directory, "leases", ifindex.ToString(CultureInfo.InvariantCulture));
+    public NetworkdFiles(string directory = DefaultDirectory, Logger? log = null)
+    {
+        Directory = directory;
+        _log = log;
+        uint[] owners = Privileges.PrivilegeDrop.LookUp(User, out var uid, out _) ? [0, uid] : [0];
+        _rules = new PeerFileRules { NoLinksOnPath = true, Owners = owners, OwnersText = $"root or {User}" };
+    }
+
+    public string Directory { get; }
+
+    public string LeasePath(int ifindex) => Path.Combine(Directory, "leases", ifindex.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The link's DHCP lease as networkd wrote it (KEY=value lines, comments dropped), or null when it has none.</summary>
     public string? Lease(int ifindex)
@@ -22,7 +42,7 @@ public sealed class NetworkdFiles(string directory = NetworkdFiles.DefaultDirect
     public IReadOnlyDictionary<string, string> LinkState(int ifindex)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in ReadLines(Path.Combine(directory, "links", ifindex.ToString(CultureInfo.InvariantCulture))) ?? [])
+        foreach (var line in ReadLines(Path.Combine(Directory, "links", ifindex.ToString(CultureInfo.InvariantCulture))) ?? [])
         {
             var eq = line.IndexOf('=');
             if (eq > 0 && !line.StartsWith('#'))
@@ -31,16 +51,18 @@ public sealed class NetworkdFiles(string directory = NetworkdFiles.DefaultDirect
         return values;
     }
 
-    private static string[]? ReadLines(string path)
+    private string[]? ReadLines(string path)
     {
-        try
+        var file = PeerFile.Read(path, _rules);
+        if (file.IsRead)
         {
-            return File.ReadAllLines(path);
+            _reported.Forget(path);
+            var lines = file.Text.ReplaceLineEndings("\n").Split('\n');
+            return lines.Length > 0 && lines[^1].Length == 0 ? lines[..^1] : lines;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Missing (no lease yet, link gone) or unreadable: the variable is simply not set.
-            return null;
-        }
+        // Missing (no lease yet, link gone) is ordinary; anything else is worth a word, once.
+        if (file.Refusal != PeerFileRefusal.Missing && _reported.IsNew(path, file.Reason!))
+            _log?.Warn($"networkd: not reading {path}: {file.Reason}");
+        return null;
     }
 }

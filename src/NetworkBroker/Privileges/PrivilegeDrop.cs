@@ -99,7 +99,7 @@ public static unsafe class PrivilegeDrop
         }
     }
 
-    private static bool LookUp(string user, out uint uid, out uint gid)
+    internal static bool LookUp(string user, out uint uid, out uint gid)
     {
         uid = gid = 0;
         // struct passwd: pw_name, pw_passwd (pointers), then pw_uid and pw_gid.

@@ -50,7 +50,7 @@ public sealed class BrokerHarness : IAsyncDisposable
             ScriptRoot = directory.Path,
             SpillDirectory = directory.Combine("spill"),
         }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory), resolver)
+        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory, log.Logger), resolver)
         {
             RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
         };
