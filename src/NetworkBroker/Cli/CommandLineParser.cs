@@ -34,7 +34,7 @@ public static class CommandLineParser
                               the script directories live in the directory holding it
           -l, --link NAME     run-scripts: the link the event is about
           -s, --state STATE   run-scripts: the state, e.g. routable (runs STATE.d)
-          -e, --env N=V       run-scripts: one more variable for the scripts' environment (repeatable)
+          -e, --env N=V       run-scripts: a documented variable's value for the scripts (repeatable)
           -j, --json          monitor: one JSON object per line
           -h, --help          show this help and exit
           -V, --version       show the version and exit
@@ -91,6 +91,9 @@ public static class CommandLineParser
                     var split = assignment.IndexOf('=');
                     if (split <= 0)
                         return Failed($"--env takes NAME=VALUE, got \"{assignment}\"");
+                    // The daemon passes only documented variables; a script tested with others would pass here and fail there.
+                    if (!Scripts.ScriptVariables.IsEventVariable(assignment[..split]))
+                        return Failed($"--env {assignment[..split]}: not a variable the daemon sets (see \"Script environment\" in network-broker(8))");
                     environment.Add(new(assignment[..split], assignment[(split + 1)..]));
                     break;
                 case "-j" or "--json" when inlineValue is null:
@@ -120,7 +123,7 @@ public static class CommandLineParser
             return Failed("--json belongs to monitor");
         if (result.Command == CommandKind.RunScripts && (string.IsNullOrEmpty(result.Link) || string.IsNullOrEmpty(result.State)))
             return Failed("run-scripts needs --link NAME and --state STATE");
-        if (result.Command == CommandKind.RunScripts && !Scripts.ScriptDirectories.IsValidState(result.State!))
+        if (result.Command == CommandKind.RunScripts && !Scripts.ScriptVariables.IsStateWord(result.State!))
             return Failed($"\"{result.State}\" is not a state name (lower-case letters, digits and '-')");
         return result with { Environment = environment };
     }

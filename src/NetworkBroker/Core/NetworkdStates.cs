@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using NetworkBroker.Events;
 using NetworkBroker.Networkd;
+using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Core;
 
@@ -40,7 +41,7 @@ public sealed class NetworkdStates
         }
 
         var before = _links.GetValueOrDefault(change.IfIndex) ?? ImmutableDictionary<string, string>.Empty;
-        var after = before.SetItems(change.Changed.Where(c => NetworkdBus.LinkStates.Contains(c.Key)));
+        var after = before.SetItems(change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key)));
         _links[change.IfIndex] = after;
         var transitions = new List<BrokerEvent>(1);
         foreach (var (property, value) in change.Changed)
@@ -65,7 +66,7 @@ public sealed class NetworkdStates
         var initial = snapshot.Reason == NetworkdSnapshotReason.Initial;
         foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))
         {
-            var tracked = states.Where(s => NetworkdBus.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);
+            var tracked = states.Where(s => ScriptVariables.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);
             var before = initial ? ImmutableDictionary<string, string>.Empty : _links.GetValueOrDefault(index) ?? ImmutableDictionary<string, string>.Empty;
             _links[index] = tracked;
             if (initial && !replay)

@@ -32,9 +32,9 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
             return;
         var link = log.ForLink(name, transition.IfIndex);
         // The value names a directory: it must be a state word, never a path a peer could smuggle in.
-        if (!ScriptDirectories.IsValidState(transition.Value) || transition.Value == ManagerState)
+        if (!ScriptVariables.IsStateWord(transition.Value) || transition.Value == ManagerState)
         {
-            link.Warn($"Ignoring {transition.Property}=\"{transition.Value}\": not a state name");
+            link.Warn($"Ignoring {transition.Property}=\"{Logging.PeerText.Excerpt(transition.Value)}\": not a state name");
             return;
         }
         link.Info($"{transition.Property} is {transition.Value}");
@@ -45,7 +45,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
             new("LINKINDEX", transition.IfIndex.ToString(CultureInfo.InvariantCulture)),
             new("STATE", transition.Value),
         };
-        foreach (var state in NetworkdBus.LinkStates)
+        foreach (var state in ScriptVariables.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))

@@ -13,10 +13,6 @@ public static class NetworkdBus
     public const string LinkInterface = "org.freedesktop.network1.Link";
     public const string PropertiesInterface = "org.freedesktop.DBus.Properties";
 
-    /// <summary>The link states networkd publishes and the broker tracks, passed to scripts as Name=value.</summary>
-    public static readonly string[] LinkStates =
-        ["OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
-
     /// <summary>The properties whose change selects a script directory (&lt;value&gt;.d).</summary>
     public static readonly string[] DirectorySelecting = ["OperationalState", "AdministrativeState"];
 

@@ -11,11 +11,6 @@ public static class ScriptDirectories
 
     public static string PathOf(string root, string state) => Path.Combine(root, state + ".d");
 
-    /// <summary>networkd's state vocabulary: lower-case words joined by '-' ("no-carrier", "degraded-carrier").</summary>
-    public static bool IsValidState(string state) =>
-        state.Length is > 0 and <= 64 && state[0] is >= 'a' and <= 'z' &&
-        state.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-');
-
     /// <summary>Creates the standard directories that are missing. Failures are logged, not fatal: the daemon still runs what exists.</summary>
     public static void EnsureCreated(string root, Logger log)
     {

@@ -4,8 +4,9 @@ namespace NetworkBroker.Scripts;
 
 /// <summary>
 /// A script's environment: clean (PATH, LANG and the event's variables, never the daemon's own
-/// environment, which may hold NOTIFY_SOCKET, credentials or a debugger's settings) and always
-/// exec-able: a value too long for one environment string is written to a private file instead.
+/// environment, which may hold NOTIFY_SOCKET, credentials or a debugger's settings), with names only from
+/// <see cref="ScriptVariables"/>, and always exec-able: a value too long for one environment string is
+/// written to a private file instead.
 /// </summary>
 public sealed class ScriptEnvironment : IDisposable
 {
@@ -25,8 +26,9 @@ public sealed class ScriptEnvironment : IDisposable
     public IReadOnlyList<string> SpilledFiles => _spilled;
 
     /// <param name="spill">Called with (name, bytes, file) for each value passed as NAME_FILE instead.</param>
+    /// <param name="refused">Called with each name that is not a documented variable (<see cref="ScriptVariables"/>); it is not passed.</param>
     public static ScriptEnvironment Build(IEnumerable<KeyValuePair<string, string>> variables, string spillDirectory,
-        Action<string, int, string>? spill = null)
+        Action<string, int, string>? spill = null, Action<string>? refused = null)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -36,8 +38,11 @@ public sealed class ScriptEnvironment : IDisposable
         var order = new List<string> { "PATH", "LANG" };
         foreach (var (name, value) in variables)
         {
-            if (!IsValidName(name))
+            if (!ScriptVariables.IsEventVariable(name))
+            {
+                refused?.Invoke(name);
                 continue;
+            }
             if (!values.ContainsKey(name))
                 order.Add(name);
             // D-Bus strings cannot hold NUL, but lease files and the command line can: a NUL would cut the value short.
@@ -68,9 +73,6 @@ public sealed class ScriptEnvironment : IDisposable
         }
         return environment;
     }
-
-    public static bool IsValidName(string name) =>
-        name.Length > 0 && !name.Contains('=') && !name.Contains('\0');
 
     private string Spill(string directory, string name, string value)
     {

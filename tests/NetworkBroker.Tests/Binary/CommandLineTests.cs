@@ -66,11 +66,11 @@ public class CommandLineTests : IDisposable
     public async Task Run_scripts_runs_a_directory_with_a_synthesised_event_and_reports_failure()
     {
         var record = _dir.Combine("record");
-        _dir.Script("routable", "10-record", $"#!/bin/sh\necho \"$LINK $LINKINDEX $STATE $EXTRA\" > {record}\n");
+        _dir.Script("routable", "10-record", $"#!/bin/sh\necho \"$LINK $LINKINDEX $STATE $DNS\" > {record}\n");
         _dir.Script("routable", "20-fail", "#!/bin/sh\nexit 4\n");
         var config = _dir.Write("network-broker.toml", "");
 
-        var (code, _, stderr) = await BrokerBinary.RunAsync("run-scripts", "--config", config, "--link", "lo", "--state", "routable", "--env", "EXTRA=x");
+        var (code, _, stderr) = await BrokerBinary.RunAsync("run-scripts", "--config", config, "--link", "lo", "--state", "routable", "--env", "DNS=x");
 
         Assert.Equal(1, code);
         Assert.Equal("lo 1 routable x", File.ReadAllText(record).Trim());

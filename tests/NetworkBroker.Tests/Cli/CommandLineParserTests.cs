@@ -64,12 +64,12 @@ public class CommandLineParserTests
     [Fact]
     public void Run_scripts_takes_link_state_and_extra_variables()
     {
-        var command = CommandLineParser.Parse(["run-scripts", "--link", "eth1", "-s", "routable", "-e", "A=1", "--env=B=x=y"]);
+        var command = CommandLineParser.Parse(["run-scripts", "--link", "eth1", "-s", "routable", "-e", "DNS=1", "--env=DOMAIN=x=y"]);
         Assert.Null(command.Error);
         Assert.Equal(CommandKind.RunScripts, command.Command);
         Assert.Equal("eth1", command.Link);
         Assert.Equal("routable", command.State);
-        Assert.Equal([new("A", "1"), new("B", "x=y")], command.Environment);
+        Assert.Equal([new("DNS", "1"), new("DOMAIN", "x=y")], command.Environment);
     }
 
     [Theory]
@@ -82,6 +82,8 @@ public class CommandLineParserTests
     [InlineData(new[] { "run-scripts", "--link", "eth1", "--state", "../etc" }, "is not a state name")]
     [InlineData(new[] { "--link", "eth1" }, "belong to run-scripts")]
     [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "NOVALUE" }, "--env takes NAME=VALUE")]
+    [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "LD_PRELOAD=/tmp/x.so" }, "--env LD_PRELOAD: not a variable the daemon sets")]
+    [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "PATH=/tmp" }, "--env PATH: not a variable the daemon sets")]
     public void Mistakes_are_errors_that_say_what_is_wrong(string[] args, string message)
     {
         Assert.Contains(message, CommandLineParser.Parse(args).Error);

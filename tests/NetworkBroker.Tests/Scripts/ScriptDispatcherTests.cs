@@ -20,14 +20,14 @@ public class ScriptDispatcherTests : IDisposable
         }, _log.Logger), _log.Logger, maxParallel);
 
     private static ScriptEvent Event(string state, string link, int sequence) =>
-        new(state, link, 0, [new("LINK", link), new("SEQ", sequence.ToString())]);
+        new(state, link, 0, [new("LINK", link), new("LINKINDEX", sequence.ToString())]);
 
     [Fact]
     public async Task A_burst_of_200_events_for_3_links_runs_each_links_events_in_event_order()
     {
         var states = new[] { "carrier", "degraded", "routable", "no-carrier" };
         foreach (var state in states)
-            _dir.Script(state, "10-record", $"#!/bin/sh\necho \"$SEQ {state}\" >> {_dir.Path}/record-$LINK\n");
+            _dir.Script(state, "10-record", $"#!/bin/sh\necho \"$LINKINDEX {state}\" >> {_dir.Path}/record-$LINK\n");
         var links = new[] { "eth0", "eth1", "eth10" };
         var expected = links.ToDictionary(l => l, _ => new List<string>());
 
@@ -91,7 +91,7 @@ public class ScriptDispatcherTests : IDisposable
     {
         var record = _dir.Combine("record");
         var started = _dir.Combine("started");
-        _dir.Script("routable", "10-slow", $"#!/bin/sh\ntouch {started}\nsleep 0.3\necho $SEQ >> {record}\n");
+        _dir.Script("routable", "10-slow", $"#!/bin/sh\ntouch {started}\nsleep 0.3\necho $LINKINDEX >> {record}\n");
         var dispatcher = Dispatcher();
         for (var i = 0; i < 5; i++)
             dispatcher.Enqueue(Event("routable", "eth0", i));

@@ -1,0 +1,51 @@
+using System.Collections.Frozen;
+
+namespace NetworkBroker.Scripts;
+
+/// <summary>
+/// Every variable a script can be given, by name: the README's tables, and nothing else. A peer's words
+/// (a networkd property, a lease option) never become a variable name: a name that is not here is dropped
+/// before exec, so a forged "PATH" or "LD_PRELOAD" cannot reach a script. PATH and LANG are the daemon's
+/// own fixed values (<see cref="ScriptEnvironment"/>).
+/// </summary>
+public static class ScriptVariables
+{
+    /// <summary>The link states networkd publishes (org.freedesktop.network1(5)), passed as Name=value.</summary>
+    public static readonly IReadOnlyList<string> LinkStates =
+        ["OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
+
+    /// <summary>The manager's string properties (the same states, without AdministrativeState).</summary>
+    public static readonly IReadOnlyList<string> ManagerStates =
+        ["OperationalState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
+
+    /// <summary>The event's own variables: link, state, lease, description, routes; networkd-dispatcher's names.</summary>
+    public static readonly IReadOnlyList<string> EventVariables =
+    [
+        "LINK", "LINKINDEX", "STATE", "DHCP_LEASE", "DNS", "DOMAIN", "JSON",
+        "ROUTE_EVENT", "ROUTE_DST", "ROUTE_GATEWAY", "ROUTE_TABLE", "ROUTE_PROTOCOL", "ROUTE_CHANGES", "ROUTES",
+        "IFACE", "ADDR", "IP_ADDRS", "IP6_ADDRS", "ESSID", "json",
+    ];
+
+    /// <summary>Set by the daemon itself, never from an event.</summary>
+    public static readonly IReadOnlyList<string> ProcessVariables = ["PATH", "LANG"];
+
+    private static readonly FrozenSet<string> Allowed = EventVariables.Concat(LinkStates).ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Whether an event may set <paramref name="name"/>.</summary>
+    public static bool IsEventVariable(string name) => Allowed.Contains(name);
+
+    /// <summary>
+    /// networkd's state vocabulary, the only values a state property may take: a lower-case word or words
+    /// joined by '-' ("no-carrier", "degraded-carrier"), at most 32 characters. It also names a directory
+    /// (&lt;value&gt;.d), so nothing that could be a path ("..", "/") passes.
+    /// </summary>
+    public static bool IsStateWord(string value)
+    {
+        if (value.Length is 0 or > 32 || value[0] is < 'a' or > 'z')
+            return false;
+        foreach (var c in value)
+            if (c is not (>= 'a' and <= 'z' or >= '0' and <= '9' or '-'))
+                return false;
+        return true;
+    }
+}
