@@ -89,12 +89,12 @@ public static class StatusCommand
     /// <summary>"routable.d: 2 scripts (10-a 20-b)", or why nothing would run.</summary>
     private static string Directory(BrokerConfiguration config, string state, uint uid)
     {
-        if (!ScriptDirectories.IsValidState(state))
+        if (!ScriptVariables.IsStateWord(state))
             return $"{state}: not a state name";
         var path = ScriptDirectories.PathOf(config.Directory, state);
         if (!System.IO.Directory.Exists(path))
             return $"{state}.d: no such directory";
-        var verdicts = ScriptSelection.Select(ScriptFileSystem.List(path), uid);
+        var verdicts = ScriptSelection.Select(ScriptFileSystem.List(path, uid), uid);
         var runs = verdicts.Where(v => v.Runs).Select(v => v.Name).ToList();
         var skipped = verdicts.Count - runs.Count;
         return $"{state}.d: {runs.Count} script(s) would run{(runs.Count > 0 ? " (" + string.Join(' ', runs) + ")" : "")}{(skipped > 0 ? $", {skipped} skipped" : "")}";
@@ -106,10 +106,12 @@ public static class StatusCommand
         try
         {
             await using var bus = await DBusConnection.ConnectAsync(DBusAddress.SystemBus, _ => { });
-            var list = await bus.CallAsync(NetworkdBus.Service, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks", timeout: TimeSpan.FromSeconds(5));
+            if (await bus.GetNameOwnerAsync(NetworkdBus.Service) is not { } owner)
+                return (states, "networkd is not on the bus");
+            var list = await bus.CallAsync(owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks", timeout: TimeSpan.FromSeconds(5));
             foreach (object[] entry in (object[])list.BodyReader().ReadValue("a(iso)"))
             {
-                (states[(int)entry[0]], _) = await NetworkdSource.GetAllAsync(bus, (string)entry[2], NetworkdBus.LinkInterface,
+                (states[(int)entry[0]], _) = await NetworkdSource.GetAllAsync(bus, owner, (string)entry[2], NetworkdBus.LinkInterface,
                     CancellationToken.None, TimeSpan.FromSeconds(5));
             }
             return (states, null);

@@ -1,37 +1,66 @@
 using NetworkBroker.Native;
+using NetworkBroker.Security;
 
 namespace NetworkBroker.Scripts;
 
-/// <summary>Reads the facts <see cref="ScriptSelection"/> decides on: type, mode and owner (statx, following links).</summary>
+/// <summary>
+/// Reads the facts <see cref="ScriptSelection"/> decides on: each entry resolved through
+/// <see cref="TrustedPath"/> (lstat and readlink of every component), so the verdict is about the file
+/// that will be executed and every directory and link that leads to it.
+/// </summary>
 internal static unsafe class ScriptFileSystem
 {
-    public static bool TryStat(string path, out ScriptFileKind kind, out UnixFileMode mode, out uint uid)
+    /// <summary>lstat(2) and, for a symbolic link, readlink(2); null when nothing is there.</summary>
+    public static PathEntry? Look(string path)
     {
         Libc.Statx stat;
-        if (Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0)
+        if (Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0)
+            return null;
+        var mode = (UnixFileMode)(stat.Mode & 0xFFF);
+        switch (stat.Mode & Libc.S_IFMT)
         {
-            kind = ScriptFileKind.Missing;
-            mode = 0;
-            uid = 0;
-            return false;
+            case Libc.S_IFREG:
+                return new PathEntry(PathKind.Regular, mode, stat.Uid);
+            case Libc.S_IFDIR:
+                return new PathEntry(PathKind.Directory, mode, stat.Uid);
+            case Libc.S_IFLNK:
+                string? target;
+                try
+                {
+                    target = new FileInfo(path).LinkTarget;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return null;
+                }
+                return new PathEntry(PathKind.SymbolicLink, mode, stat.Uid, target);
+            default:
+                return new PathEntry(PathKind.Other, mode, stat.Uid);
         }
-        kind = (stat.Mode & 0xF000) switch
-        {
-            0x8000 => ScriptFileKind.Regular,
-            0x4000 => ScriptFileKind.Directory,
-            _ => ScriptFileKind.Other,
-        };
-        mode = (UnixFileMode)(stat.Mode & 0xFFF);
-        uid = stat.Uid;
-        return true;
     }
 
-    public static IEnumerable<ScriptFileFacts> List(string directory)
+    public static ResolvedPath Resolve(string path, uint daemonUid) => TrustedPath.Resolve(path, daemonUid, Look);
+
+    /// <summary>The facts of one script (or directory), resolved as it would be executed.</summary>
+    public static ScriptFileFacts Facts(string path, uint daemonUid)
+    {
+        var resolved = Resolve(path, daemonUid);
+        var kind = resolved.Target?.Kind switch
+        {
+            null => ScriptFileKind.Missing,
+            PathKind.Regular => ScriptFileKind.Regular,
+            PathKind.Directory => ScriptFileKind.Directory,
+            _ => ScriptFileKind.Other,
+        };
+        return new ScriptFileFacts(Path.GetFileName(path), kind, resolved.Target?.Mode ?? 0, resolved.Target?.Uid ?? 0,
+            resolved.Resolved, resolved.Problem);
+    }
+
+    public static IEnumerable<ScriptFileFacts> List(string directory, uint daemonUid)
     {
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
-        {
-            TryStat(path, out var kind, out var mode, out var uid);
-            yield return new ScriptFileFacts(Path.GetFileName(path), kind, mode, uid);
-        }
+            yield return ScriptSelection.IsLeftover(Path.GetFileName(path))
+                ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Other, 0, 0)
+                : Facts(path, daemonUid);
     }
 }

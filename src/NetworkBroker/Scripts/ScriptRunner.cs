@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using NetworkBroker.Logging;
@@ -36,7 +35,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     private ScriptRunnerOptions options = initialOptions;
 
     // A skipped script is reported once per reason, not on every event (a flapping link would flood the log).
-    private readonly ConcurrentDictionary<string, string> _reportedSkips = new(StringComparer.Ordinal);
+    private readonly RepeatFilter _reportedSkips = new();
 
     /// <summary>Replaced on reload (ScriptTimeoutSec=); a running script keeps the timeout it started with.</summary>
     public ScriptRunnerOptions Options
@@ -56,7 +55,8 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         var results = new List<ScriptResult>(scripts.Count);
         using var environment = ScriptEnvironment.Build(scriptEvent.Environment, options.SpillDirectory,
             (name, bytes, file) => Write(scriptEvent, LogLevel.Info,
-                $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"));
+                $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"),
+            name => Write(scriptEvent, LogLevel.Warn, $"Not passing variable \"{PeerText.Excerpt(name)}\": not a documented script variable"));
         foreach (var name in scripts)
         {
             if (cancellation.IsCancellationRequested)
@@ -71,21 +71,23 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 
     private List<string> Select(string directory, ScriptEvent scriptEvent)
     {
-        if (!ScriptFileSystem.TryStat(directory, out var kind, out var mode, out var uid) || kind != ScriptFileKind.Directory)
-        {
-            Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
-            return [];
-        }
-        if (ScriptSelection.UnsafeOwnership(mode, uid, options.DaemonUid) is { } unsafeDirectory)
+        var facts = ScriptFileSystem.Facts(directory, options.DaemonUid);
+        if ((facts.PathProblem ?? (facts.Kind == ScriptFileKind.Directory ? ScriptSelection.UnsafeOwnership(facts.Mode, facts.Uid, options.DaemonUid) : null))
+            is { } unsafeDirectory)
         {
             ReportSkip(scriptEvent, directory, unsafeDirectory, "directory");
+            return [];
+        }
+        if (facts.Kind != ScriptFileKind.Directory)
+        {
+            Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
             return [];
         }
 
         IReadOnlyList<ScriptVerdict> verdicts;
         try
         {
-            verdicts = ScriptSelection.Select(ScriptFileSystem.List(directory), options.DaemonUid);
+            verdicts = ScriptSelection.Select(ScriptFileSystem.List(directory, options.DaemonUid), options.DaemonUid);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -99,30 +101,32 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             if (verdict.Runs)
                 runnable.Add(verdict.Name);
             else
-                ReportSkip(scriptEvent, Path.Combine(directory, verdict.Name), verdict.SkipReason!, "script");
+                ReportSkip(scriptEvent, Path.Combine(directory, PeerText.Excerpt(verdict.Name)), verdict.SkipReason!, "script");
         }
         if (runnable.Count == 0)
             Write(scriptEvent, LogLevel.Debug, $"No scripts to run in {directory}");
         return runnable;
     }
 
-    private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what)
-    {
-        if (_reportedSkips.Count > 4096)
-            _reportedSkips.Clear();
-        var first = !_reportedSkips.TryGetValue(path, out var previous) || previous != reason;
-        _reportedSkips[path] = reason;
-        Write(scriptEvent, first ? LogLevel.Warn : LogLevel.Debug, $"Skipping {what} {path}: {reason}");
-    }
+    private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what) =>
+        Write(scriptEvent, _reportedSkips.IsNew(path, reason) ? LogLevel.Warn : LogLevel.Debug, $"Skipping {what} {path}: {reason}");
 
     private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, IReadOnlyList<string> environment)
     {
         var name = $"{scriptEvent.State}.d/{Path.GetFileName(path)}";
+        // Checked again now, not only when the directory was listed (an earlier script may have run for a while),
+        // and the file executed is the one checked: every link on the way resolved, every directory trusted.
+        var facts = ScriptFileSystem.Facts(path, options.DaemonUid);
+        if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
+        {
+            ReportSkip(scriptEvent, path, reason, "script");
+            return new ScriptResult(path, null, false, $"skipped: {reason}");
+        }
         var started = Stopwatch.GetTimestamp();
         ScriptProcess process;
         try
         {
-            process = ScriptProcess.Start(path, environment);
+            process = ScriptProcess.Start(facts.Resolved!, environment);
         }
         catch (Exception e) when (e is ScriptStartException or IOException)
         {

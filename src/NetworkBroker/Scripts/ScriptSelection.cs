@@ -1,7 +1,10 @@
 namespace NetworkBroker.Scripts;
 
 /// <summary>What the file system says about one entry of a script directory (symbolic links followed).</summary>
-public readonly record struct ScriptFileFacts(string Name, ScriptFileKind Kind, UnixFileMode Mode, uint Uid);
+/// <param name="Resolved">The file that would be executed (every symbolic link replaced by its target).</param>
+/// <param name="PathProblem">Why a directory or link on the way to it cannot be trusted (<see cref="Security.TrustedPath"/>).</param>
+public readonly record struct ScriptFileFacts(string Name, ScriptFileKind Kind, UnixFileMode Mode, uint Uid,
+    string? Resolved = null, string? PathProblem = null);
 
 public enum ScriptFileKind
 {
@@ -41,6 +44,8 @@ public static class ScriptSelection
     {
         if (IsLeftover(entry.Name))
             return "an editor or package manager leftover";
+        if (entry.PathProblem is { } path)
+            return path;
         return entry.Kind switch
         {
             ScriptFileKind.Missing => "vanished or is a dangling symbolic link",
