@@ -19,7 +19,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
     private readonly Action<DBusMessage> _signal;
     private readonly Action<Exception>? _malformed;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly ConcurrentDictionary<uint, TaskCompletionSource<DBusMessage>> _pending = new();
+    private readonly ConcurrentDictionary<uint, PendingCall> _pending = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private int _serial;
@@ -108,7 +108,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
     {
         var serial = (uint)Interlocked.Increment(ref _serial);
         var reply = new TaskCompletionSource<DBusMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[serial] = reply;
+        _pending[serial] = new PendingCall(reply, ExpectedSender(destination));
         try
         {
             await SendAsync(DBusMessage.Encode(DBusMessageType.MethodCall, DBusMessageFlags.None, serial, path, iface, member,
@@ -129,6 +129,48 @@ public sealed partial class DBusConnection : IAsyncDisposable
         {
             _pending.TryRemove(serial, out _);
         }
+    }
+
+    /// <summary>
+    /// Who may answer a call: the bus for its own methods, the unique name called, else (a well-known name,
+    /// which the bus may hand to a new owner at any time) any unique name. Code that acts on a reply calls
+    /// the owner's unique name (<see cref="GetNameOwnerAsync"/>), so that its replies are checked exactly.
+    /// </summary>
+    private static string? ExpectedSender(string destination) =>
+        destination == BusName || destination.StartsWith(':') ? destination : null;
+
+    private const string BusName = "org.freedesktop.DBus";
+
+    private sealed record PendingCall(TaskCompletionSource<DBusMessage> Reply, string? Sender);
+
+    /// <summary>The unique name that owns <paramref name="name"/> now, or null when nobody does.</summary>
+    public async Task<string?> GetNameOwnerAsync(string name, CancellationToken cancellation = default)
+    {
+        try
+        {
+            var reply = await CallAsync(BusName, "/org/freedesktop/DBus", BusName, "GetNameOwner", "s", w => w.WriteString(name),
+                cancellation: cancellation).ConfigureAwait(false);
+            var owner = reply.BodyReader().ReadString();
+            return owner.StartsWith(':') ? owner : throw new DBusFormatException($"GetNameOwner answered \"{owner}\", not a unique name");
+        }
+        catch (DBusErrorException e) when (e.Name == "org.freedesktop.DBus.Error.NameHasNoOwner")
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The owner of <paramref name="name"/>, started by the bus (D-Bus activation) if nobody owns it yet.</summary>
+    public async Task<string> StartNameOwnerAsync(string name, CancellationToken cancellation = default)
+    {
+        if (await GetNameOwnerAsync(name, cancellation).ConfigureAwait(false) is { } owner)
+            return owner;
+        await CallAsync(BusName, "/org/freedesktop/DBus", BusName, "StartServiceByName", "su", w =>
+        {
+            w.WriteString(name);
+            w.WriteUInt32(0);
+        }, cancellation: cancellation).ConfigureAwait(false);
+        return await GetNameOwnerAsync(name, cancellation).ConfigureAwait(false)
+            ?? throw new DBusErrorException("org.freedesktop.DBus.Error.NameHasNoOwner", $"{name} was started but owns no name", "StartServiceByName");
     }
 
     /// <summary>Broadcasts a signal from this connection.</summary>
@@ -214,7 +256,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
             reason = new DBusConnectionException($"connection to the bus lost: {e.Message}", e);
         }
         foreach (var (_, pending) in _pending)
-            pending.TrySetException(reason ?? new DBusConnectionException("the connection is closed"));
+            pending.Reply.TrySetException(reason ?? new DBusConnectionException("the connection is closed"));
         _closed.TrySetResult(reason);
     }
 
@@ -234,8 +276,16 @@ public sealed partial class DBusConnection : IAsyncDisposable
         switch (message.Type)
         {
             case DBusMessageType.MethodReturn or DBusMessageType.Error:
-                if (_pending.TryGetValue(message.ReplySerial, out var reply))
-                    reply.TrySetResult(message);
+                if (!_pending.TryGetValue(message.ReplySerial, out var call))
+                    break;
+                // Matched by serial and by sender: a reply from anyone but the one called is not the answer.
+                if (message.Sender is null || (call.Sender is { } expected ? message.Sender != expected : !message.Sender.StartsWith(':')))
+                {
+                    _malformed?.Invoke(new DBusFormatException(
+                        $"ignored a reply to call {message.ReplySerial} from {Printable(message.Sender)}, not {call.Sender ?? "a unique name"}"));
+                    break;
+                }
+                call.Reply.TrySetResult(message);
                 break;
             case DBusMessageType.Signal:
                 try
@@ -266,6 +316,10 @@ public sealed partial class DBusConnection : IAsyncDisposable
                 break;
         }
     }
+
+    /// <summary>A peer's name as a log may quote it.</summary>
+    private static string Printable(string? text) =>
+        text is null ? "nobody" : new string([.. text.Take(80).Select(c => c is < ' ' or > '~' ? '?' : c)]);
 
     public async ValueTask DisposeAsync()
     {

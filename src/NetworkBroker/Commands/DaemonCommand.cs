@@ -42,7 +42,8 @@ public static class DaemonCommand
         var started = DateTime.UtcNow;
         var monitors = new MonitorHub();
         using var systemd = new SystemdNotifier();
-        Task<DaemonStatus> Status() => broker.QueryAsync(b => DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started));
+        NetworkdSource? networkdSource = null;
+        Task<DaemonStatus> Status() => broker.QueryAsync(b => DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started, networkdSource?.Rejected ?? 0));
         var statusLine = new StatusReporter(systemd, async () => (await Status()).StatusLine(), TimeSpan.FromSeconds(1));
         // The monitor's lines and the STATUS= line follow what the broker sees (on its loop) and what scripts did.
         broker.Observed += e =>
@@ -98,7 +99,7 @@ public static class DaemonCommand
                 ? new DhclientSource(broker.Events, log, config.DHClientLeaseFile)
                 : null;
             dhclient?.Start();
-            var networkdSource = config.Generator.HasFlag(EventSources.SystemdNetworkd) ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus) : null;
+            networkdSource = config.Generator.HasFlag(EventSources.SystemdNetworkd) ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus) : null;
             var networkd = networkdSource?.RunAsync(cancel.Token) ?? Task.CompletedTask;
 
             // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.

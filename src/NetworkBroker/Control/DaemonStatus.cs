@@ -33,9 +33,11 @@ public sealed record DaemonStatus
     public long ScriptsTimedOut { get; init; }
     public int ScriptsRunning { get; init; }
     public int Monitors { get; init; }
+    /// <summary>D-Bus signals dropped because their sender was not the peer they claimed to be (networkd).</summary>
+    public long SignalsRejected { get; init; }
 
     /// <summary>Reads the broker's model; call it on the broker's loop (<see cref="Core.Broker.QueryAsync{T}"/>).</summary>
-    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started)
+    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0)
     {
         var config = broker.Config;
         var links = broker.Kernel.Links;
@@ -62,6 +64,7 @@ public sealed record DaemonStatus
             ScriptsTimedOut = scripts.TimedOut,
             ScriptsRunning = scripts.Running,
             Monitors = monitors,
+            SignalsRejected = signalsRejected,
         };
     }
 
@@ -95,6 +98,7 @@ public sealed record DaemonStatus
             json.WriteNumber("scripts_timed_out", ScriptsTimedOut);
             json.WriteNumber("scripts_running", ScriptsRunning);
             json.WriteNumber("monitors", Monitors);
+            json.WriteNumber("signals_rejected", SignalsRejected);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -133,6 +137,7 @@ public sealed record DaemonStatus
             ScriptsTimedOut = N("scripts_timed_out"),
             ScriptsRunning = (int)N("scripts_running"),
             Monitors = (int)N("monitors"),
+            SignalsRejected = N("signals_rejected"),
         };
     }
 
@@ -150,6 +155,9 @@ public sealed record DaemonStatus
             $"  policy routing: {PolicyRules} rules and {PolicyRoutes} routes managed{(PolicyRoutingFailed > 0 ? $", {PolicyRoutingFailed} changes failed at the last run" : "")}\n");
         text.Append(CultureInfo.InvariantCulture,
             $"  scripts: {Scripts} run for {ScriptEvents} events, {ScriptsFailed} failed, {ScriptsTimedOut} timed out, {ScriptsRunning} running now; {Monitors} monitor(s) attached\n");
+        if (SignalsRejected > 0)
+            text.Append(CultureInfo.InvariantCulture,
+                $"  security: {SignalsRejected} D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)\n");
         return text.ToString();
     }
 

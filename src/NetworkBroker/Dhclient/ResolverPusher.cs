@@ -22,8 +22,9 @@ public interface IResolverPusher
 public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPusher, IAsyncDisposable
 {
     private const int AF_INET = 2, AF_INET6 = 10;
-    private readonly Channel<(string Link, string What, Func<DBusConnection, Task> Call)> _calls =
-        Channel.CreateUnbounded<(string, string, Func<DBusConnection, Task>)>(new UnboundedChannelOptions { SingleReader = true });
+    private const string Resolve1 = "org.freedesktop.resolve1", Hostname1 = "org.freedesktop.hostname1";
+    private readonly Channel<(string Link, string What, string Service, Func<DBusConnection, string, Task> Call)> _calls =
+        Channel.CreateUnbounded<(string, string, string, Func<DBusConnection, string, Task>)>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _worker;
     private DBusConnection? _connection;
 
@@ -31,7 +32,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     public event Action<string, string, string?>? Pushed;
 
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
-        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -42,7 +43,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
-        Enqueue(link, $"domains {string.Join(", ", domains)}", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+        Enqueue(link, $"domains {string.Join(", ", domains)}", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -51,32 +52,34 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void RevertLink(string link, int ifindex) =>
-        Enqueue(link, "revert", c => c.CallAsync("org.freedesktop.resolve1", "/org/freedesktop/resolve1",
+        Enqueue(link, "revert", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "RevertLink", "i", w => w.WriteInt32(ifindex)));
 
     public void SetHostname(string link, string hostname) =>
-        Enqueue(link, $"transient host name {hostname}", c => c.CallAsync("org.freedesktop.hostname1", "/org/freedesktop/hostname1",
+        Enqueue(link, $"transient host name {hostname}", Hostname1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/hostname1",
             "org.freedesktop.hostname1", "SetHostname", "sb", w =>
             {
                 w.WriteString(hostname);
                 w.WriteBoolean(false); // not interactive: never wait for a polkit prompt
             }));
 
-    private void Enqueue(string link, string what, Func<DBusConnection, Task> call)
+    private void Enqueue(string link, string what, string service, Func<DBusConnection, string, Task> call)
     {
-        _calls.Writer.TryWrite((link, what, call));
+        _calls.Writer.TryWrite((link, what, service, call));
         _worker ??= Task.Run(WorkAsync);
     }
 
     private async Task WorkAsync()
     {
-        await foreach (var (link, what, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var (link, what, service, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
                 if (_connection is null || _connection.Closed.IsCompleted)
                     _connection = await DBusConnection.ConnectAsync(busAddress, static _ => { }).ConfigureAwait(false);
-                await call(_connection).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                // The service's unique name, so that only it can answer (started by the bus if it is activatable and not running).
+                var owner = await _connection.StartNameOwnerAsync(service).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                await call(_connection, owner).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
                 log.ForLink(link).Info($"dhclient: pushed {what}");
                 Pushed?.Invoke(link, what, null);
             }

@@ -19,15 +19,28 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     private static readonly TimeSpan MinimumBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaximumBackoff = TimeSpan.FromSeconds(5);
 
+    private static readonly TimeSpan RejectionWarningInterval = TimeSpan.FromMinutes(1);
+
     private readonly Lock _gate = new();
     private List<(DBusMessage Signal, NetworkdPropertiesChanged Event)>? _heldBack;
     private DBusConnection? _connection;
+    // networkd's unique name on the bus (":1.5"): the only sender whose PropertiesChanged counts. Null while unknown.
+    private volatile string? _owner;
+    private long _rejected;
+    private long _rejectedSinceWarning;
+    private long _lastRejectionWarning = long.MinValue;
     private Task _resnapshot = Task.CompletedTask;
 
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>How many snapshots were read (tests wait on it).</summary>
     public int Snapshots { get; private set; }
+
+    /// <summary>Signals dropped because networkd did not send them (shown by <c>status</c>).</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Our connection's unique name on the bus, once connected (what a forger would address).</summary>
+    public string? UniqueName => _connection?.UniqueName;
 
     /// <summary>Completes after the first snapshot was posted, or the first attempt to get one failed (the bus is not there).</summary>
     public Task FirstAttempt => _firstAttempt.Task;
@@ -44,6 +57,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             {
                 lock (_gate)
                     _heldBack = [];
+                _owner = null;
                 var connection = await DBusConnection.ConnectAsync(busAddress, OnSignal,
                     e => log.Warn($"networkd: ignoring a malformed D-Bus message: {e.Message}"), cancellation).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
@@ -101,27 +115,27 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         var replies = new Dictionary<int, long>(); // ifindex (0: manager) -> the reply's receive sequence
         var manager = ImmutableDictionary<string, string>.Empty;
 
-        string? owner = null;
-        try
-        {
-            owner = (await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner", "s",
-                w => w.WriteString(NetworkdBus.Service), cancellation: cancellation).ConfigureAwait(false)).BodyReader().ReadString();
-        }
-        catch (DBusErrorException e) when (e.Name == "org.freedesktop.DBus.Error.NameHasNoOwner")
-        {
+        var owner = await connection.GetNameOwnerAsync(NetworkdBus.Service, cancellation).ConfigureAwait(false);
+        _owner = owner;
+        if (owner is null)
             log.Info("networkd: systemd-networkd is not on the bus; waiting for it");
-        }
 
         if (owner is not null)
         {
-            var list = await connection.CallAsync(NetworkdBus.Service, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks",
+            // Asked of networkd's unique name, so the replies can only come from it (the connection checks).
+            var list = await connection.CallAsync(owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks",
                 cancellation: cancellation).ConfigureAwait(false);
             foreach (object[] entry in (object[])list.BodyReader().ReadValue("a(iso)"))
             {
                 var (index, name, path) = ((int)entry[0], (string)entry[1], (string)entry[2]);
+                if (index <= 0 || NetworkdBus.IfIndexOf(path) != index || !NetworkdSignals.IsLinkName(name))
+                {
+                    log.Warn($"networkd: ignoring a listed link with ifindex {index}, name \"{PeerText.Excerpt(name)}\", path {PeerText.Excerpt(path)}");
+                    continue;
+                }
                 try
                 {
-                    var (states, sequence) = await GetAllAsync(connection, path, NetworkdBus.LinkInterface, cancellation).ConfigureAwait(false);
+                    var (states, sequence) = await GetAllAsync(connection, owner, path, NetworkdBus.LinkInterface, cancellation, log: log).ConfigureAwait(false);
                     links[index] = states;
                     names[index] = name;
                     replies[index] = sequence;
@@ -132,7 +146,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                     log.Debug($"networkd: {name}: {e.Message}");
                 }
             }
-            (manager, replies[0]) = await GetAllAsync(connection, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, cancellation).ConfigureAwait(false);
+            (manager, replies[0]) = await GetAllAsync(connection, owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, cancellation, log: log)
+                .ConfigureAwait(false);
         }
 
         List<(DBusMessage Signal, NetworkdPropertiesChanged Event)> held;
@@ -143,81 +158,92 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             Snapshots++;
             Post(new NetworkdSnapshot(links.ToImmutable(), names.ToImmutable(), manager, reason));
             foreach (var (signal, change) in held)
-                if (!replies.TryGetValue(change.IfIndex, out var replied) || signal.ReceiveSequence > replied)
+            {
+                // Held while networkd's name was not yet known: only now can the sender be checked.
+                if (!NetworkdSignals.IsFromNetworkd(signal, owner))
+                    Reject(signal);
+                else if (!replies.TryGetValue(change.IfIndex, out var replied) || signal.ReceiveSequence > replied)
                     Post(change);
+            }
         }
         log.Debug($"networkd: read {links.Count} links ({reason}); {held.Count} signals held back meanwhile");
     }
 
-    /// <summary>The string-valued properties of one networkd object (the states), and when the reply arrived.</summary>
+    /// <summary>The state properties of one networkd object (<see cref="NetworkdSignals.States"/>), and when the reply arrived.</summary>
+    /// <param name="owner">networkd's unique name (the reply must come from it).</param>
     internal static async Task<(ImmutableDictionary<string, string> States, long Sequence)> GetAllAsync(DBusConnection connection,
-        string path, string iface, CancellationToken cancellation, TimeSpan? timeout = null)
+        string owner, string path, string iface, CancellationToken cancellation, TimeSpan? timeout = null, Logger? log = null)
     {
-        var reply = await connection.CallAsync(NetworkdBus.Service, path, NetworkdBus.PropertiesInterface, "GetAll", "s",
+        var reply = await connection.CallAsync(owner, path, NetworkdBus.PropertiesInterface, "GetAll", "s",
             w => w.WriteString(iface), timeout, cancellation).ConfigureAwait(false);
-        var states = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in (Dictionary<object, object>)reply.BodyReader().ReadValue("a{sv}"))
-            if (key is string name && value is string text)
-                states[name] = text;
-        return (states.ToImmutable(), reply.ReceiveSequence);
+        var dropped = new List<string>();
+        var states = NetworkdSignals.States(iface == NetworkdBus.ManagerInterface, (Dictionary<object, object>)reply.BodyReader().ReadValue("a{sv}"),
+            dropped, path);
+        foreach (var note in dropped)
+            log?.Debug($"networkd: ignoring {note}");
+        return (states, reply.ReceiveSequence);
     }
 
-    /// <summary>On the connection's reader, in arrival order.</summary>
+    /// <summary>On the connection's reader, in arrival order. Who sent it is checked before anything else is read.</summary>
     private void OnSignal(DBusMessage signal)
     {
-        if (signal.Member == "NameOwnerChanged")
+        if (NetworkdSignals.IsFromBus(signal))
         {
-            OnOwnerChanged(signal);
-            return;
+            if (NetworkdSignals.OwnerChange(signal) is { } change)
+                OnOwnerChanged(change.New);
+            return; // NameAcquired and the like
         }
-        if (signal.Member != "PropertiesChanged" || signal.Interface != NetworkdBus.PropertiesInterface)
-            return;
-        if (signal.Signature != "sa{sv}as")
+
+        var owner = _owner;
+        bool holding;
+        lock (_gate)
+            holding = _heldBack is not null;
+        // Before networkd's name is known (a snapshot is asking), a signal is held with its sender and checked then.
+        if (!(owner is null && holding) && !NetworkdSignals.IsFromNetworkd(signal, owner))
         {
-            log.Warn($"networkd: ignoring PropertiesChanged on {signal.Path} with signature \"{signal.Signature}\" (expected sa{{sv}}as)");
+            Reject(signal);
             return;
         }
 
-        var reader = signal.BodyReader();
-        var iface = reader.ReadString();
-        int index;
-        if (signal.Path == NetworkdBus.ManagerPath && iface == NetworkdBus.ManagerInterface)
-            index = 0;
-        else if (NetworkdBus.IfIndexOf(signal.Path!) is { } link && iface == NetworkdBus.LinkInterface)
-            index = link;
-        else
-        {
-            log.Debug($"networkd: ignoring PropertiesChanged of {iface} on {signal.Path}");
-            return;
-        }
-
-        var changed = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
-        foreach (var (key, value) in (Dictionary<object, object>)reader.ReadValue("a{sv}"))
-        {
-            if (value is string text)
-                changed.Add(new((string)key, text));
-            else
-                log.Debug($"networkd: ignoring non-string property {key} on {signal.Path}");
-        }
-        if (changed.Count == 0)
+        var dropped = new List<string>();
+        var changed = NetworkdSignals.PropertiesChanged(signal, dropped);
+        foreach (var note in dropped)
+            log.Debug($"networkd: ignoring {note}");
+        if (changed is null)
             return;
 
-        var change = new NetworkdPropertiesChanged(index, changed.ToImmutable());
         lock (_gate)
         {
             if (_heldBack is not null)
-                _heldBack.Add((signal, change));
+                _heldBack.Add((signal, changed));
+            else if (NetworkdSignals.IsFromNetworkd(signal, _owner))
+                Post(changed);
             else
-                Post(change);
+                Reject(signal);
         }
     }
 
-    private void OnOwnerChanged(DBusMessage signal)
+    /// <summary>A message networkd did not send: dropped before it touches any state, counted, and said (a warning at most once a minute).</summary>
+    private void Reject(DBusMessage signal)
     {
-        var reader = signal.BodyReader();
-        var (name, _, owner) = (reader.ReadString(), reader.ReadString(), reader.ReadString());
-        if (name != NetworkdBus.Service)
+        Interlocked.Increment(ref _rejected);
+        Interlocked.Increment(ref _rejectedSinceWarning);
+        var what = $"{PeerText.Excerpt(signal.Member)} on {PeerText.Excerpt(signal.Path)} from {PeerText.Excerpt(signal.Sender)}";
+        log.Debug($"networkd: rejected a signal not sent by systemd-networkd ({_owner ?? "not on the bus"}): {what}");
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastRejectionWarning);
+        if (last != long.MinValue && now - last < (long)RejectionWarningInterval.TotalMilliseconds)
             return;
+        if (Interlocked.CompareExchange(ref _lastRejectionWarning, now, last) != last)
+            return;
+        var count = Interlocked.Exchange(ref _rejectedSinceWarning, 0);
+        log.Warn($"networkd: rejected {count} D-Bus signal(s) that systemd-networkd did not send (the last: {what}); " +
+                 "another local user may be forging networkd's signals");
+    }
+
+    private void OnOwnerChanged(string owner)
+    {
+        _owner = owner.Length == 0 ? null : owner;
         if (owner.Length == 0)
         {
             log.Warn("networkd: systemd-networkd left the bus");
@@ -236,11 +262,12 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 if (t.Exception is not { } e)
                     return;
                 log.Warn($"networkd: reading its state after a restart failed: {e.InnerException?.Message}; going on with its signals");
-                // Never hold signals for good: without a snapshot they are still the best news there is.
+                // Never hold signals for good: without a snapshot they are still the best news there is, if networkd sent them.
                 lock (_gate)
                 {
-                    foreach (var (_, change) in _heldBack ?? [])
-                        Post(change);
+                    foreach (var (signal, change) in _heldBack ?? [])
+                        if (NetworkdSignals.IsFromNetworkd(signal, _owner))
+                            Post(change);
                     _heldBack = null;
                 }
             }, TaskScheduler.Default);
