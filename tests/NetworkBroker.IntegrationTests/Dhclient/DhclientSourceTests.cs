@@ -135,4 +135,46 @@ public class DhclientSourceTests : IDisposable
         await Idle(broker);
         Assert.Empty(Runs(broker));
     }
+
+    [Fact]
+    public async Task Files_a_local_user_plants_beside_the_lease_are_refused_and_the_real_lease_still_runs_once()
+    {
+        // The lease directory is one a local user can write: everything it puts there must come to nothing.
+        var leases = Path.GetDirectoryName(_dhcp.LeaseFile)!;
+        Directory.CreateDirectory(leases);
+        File.SetUnixFileMode(leases, (UnixFileMode)0b111_111_111 | UnixFileMode.StickyBit);
+        var secret = _dhcp.Directory.Write("shadow", "lease { interface \"eth0\"; fixed-address 10.66.6.6; option domain-name-servers 10.66.6.53; expire never; }\n");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead);
+        Attacker.Run(null, "sh", "-c",
+            $"cd {leases} && mkfifo a.leases && ln -s {secret} b.leases && " +
+            "printf 'lease { interface \"eth0\"; fixed-address 10.77.7.7; option domain-name-servers 10.77.7.53; expire never; }\\n' > d.leases && " +
+            "printf '\\001\\002 SECRET-GARBAGE-THAT-GOES-ON-AND-ON-AND-ON-AND-ON-AND-ON-AND-ON-AND-ON {\\n' > e.leases");
+        // Root's own files: a giant (a dhclient gone wrong) and garbage that quotes a long token.
+        using (var giant = File.Create(Path.Combine(leases, "c.leases")))
+            giant.SetLength(5 * 1024 * 1024);
+        File.WriteAllText(Path.Combine(leases, "f.leases"), "lease { interface \"eth0\"; fixed-address \u0001SECRET-IN-A-TOKEN-THAT-IS-LONG-LONG-LONG-LONG; }\n");
+
+        _dhcp.Serve();
+        await using var broker = await BrokerHarness.StartAsync(_dhcp.Client, c => c with
+        {
+            Generator = Configuration.EventSources.DHClient, UseDNS = true, UseDomain = true, UseHostname = true,
+        }, dhclientLeaseFile: Path.Combine(leases, "*.leases"), resolver: _resolver, beforeStart: RecordingScript);
+        await broker.Broker.QueryAsync(b => b.EventsHandled).WaitAsync(TimeSpan.FromSeconds(5));
+
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length > 0);
+        await Idle(broker);
+
+        var run = Assert.Single(Runs(broker)).Split('|');
+        Assert.Matches(@"^ADDRESS=10\.233\.0\.\d+,", run[3]);
+        Assert.DoesNotContain(_resolver.Calls, c => c.Contains("10.66.") || c.Contains("10.77."));
+        var log = broker.Log.Text;
+        Assert.Contains($"dhclient: not reading {leases}/a.leases: a FIFO, not a regular file", log);
+        Assert.Contains($"dhclient: not reading {leases}/b.leases: a symbolic link, not followed here", log);
+        Assert.Contains($"dhclient: not reading {leases}/c.leases: 5242880 bytes, over the limit of 1048576", log);
+        Assert.Contains($"dhclient: not reading {leases}/d.leases: owned by uid 65534, not by root or the daemon's user", log);
+        Assert.Contains($"dhclient: ignoring {leases}/f.leases: {leases}/f.leases:1: \"fixed-address\" needs an address, got \"?SECRET-IN-A-TOKEN-THAT-IS-LO...\"", log);
+        Assert.DoesNotContain("10.66.6.6", log);
+        Assert.DoesNotContain("SECRET-IN-A-TOKEN-THAT-IS-LONG-LONG", log);
+    }
 }

@@ -127,8 +127,8 @@ public class NetworkdRecoveryTests
 
         Assert.Equal(["degraded"], Record(broker).Select(l => l.Split('|')[0]));
         Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring PropertiesChanged on") && l.Contains("with signature \"s\""));
-        Assert.Contains(broker.Log.Lines, l => l.Contains("Ignoring OperationalState=\"../../etc\": not a state name"));
-        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring non-string property OperationalState"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring OperationalState on") && l.Contains("\"../../etc\" is not a state word"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring OperationalState on") && l.Contains("\"UInt32\" is not a state word"));
     }
 
     [Fact]

@@ -37,10 +37,11 @@ public sealed class BrokerHarness : IAsyncDisposable
     public NetworkBroker.Networkd.NetworkdSource? NetworkdSource { get; private set; }
 
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
+    /// <param name="netifDirectory">Where the broker reads networkd's state and lease files, if not networkd's own.</param>
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
         int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
         NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null, bool policyRouting = false,
-        string? dhclientLeaseFile = null, NetworkBroker.Dhclient.IResolverPusher? resolver = null)
+        string? dhclientLeaseFile = null, NetworkBroker.Dhclient.IResolverPusher? resolver = null, string? netifDirectory = null)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
@@ -50,7 +51,7 @@ public sealed class BrokerHarness : IAsyncDisposable
             ScriptRoot = directory.Path,
             SpillDirectory = directory.Combine("spill"),
         }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(networkd.NetifDirectory, log.Logger), resolver)
+        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(netifDirectory ?? networkd.NetifDirectory, log.Logger), resolver)
         {
             RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
         };
@@ -112,6 +113,17 @@ public sealed class BrokerHarness : IAsyncDisposable
         await WaitForAsync(() => Observed.OfType<AddressAdded>().Any(a => a.Address.Address.ToString() == marker));
         Namespace.Ip($"addr del {marker}/32 dev lo");
         await WaitForAsync(() => Observed.OfType<AddressRemoved>().Any(a => a.Address.Address.ToString() == marker));
+    }
+
+    public static async Task WaitForAsync(Func<Task<bool>> condition, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("condition not met within " + seconds + " s");
+            await Task.Delay(20);
+        }
     }
 
     public static async Task WaitForAsync(Func<bool> condition, int seconds = 30)

@@ -76,4 +76,20 @@ public class CommandLineTests : IDisposable
         Assert.Equal("lo 1 routable x", File.ReadAllText(record).Trim());
         Assert.Contains("lo: routable.d/20-fail failed: exit status 4", stderr);
     }
+
+    [Fact]
+    public async Task A_FIFO_as_the_configuration_is_refused_at_once_by_check_config_and_the_daemon()
+    {
+        var fifo = _dir.Combine("network-broker.toml");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+            mkfifo.WaitForExit();
+
+        var (code, _, stderr) = await BrokerBinary.RunAsync("check-config", "--config", fifo).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, code);
+        Assert.Contains($"{fifo}: cannot read: a FIFO, not a regular file", stderr);
+
+        using var daemon = BrokerBinary.Start(["--config", fifo]);
+        Assert.Equal(78, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("a FIFO, not a regular file", daemon.StandardError);
+    }
 }

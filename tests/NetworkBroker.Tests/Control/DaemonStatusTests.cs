@@ -10,7 +10,7 @@ public class DaemonStatusTests
         Pid = 4242, Version = "1.2.3", Uid = 998, User = "network-broker", Started = new DateTime(2026, 11, 24, 18, 0, 0, DateTimeKind.Utc),
         Config = "/etc/network-broker/network-broker.toml", Generator = "systemd-networkd", Links = 4, LinksSelected = 2, NetworkdLinks = 4,
         PolicyRules = 3, PolicyRoutes = 2, PolicyRoutingFailed = 1, Events = 77, ScriptEvents = 5, Scripts = 9, ScriptsFailed = 1,
-        ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2,
+        ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2, SignalsRejected = 6,
     };
 
     [Fact]
@@ -28,6 +28,8 @@ public class DaemonStatusTests
         Assert.Contains("watching 4 links (2 selected by Links=, 4 known to networkd); 77 events handled", text);
         Assert.Contains("policy routing: 3 rules and 2 routes managed, 1 changes failed at the last run", text);
         Assert.Contains("scripts: 9 run for 5 events, 1 failed, 1 timed out, 0 running now; 2 monitor(s) attached", text);
+        Assert.Contains("security: 6 D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)", text);
+        Assert.DoesNotContain("security:", (Sample with { SignalsRejected = 0 }).Render(DateTime.UtcNow));
     }
 
     [Fact]

@@ -1,0 +1,92 @@
+using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Networkd;
+using NetworkBroker.Tests.Support;
+using static NetworkBroker.IntegrationTests.Networkd.NetworkdScripts;
+
+namespace NetworkBroker.IntegrationTests.Security;
+
+/// <summary>
+/// The daemon binary on the real systemd-networkd and a real dbus-daemon whose policy, like Debian's system
+/// bus, lets any user send signals; an unprivileged user (nobody) forges networkd's signals at it.
+/// </summary>
+public class ForgedSignalTests
+{
+    [Fact]
+    public async Task Signals_forged_by_nobody_run_nothing_and_the_next_real_transition_runs_exactly_once()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        using var dir = new TempDirectory();
+        var record = dir.Combine("record");
+        foreach (var state in States.Append("etc"))
+            dir.Script(state, "10-record", $"#!/bin/sh\necho \"$STATE|$LINK|$OperationalState|$PATH|$LD_PRELOAD\" >> {record}\n");
+        dir.Script("manager", "10-record", $"#!/bin/sh\necho \"manager|$STATE|$OperationalState|$PATH|$LD_PRELOAD\" >> {record}\n");
+        var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
+        var eth1 = sandbox.Node.IfIndex("eth1");
+        var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
+        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile).Contains("OPER_STATE=routable"));
+
+        using var notify = new NotifySocket(dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config],
+            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
+            prefix: ["ip", "netns", "exec", sandbox.Node.Name]);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+        var before = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, before.SignalsRejected);
+
+        using var monitor = new BusMonitor(sandbox.Bus);
+        await monitor.Listening;
+        var link = NetworkdBus.LinkPath(eth1);
+        const string Properties = "org.freedesktop.DBus.Properties.PropertiesChanged";
+        var huge = new string('x', 100_000); // near the kernel's limit for one argument of gdbus
+        var forgeries = new (string Path, string Signal, string[] Arguments)[]
+        {
+            (NetworkdBus.ManagerPath, Properties, ["'org.freedesktop.network1.Manager'", "{'OperationalState': <'degraded'>, 'PATH': <'/tmp/evil'>, 'LD_PRELOAD': <'/tmp/evil.so'>}", "@as []"]),
+            (link, Properties, ["'org.freedesktop.network1.Link'", "{'OperationalState': <'no-carrier'>, 'CarrierState': <'no-carrier'>}", "@as []"]),
+            (link, Properties, ["'org.freedesktop.network1.Link'", "{'OperationalState': <'../../etc'>}", "@as []"]),
+            (link, Properties, ["'org.freedesktop.network1.Link'", "{'OperationalState': <int32 5>}", "@as []"]),
+            (link, Properties, ["'org.freedesktop.network1.Link'", $"{{'OperationalState': <'{huge}'>}}", "@as []"]),
+            (NetworkdSignals.BusPath, "org.freedesktop.DBus.NameOwnerChanged", [$"'{NetworkdBus.Service}'", "':1.1'", "''"]),
+        };
+        foreach (var (path, signal, arguments) in forgeries)
+        {
+            Attacker.Emit(sandbox.Bus, null, path, signal, arguments);
+            Attacker.Emit(sandbox.Bus, daemon, path, signal, arguments);
+        }
+
+        // Broadcasts never match the daemon's rules (sender='org.freedesktop.network1'); the addressed ones all reach it
+        // (a retried gdbus may have delivered one twice).
+        await BrokerHarness.WaitForAsync(async () => (await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10))).SignalsRejected >= forgeries.Length);
+        var after = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+        Assert.Equal(before.ScriptEvents, after.ScriptEvents);
+        Assert.False(File.Exists(record), File.Exists(record) ? File.ReadAllText(record) : "");
+        Assert.Contains("D-Bus signal(s) that systemd-networkd did not send", broker.StandardError);
+        Assert.DoesNotContain("evil", broker.StandardError);
+
+        // The model was not touched: the real carrier loss is still news, and runs once.
+        var signalsBefore = monitor.Count;
+        sandbox.Carrier(false);
+        try
+        {
+            await BrokerHarness.WaitForAsync(() => File.Exists(record) && File.ReadAllText(record).Contains("no-carrier|eth1|no-carrier|"));
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"no no-carrier run; the daemon's log:\n{broker.StandardError}");
+        }
+        await BrokerHarness.WaitForAsync(() => File.ReadAllText(record).Contains("manager|"));
+        await Task.Delay(500);
+        var expected = monitor.Transitions(link, "OperationalState", signalsBefore, "routable");
+        var runs = File.ReadAllLines(record);
+        Assert.Equal(expected, runs.Select(l => l.Split('|')).Where(f => f[1] == "eth1" && f[0] == f[2]).Select(f => f[0]));
+        Assert.Contains(runs, r => r.StartsWith("manager|no-carrier|no-carrier|", StringComparison.Ordinal));
+        Assert.Equal(["no-carrier"], expected);
+        var defaultPath = global::NetworkBroker.Scripts.ScriptEnvironment.DefaultPath;
+        Assert.All(runs, r => Assert.EndsWith($"|{defaultPath}|", r));
+        Assert.DoesNotContain(runs, r => r.StartsWith("etc|", StringComparison.Ordinal));
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+}

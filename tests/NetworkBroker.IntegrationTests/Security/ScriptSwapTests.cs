@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Scripts;
+using NetworkBroker.Tests.Support;
+
+namespace NetworkBroker.IntegrationTests.Security;
+
+/// <summary>
+/// CVE-2022-29800's race, played by an unprivileged user: a hook links into a directory nobody controls, and
+/// nobody swaps what the link leads to between a root-owned script and its own, while the directory runs again and again.
+/// </summary>
+public class ScriptSwapTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly MemoryLog _log = new(Logging.LogLevel.Debug);
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task A_link_retargeted_by_nobody_in_a_loop_never_runs_nobodys_script()
+    {
+        var record = _dir.Combine("record");
+        File.WriteAllText(record, "");
+        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110); // nobody's script must be able to say it ran
+        var attacker = Directory.CreateDirectory(_dir.Combine("attacker")).FullName;
+        File.WriteAllText(Path.Combine(attacker, "good"), $"#!/bin/sh\necho good >> {record}\n");
+        File.SetUnixFileMode(Path.Combine(attacker, "good"), (UnixFileMode)0b111_101_101);
+        Shell.Run("chown", "nobody:nogroup", attacker);
+        Attacker.Run(null, "sh", "-c", $"printf '#!/bin/sh\\necho EVIL >> {record}\\n' > {attacker}/evil && chmod 755 {attacker}/evil && ln -s good {attacker}/current");
+
+        _dir.Script("routable", "20-safe", $"#!/bin/sh\necho safe >> {record}\n");
+        File.CreateSymbolicLink(_dir.Combine("routable.d", "10-hook"), Path.Combine(attacker, "current"));
+        // A link into a tree only root can change still runs.
+        Directory.CreateDirectory(_dir.Combine("lib"));
+        File.WriteAllText(_dir.Combine("lib", "hook"), $"#!/bin/sh\necho lib >> {record}\n");
+        File.SetUnixFileMode(_dir.Combine("lib", "hook"), (UnixFileMode)0b111_101_101);
+        File.CreateSymbolicLink(_dir.Combine("routable.d", "30-lib"), _dir.Combine("lib", "hook"));
+
+        var swap = new ProcessStartInfo(Attacker.AsNobody[0]);
+        foreach (var arg in Attacker.AsNobody[1..])
+            swap.ArgumentList.Add(arg);
+        foreach (var arg in new[] { "sh", "-c", $"cd {attacker} && while :; do ln -sfn evil next && mv -T next current; ln -sfn good next && mv -T next current; done" })
+            swap.ArgumentList.Add(arg);
+        using var swapper = Process.Start(swap)!;
+        try
+        {
+            var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = _dir.Path, SpillDirectory = _dir.Combine("spill") }, _log.Logger);
+            for (var run = 0; run < 200; run++)
+                await runner.RunAsync(new ScriptEvent("routable", "eth1", 3, [new("LINK", "eth1")]));
+        }
+        finally
+        {
+            swapper.Kill();
+            await swapper.WaitForExitAsync();
+        }
+
+        var lines = File.ReadAllLines(record);
+        Assert.DoesNotContain("EVIL", lines);
+        Assert.DoesNotContain("good", lines);
+        Assert.Equal(200, lines.Count(l => l == "safe"));
+        Assert.Equal(200, lines.Count(l => l == "lib"));
+        Assert.Contains(_log.Lines, l => l.Contains($"Skipping script {_dir.Combine("routable.d", "10-hook")}: directory {attacker} is owned by uid 65534"));
+    }
+}
