@@ -136,7 +136,7 @@ public sealed class DBusMessage
 
     /// <summary>Encodes a message; <paramref name="body"/> writes the body (its writer's offsets count from the body's start).</summary>
     public static byte[] Encode(DBusMessageType type, DBusMessageFlags flags, uint serial, string? path, string? iface, string? member,
-        string? destination, string signature, Action<DBusWriter>? body, uint replySerial = 0, string? errorName = null)
+        string? destination, string signature, Action<DBusWriter>? body, uint replySerial = 0, string? errorName = null, string? sender = null)
     {
         var bodyWriter = new DBusWriter();
         body?.Invoke(bodyWriter);
@@ -175,6 +175,8 @@ public sealed class DBusMessage
             header.WriteUInt32(replySerial);
         }
         Field(DBusHeaderField.Destination, 's', destination);
+        // Only a bus (or a peer standing in for one) names the sender; a client leaves it to the bus.
+        Field(DBusHeaderField.Sender, 's', sender);
         Field(DBusHeaderField.Signature, 'g', signature.Length > 0 ? signature : null);
         header.EndArray(fields);
         header.Align(8);
