@@ -277,7 +277,9 @@ public sealed class Broker
                 return;
             case NetworkdSnapshot snapshot:
                 Observed?.Invoke(snapshot);
-                if (snapshot.Reason != NetworkdSnapshotReason.Initial)
+                if (!snapshot.Available && snapshot.Reason != NetworkdSnapshotReason.Initial)
+                    _log.Info("networkd: not on the bus; its links' last known states are kept until it answers");
+                else if (snapshot.Reason != NetworkdSnapshotReason.Initial)
                     _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
                 Act(Networkd.Apply(snapshot, replay: Config.RunStartupTriggers));
                 return;

@@ -62,6 +62,8 @@ public sealed class NetworkdStates
     /// </summary>
     public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay)
     {
+        if (!snapshot.Available)
+            return [];
         var transitions = new List<BrokerEvent>();
         var initial = snapshot.Reason == NetworkdSnapshotReason.Initial;
         foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))

@@ -17,8 +17,13 @@ public enum NetworkdSnapshotReason
 
 /// <summary>Every link's states and the manager's, read from networkd.</summary>
 /// <param name="Names">Link names as networkd knows them (a fallback when the kernel model has not seen the link).</param>
+/// <param name="Available">
+/// false when networkd was not on the bus to be asked: its links' states are then unknown, not gone, and what
+/// was known is kept until networkd answers again (a bus back before networkd must not make every state news).
+/// </param>
 public sealed record NetworkdSnapshot(
     ImmutableDictionary<int, ImmutableDictionary<string, string>> Links,
     ImmutableDictionary<int, string> Names,
     ImmutableDictionary<string, string> Manager,
-    NetworkdSnapshotReason Reason) : BrokerEvent;
+    NetworkdSnapshotReason Reason,
+    bool Available = true) : BrokerEvent;

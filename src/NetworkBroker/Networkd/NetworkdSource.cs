@@ -156,7 +156,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             held = _heldBack ?? [];
             _heldBack = null;
             Snapshots++;
-            Post(new NetworkdSnapshot(links.ToImmutable(), names.ToImmutable(), manager, reason));
+            Post(new NetworkdSnapshot(links.ToImmutable(), names.ToImmutable(), manager, reason, Available: owner is not null));
             foreach (var (signal, change) in held)
             {
                 // Held while networkd's name was not yet known: only now can the sender be checked.

@@ -103,6 +103,38 @@ public class NetworkdRecoveryTests
     }
 
     [Fact]
+    public async Task When_the_bus_comes_back_before_networkd_only_what_networkd_signals_runs()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var eth1 = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, eth1, "OperationalState", "routable");
+        await WaitForNetworkdState(broker, 1, "OperationalState", "carrier");
+        await broker.IdleAsync();
+
+        for (var round = 1; round <= 2; round++)
+        {
+            var before = Record(broker).Length;
+            sandbox.KillNetworkd();
+            sandbox.Bus.Restart();
+            await BrokerHarness.WaitForAsync(() => broker.Log.Lines.Count(l => l.Contains("networkd: not on the bus; its links' last known states are kept")) == round);
+            Assert.Equal("routable", await broker.Broker.QueryAsync(b => b.Networkd.Link(eth1)?.GetValueOrDefault("OperationalState")));
+
+            // The ground truth of what networkd says once it is back, listening before it starts.
+            using var monitor = new BusMonitor(sandbox.Bus);
+            await monitor.Listening;
+            sandbox.StartNodeNetworkd();
+            await BrokerHarness.WaitForAsync(() => broker.Log.Lines.Count(l => l.Contains("networkd: state re-read after its restart")) == round);
+            await Task.Delay(1000);
+            await broker.IdleAsync();
+
+            foreach (var (ifindex, name, last) in new[] { (eth1, "eth1", "routable"), (1, "lo", "carrier") })
+                Assert.Equal(monitor.Transitions(NetworkdBus.LinkPath(ifindex), "OperationalState", 0, last), OperationalRuns(broker, before, name));
+        }
+    }
+
+    [Fact]
     public async Task Malformed_and_unexpected_signals_are_logged_and_ignored()
     {
         using var sandbox = new NetworkdSandbox(StaticNetwork);
