@@ -49,6 +49,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
         Action<Exception>? malformed = null, CancellationToken cancellation = default, Func<DBusMessage, DBusReply?>? methods = null)
     {
         Exception? last = null;
+        string? reason = null;
         foreach (var endpoint in DBusAddress.Parse(address))
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -67,9 +68,15 @@ public sealed partial class DBusConnection : IAsyncDisposable
             {
                 socket.Dispose();
                 last = e;
+                // Linux says ENOENT for a socket path that is not there; .NET maps it to "Cannot assign requested address".
+                reason = e is SocketException && endpoint.ToString() is { Length: > 0 } path && path[0] != '\0' && !File.Exists(path)
+                    ? "no such socket (is the bus running?)"
+                    : e is SocketException { SocketErrorCode: SocketError.ConnectionRefused } ? "connection refused (nobody listens on the socket)"
+                    : e is SocketException { SocketErrorCode: SocketError.AccessDenied } ? "permission denied"
+                    : e.Message;
             }
         }
-        throw new DBusConnectionException($"cannot connect to the bus at {address}: {last?.Message}", last);
+        throw new DBusConnectionException($"cannot connect to the bus at {address}: {reason}", last);
     }
 
     /// <summary>The SASL exchange: a NUL byte (credentials), AUTH EXTERNAL with our uid, then BEGIN.</summary>

@@ -10,7 +10,7 @@ public static class CheckConfigCommand
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists);
+            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon: true);
             if (!exists)
                 Console.Out.WriteLine($"# {command.ConfigPath} does not exist: the defaults apply");
             Console.Out.Write(ConfigurationFormatter.Format(config));

@@ -19,7 +19,7 @@ public static class DaemonCommand
 {
     public static async Task<int> RunAsync(CommandLine command)
     {
-        if (Startup.Load(command) is not var (config, log))
+        if (Startup.Load(command, forDaemon: true) is not var (config, log))
             return ExitCodes.Config;
         // The directories first, while still root; then, started as root, become User= before any other work.
         ScriptDirectories.EnsureCreated(config.Directory, log);
@@ -130,7 +130,7 @@ public static class DaemonCommand
                         systemd.Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
                         try
                         {
-                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _);
+                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, forDaemon: true);
                             runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
                             await broker.ReloadAsync(reloaded);
                         }
@@ -139,10 +139,22 @@ public static class DaemonCommand
                             foreach (var error in e.Errors)
                                 log.Error($"Reload refused, keeping the running configuration: {error}");
                         }
-                        statusLine.Send("READY=1", (await Status()).StatusLine());
+                        catch (Exception e)
+                        {
+                            log.Error($"Reload failed, keeping the running configuration: {e.Message}");
+                        }
                     }
                     finally
                     {
+                        // Always: systemd waits for READY=1 after RELOADING=1, whatever became of the reload.
+                        try
+                        {
+                            statusLine.Send("READY=1", (await Status().WaitAsync(TimeSpan.FromSeconds(5))).StatusLine());
+                        }
+                        catch (Exception e) when (e is TimeoutException or OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+                        {
+                            systemd.Notify("READY=1");
+                        }
                         reloads.Release();
                     }
                 });

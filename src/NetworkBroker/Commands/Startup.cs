@@ -9,11 +9,12 @@ namespace NetworkBroker.Commands;
 internal static class Startup
 {
     /// <returns>null, with the errors logged, when the configuration is invalid.</returns>
-    public static (BrokerConfiguration Config, Logger Log)? Load(CommandLine command)
+    /// <param name="forDaemon">Check also what the daemon's start needs (<see cref="ConfigurationLoader.Load"/>).</param>
+    public static (BrokerConfiguration Config, Logger Log)? Load(CommandLine command, bool forDaemon = false)
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists);
+            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon);
             var log = Logger.ToStandardError(config.LogLevel, config.LogFormat);
             if (!exists)
                 log.Info($"{command.ConfigPath} does not exist: using the defaults");

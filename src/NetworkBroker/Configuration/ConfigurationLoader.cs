@@ -11,7 +11,7 @@ namespace NetworkBroker.Configuration;
 /// example writes <c>UseDNS="true"</c>) can be accepted where a TOML boolean is expected.
 /// Unknown sections and keys are errors: a typo must never silently become a default.
 /// </summary>
-public static class ConfigurationLoader
+public static partial class ConfigurationLoader
 {
     public const string LogLevelVariable = "NETWORK_EVENT_LOG_LEVEL";
     public const string LogFormatVariable = "NETWORK_EVENT_LOG_FORMAT";
@@ -54,7 +54,9 @@ public static class ConfigurationLoader
     /// Loads FILE: a missing file means the defaults (<paramref name="fileExists"/> false), an unreadable or
     /// invalid one throws <see cref="ConfigurationException"/> with every error found.
     /// </summary>
-    public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists)
+    /// <param name="forDaemon">Also check what only the daemon's start needs (User= exists when started as root): for the
+    /// daemon, its reload and check-config, not for status or run-scripts.</param>
+    public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists, bool forDaemon = false)
     {
         // The admin's file, so a link is followed; but a FIFO or a device must not hang start-up or check-config.
         var file = Security.PeerFile.Read(path, new Security.PeerFileRules { FollowLink = true });
@@ -66,13 +68,87 @@ public static class ConfigurationLoader
         var errors = new List<ConfigurationError>();
         var config = text is null ? new BrokerConfiguration { Path = path } : Parse(text, path, errors);
         config = ApplyEnvironment(config, environment, errors);
+        if (forDaemon)
+            CheckUser(config, text, errors);
         if (errors.Count > 0)
             throw new ConfigurationException(errors);
         return config;
     }
 
-    /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>.</summary>
+    /// <summary>
+    /// What start-up would refuse, so that check-config's exit 0 means the daemon accepts the file: started as
+    /// root, the daemon becomes User=, which must exist.
+    /// </summary>
+    private static void CheckUser(BrokerConfiguration config, string? text, List<ConfigurationError> errors)
+    {
+        if (Native.Libc.geteuid() != 0 || config.User == "root" || Privileges.PrivilegeDrop.LookUp(config.User, out _, out _))
+            return;
+        var line = text is null ? 0 : Array.FindIndex(text.Split('\n'), l => UserKey().IsMatch(l)) + 1;
+        errors.Add(new ConfigurationError(config.Path, line, "[System] User",
+            $"user \"{config.User}\" does not exist{(line == 0 ? " (the default)" : "")}: create it (the package's sysusers.d/network-broker.conf does) or set User = \"root\""));
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*User\s*=")]
+    private static partial System.Text.RegularExpressions.Regex UserKey();
+
+    /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>, never thrown.</summary>
     public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors)
+    {
+        try
+        {
+            return ParseDocument(text, path, errors);
+        }
+        catch (Tomlyn.TomlException e)
+        {
+            // The parser gives up rather than recurse without bound (more than 64 nested arrays or inline tables).
+            var deep = e.Message.Contains("maximum depth", StringComparison.Ordinal);
+            errors.Add(new ConfigurationError(path, e.Line ?? (deep ? LineNestedTooDeep(text) : 0), null,
+                deep ? "nested deeper than 64 levels of arrays or inline tables" : Logging.PeerText.Excerpt(e.Message)));
+            return new BrokerConfiguration { Path = path };
+        }
+    }
+
+    /// <summary>The line where arrays and inline tables first nest deeper than 64 (strings and comments skipped), or 0.</summary>
+    internal static int LineNestedTooDeep(string text)
+    {
+        var (line, depth, quote, comment) = (1, 0, '\0', false);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\n')
+            {
+                (line, comment) = (line + 1, false);
+                continue;
+            }
+            if (comment)
+                continue;
+            if (quote != '\0')
+            {
+                if (c == '\\' && quote == '"')
+                    i++;
+                else if (c == quote)
+                    quote = '\0';
+                continue;
+            }
+            switch (c)
+            {
+                case '"' or '\'':
+                    quote = c;
+                    break;
+                case '#':
+                    comment = true;
+                    break;
+                case '[' or '{' when ++depth > 64:
+                    return line;
+                case ']' or '}':
+                    depth = Math.Max(0, depth - 1);
+                    break;
+            }
+        }
+        return 0;
+    }
+
+    private static BrokerConfiguration ParseDocument(string text, string path, List<ConfigurationError> errors)
     {
         var config = new BrokerConfiguration { Path = path };
         var document = SyntaxParser.Parse(text, path);

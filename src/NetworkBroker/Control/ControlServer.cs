@@ -68,7 +68,7 @@ public sealed class ControlServer : IAsyncDisposable
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             listener.Dispose();
-            log.Warn($"No control socket ({path}: {e.Message}): status shows no daemon counters and monitor cannot attach");
+            log.Warn($"No control socket ({path}: {Native.ErrorText.Of(e)}): status shows no daemon counters and monitor cannot attach");
             return null;
         }
         var server = new ControlServer(listener, path, status, monitors, log);

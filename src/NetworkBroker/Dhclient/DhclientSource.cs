@@ -106,7 +106,7 @@ public sealed class DhclientSource : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _log.Warn($"dhclient: cannot list {_directory}: {e.Message}");
+            _log.Warn($"dhclient: cannot list {_directory}: {Native.ErrorText.Of(e)}");
             return;
         }
         foreach (var file in files.Concat(_expiries.Keys).Distinct())

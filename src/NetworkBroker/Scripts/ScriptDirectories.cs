@@ -27,7 +27,7 @@ public static class ScriptDirectories
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                log.Warn($"Cannot create script directory {path}: {e.Message}");
+                log.Warn($"Cannot create script directory {path}: {Native.ErrorText.Of(e)}");
             }
         }
     }

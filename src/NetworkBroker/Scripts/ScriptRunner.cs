@@ -91,7 +91,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {e.Message}");
+            Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {ErrorText.Of(e)}");
             return [];
         }
 

@@ -182,5 +182,6 @@ public class DBusConnectionTests : IDisposable
         var e = await Assert.ThrowsAsync<DBusConnectionException>(() =>
             DBusConnection.ConnectAsync($"unix:path={_dir.Combine("nothing.sock")}", _ => { }));
         Assert.Contains("nothing.sock", e.Message);
+        Assert.EndsWith("no such socket (is the bus running?)", e.Message);
     }
 }

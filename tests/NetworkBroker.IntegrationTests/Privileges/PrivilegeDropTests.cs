@@ -52,7 +52,6 @@ public class PrivilegeDropTests : DaemonInNamespace
         var config = Dir.Write("network-broker.toml", "[System]\nUser = \"nb-no-such-user\"\nGenerator = \"dhclient\"\n");
         using var broker = BrokerBinary.Start(["--config", config]);
         Assert.Equal(78, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("User \"nb-no-such-user\" (User= in", broker.StandardError);
-        Assert.Contains("does not exist", broker.StandardError);
+        Assert.Contains($"{config}:2: [System] User: user \"nb-no-such-user\" does not exist: create it", broker.StandardError);
     }
 }

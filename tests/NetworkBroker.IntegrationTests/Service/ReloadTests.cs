@@ -41,6 +41,22 @@ public class ReloadTests : DaemonInNamespace
         Ns.Ip("route add 198.51.102.0/24 dev lo");
         await BrokerHarness.WaitForAsync(() => Runs() == 2);
 
+        // A file the TOML parser gives up on (nested too deep), then a FIFO: refused, located, READY=1 all the same.
+        File.WriteAllText(config, "[System]\nLogLevel = " + new string('[', 100) + new string(']', 100) + "\n");
+        broker.Signal(1);
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
+        await BrokerHarness.WaitForAsync(() =>
+            broker.StandardError.Contains($"Reload refused, keeping the running configuration: {config}:2: nested deeper than 64 levels of arrays or inline tables"));
+        File.Delete(config);
+        Shell.Run("mkfifo", config);
+        broker.Signal(1);
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
+        await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains($"{config}: cannot read: a FIFO, not a regular file"));
+        Ns.Ip("route add 198.51.103.0/24 dev lo");
+        await BrokerHarness.WaitForAsync(() => Runs() == 3);
+
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }

@@ -47,7 +47,8 @@ public class CommandLineTests : IDisposable
     public async Task Check_config_on_a_good_file_prints_the_effective_configuration()
     {
         var path = _dir.Write("network-broker.toml", "[Network]\nLinks = \"eth0 eth1\"\nUseDNS = \"yes\"\n");
-        var (code, stdout, _) = await BrokerBinary.RunAsync("check-config", "--config", path);
+        // Unprivileged: as root the default User= (network-broker) would have to exist here, as it must for the daemon.
+        var (code, stdout, _) = await BrokerBinary.RunAsNobodyAsync("check-config", "--config", path);
         Assert.Equal(0, code);
         Assert.Contains("Links = \"eth0 eth1\"", stdout);
         Assert.Contains("UseDNS = true", stdout);
@@ -57,7 +58,7 @@ public class CommandLineTests : IDisposable
     [Fact]
     public async Task Check_config_on_a_missing_file_says_the_defaults_apply()
     {
-        var (code, stdout, _) = await BrokerBinary.RunAsync("check-config", "--config", _dir.Combine("absent.toml"));
+        var (code, stdout, _) = await BrokerBinary.RunAsNobodyAsync("check-config", "--config", _dir.Combine("absent.toml"));
         Assert.Equal(0, code);
         Assert.Contains("does not exist: the defaults apply", stdout);
     }
@@ -91,5 +92,36 @@ public class CommandLineTests : IDisposable
         using var daemon = BrokerBinary.Start(["--config", fifo]);
         Assert.Equal(78, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("a FIFO, not a regular file", daemon.StandardError);
+    }
+
+    [Theory]
+    [InlineData("[System]\nLogLevel = ARRAYS\n", 2)]
+    [InlineData("[Network]\nLinks = TABLES\n", 2)]
+    public async Task A_file_nested_too_deep_is_a_located_error_not_a_crash(string template, int line)
+    {
+        var text = template.Replace("ARRAYS", new string('[', 100) + new string(']', 100))
+            .Replace("TABLES", string.Concat(Enumerable.Repeat("{a = ", 100)) + "1" + new string('}', 100));
+        var path = _dir.Write("network-broker.toml", text);
+        var (code, _, stderr) = await BrokerBinary.RunAsync("check-config", "--config", path);
+        Assert.Equal(1, code);
+        Assert.Contains($"{path}:{line}: nested deeper than 64 levels of arrays or inline tables", stderr);
+        Assert.DoesNotContain("Exception", stderr);
+
+        using var daemon = BrokerBinary.Start(["--config", path]);
+        Assert.Equal(78, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.DoesNotContain("Exception", daemon.StandardError);
+    }
+
+    [Fact]
+    public async Task Check_config_refuses_a_user_that_the_daemon_started_as_root_would_refuse()
+    {
+        var path = _dir.Write("network-broker.toml", "[System]\nLogLevel = \"info\"\nUser = \"no-such-user\"\n");
+        var (code, _, stderr) = await BrokerBinary.RunAsync("check-config", "--config", path);
+        Assert.Equal(1, code);
+        Assert.Contains($"{path}:3: [System] User: user \"no-such-user\" does not exist", stderr);
+
+        using var daemon = BrokerBinary.Start(["--config", path]);
+        Assert.Equal(78, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"{path}:3: [System] User: user \"no-such-user\" does not exist", daemon.StandardError);
     }
 }

@@ -345,4 +345,23 @@ public class ConfigurationLoaderTests
             Assert.All(errors, e => Assert.True(e.Line >= 0));
         }
     }
+
+    [Fact]
+    public void Random_nesting_gives_errors_never_exceptions_and_too_deep_is_located()
+    {
+        var random = new Random(4321);
+        const string alphabet = "[]{}=\"'#\n a1.,";
+        for (var round = 0; round < 3000; round++)
+        {
+            var depth = random.Next(0, 150);
+            var text = "[System]\nLogLevel = " + new string([.. Enumerable.Range(0, depth).Select(_ => random.Next(2) == 0 ? '[' : '{')])
+                + new string([.. Enumerable.Range(0, random.Next(0, 40)).Select(_ => alphabet[random.Next(alphabet.Length)])]);
+            var errors = new List<ConfigurationError>();
+            ConfigurationLoader.Parse(text, "fuzz.toml", errors);
+            Assert.All(errors, e => Assert.True(e.Line >= 0));
+        }
+        var deep = new List<ConfigurationError>();
+        ConfigurationLoader.Parse("[System]\n# [[[[\nLogLevel = \"[[[\"\nUser = " + new string('[', 70) + new string(']', 70) + "\n", "deep.toml", deep);
+        Assert.Equal("deep.toml:4: nested deeper than 64 levels of arrays or inline tables", Assert.Single(deep).ToString());
+    }
 }

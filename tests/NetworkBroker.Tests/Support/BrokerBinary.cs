@@ -77,9 +77,15 @@ public sealed class BrokerBinary : IDisposable
     }
 
     /// <summary>Runs to completion and returns the exit code.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    /// <summary>As an unprivileged user (nobody): what does not depend on the daemon's user being there.</summary>
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsNobodyAsync(params string[] args) =>
+        RunAsync(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], args);
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyList<string>? prefix, string[] args)
     {
-        using var broker = Start(args);
+        using var broker = Start(args, prefix: prefix);
         var code = await broker.WaitForExitAsync(TimeSpan.FromSeconds(60));
         return (code, broker.StandardOutput, broker.StandardError);
     }
