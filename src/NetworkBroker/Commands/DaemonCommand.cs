@@ -17,6 +17,10 @@ namespace NetworkBroker.Commands;
 /// <summary><c>network-broker [--config FILE]</c>: the daemon, in the foreground until SIGTERM or SIGINT.</summary>
 public static class DaemonCommand
 {
+    // Raw signal numbers (Linux): PosixSignal names only the portable ones.
+    private const PosixSignal SIGUSR1 = (PosixSignal)10;
+    private const PosixSignal SIGUSR2 = (PosixSignal)12;
+
     public static async Task<int> RunAsync(CommandLine command)
     {
         if (Startup.Load(command, forDaemon: true) is not var (config, log))
@@ -34,6 +38,16 @@ public static class DaemonCommand
         var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        // SIGUSR1 and SIGUSR2 would end the process by default (a stray `kill -USR1` is not a stop request):
+        // USR1 logs what the daemon knows, USR2 is ignored. SIGPIPE the runtime already ignores.
+        Func<Task>? dumpState = null;
+        using var user1 = PosixSignalRegistration.Create(SIGUSR1, context =>
+        {
+            context.Cancel = true;
+            if (dumpState is { } dump)
+                _ = Task.Run(dump);
+        });
+        using var user2 = PosixSignalRegistration.Create(SIGUSR2, context => context.Cancel = true);
 
         var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
         await using var scripts = new ScriptDispatcher(runner, log);
@@ -113,6 +127,23 @@ public static class DaemonCommand
             }
             statusLine.Send("READY=1", (await Status()).StatusLine());
             log.Debug("Ready");
+
+            dumpState = async () =>
+            {
+                try
+                {
+                    var (status, links) = await broker.QueryAsync(b => (DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started, networkdSource?.Rejected ?? 0),
+                        b.Kernel.Links.OrderBy(l => l.Index).Select(l => (l.Name, l.Index, b.Networkd.Link(l.Index))).ToList()))
+                        .WaitAsync(TimeSpan.FromSeconds(5));
+                    log.Info($"SIGUSR1: {status.StatusLine()}; {status.Events} events handled, {status.SignalsRejected} D-Bus signals rejected");
+                    foreach (var (name, index, states) in links)
+                        log.ForLink(name, index).Info($"SIGUSR1: {(states is null ? "not known to networkd" : string.Join(' ', states.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}")))}");
+                }
+                catch (Exception e) when (e is TimeoutException or System.Threading.Channels.ChannelClosedException)
+                {
+                    log.Warn("SIGUSR1: the broker's loop did not answer within 5 s");
+                }
+            };
 
             // WatchdogSec=: ping at half the interval, and only when the broker's loop answers: a stuck loop gets restarted.
             var watchdog = WatchdogAsync(systemd, broker, log, cancel.Token);

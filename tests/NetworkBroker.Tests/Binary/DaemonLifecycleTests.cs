@@ -156,4 +156,27 @@ public class DaemonLifecycleTests : IDisposable
             close(fd);
         }
     }
+
+    [Fact]
+    public async Task USR1_logs_a_state_dump_and_USR2_and_PIPE_do_not_end_the_daemon()
+    {
+        var config = _dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nGenerator = \"dhclient\"\n" +
+            $"DHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path });
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+
+        broker.Signal(10); // SIGUSR1
+        broker.Signal(12); // SIGUSR2
+        broker.Signal(13); // SIGPIPE
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!broker.StandardError.Contains("lo: SIGUSR1: ") && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Contains("SIGUSR1: Watching ", broker.StandardError);
+        Assert.Contains("lo: SIGUSR1: not known to networkd", broker.StandardError);
+        Assert.False(broker.HasExited);
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
 }
