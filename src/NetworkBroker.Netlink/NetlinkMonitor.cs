@@ -7,8 +7,6 @@ public enum ResyncReason
     Initial,
     /// <summary>The kernel dropped notifications (ENOBUFS) or a datagram did not decode.</summary>
     Overrun,
-    /// <summary>The consumer asked (<see cref="NetlinkMonitor.RequestResync"/>).</summary>
-    Requested,
 }
 
 /// <summary>
@@ -17,7 +15,7 @@ public enum ResyncReason
 /// kernel order. Resyncs run on the same thread, between two receives: notifications that arrive
 /// while the consumer re-reads the kernel wait in the socket and are delivered after the re-read,
 /// never before it. A blocking receive is not woken by closing the socket, and a timeout would wake
-/// the daemon while idle, so stopping (and a requested resync) wake it with a NOOP sent to its own port.
+/// the daemon while idle, so stopping wakes it with a NOOP sent to its own port.
 /// </summary>
 public sealed class NetlinkMonitor : IDisposable
 {
@@ -40,7 +38,6 @@ public sealed class NetlinkMonitor : IDisposable
     private Action<uint>? _barrier;
     private uint _lastBarrier;
     private volatile bool _stopping;
-    private volatile bool _resyncRequested;
 
     /// <param name="notify">Called for each notification on the monitor's thread; blocking it makes the kernel queue, then overrun.</param>
     /// <param name="resync">Called on the monitor's thread when the consumer must re-read the kernel's state.</param>
@@ -80,13 +77,6 @@ public sealed class NetlinkMonitor : IDisposable
 
     /// <summary>Starts the thread; its first act is an <see cref="ResyncReason.Initial"/> resync.</summary>
     public void Start() => _thread.Start();
-
-    /// <summary>Asks for a resync on the monitor's thread, after the notifications already received.</summary>
-    public void RequestResync()
-    {
-        _resyncRequested = true;
-        Wake();
-    }
 
     private void Run()
     {
@@ -128,11 +118,6 @@ public sealed class NetlinkMonitor : IDisposable
                 Overrun(buffer);
             else
                 Dispatch(buffer.AsSpan(0, received));
-            if (_resyncRequested)
-            {
-                _resyncRequested = false;
-                Resync(ResyncReason.Requested);
-            }
         }
     }
 

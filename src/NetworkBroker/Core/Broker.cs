@@ -348,9 +348,6 @@ public sealed class Broker
                     or RouteAdded { Route.IsDefault: true } or RouteRemoved { Route.IsDefault: true }
                     or RouteRemoved { Route.Protocol: Routing.PolicyRoutingTags.Protocol })
                 SchedulePolicyRouting();
-            // The kernel drops IPv4 routes of a link that goes down without a word: re-read to see which.
-            if (change is LinkChanged { Old.Flags: var was, Message.Flags: var now } && was.HasFlag(Netlink.Messages.LinkFlags.Up) && !now.HasFlag(Netlink.Messages.LinkFlags.Up))
-                _kernel?.RequestResync();
         }
     }
 

@@ -8,9 +8,6 @@ public interface IKernel
     /// <summary>One link by ifindex; null when the kernel has none (it vanished).</summary>
     LinkMessage? GetLink(int index);
 
-    /// <summary>Re-read links, addresses and routes; the result arrives on the channel, after the notifications already sent.</summary>
-    void RequestResync();
-
     /// <summary>
     /// Asks for a <see cref="Events.KernelBarrier"/> with <paramref name="token"/> on the channel once every
     /// notification the kernel has queued so far is on it. False when no barrier can be had.

@@ -140,6 +140,8 @@ public sealed class KernelModel
             DescribeLinkUpdate(old, link, changes);
             if (old.Name != link.Name && _names.TryGetValue(old.Name, out var owner) && owner == link.Index)
                 _names.Remove(old.Name);
+            if (old.Flags.HasFlag(LinkFlags.Up) && !link.Flags.HasFlag(LinkFlags.Up))
+                ForgetSilentlyRemovedRoutes(link, changes);
         }
         else
         {
@@ -175,6 +177,24 @@ public sealed class KernelModel
             _routes.Remove(key);
         changes.Add(new LinkRemoved(link));
     }
+
+    /// <summary>
+    /// A link that goes down loses its IPv4 routes without a notification (fib_sync_down_dev flushes them
+    /// silently); systemd-networkd forgets them the same way (link_forget_routes). Local routes stay while the
+    /// address does, and a multipath route loses only a nexthop. Reported as removed, so nothing needs a re-read.
+    /// </summary>
+    private void ForgetSilentlyRemovedRoutes(LinkMessage link, List<KernelChange> changes)
+    {
+        foreach (var (key, route) in _routes.Where(r => IsSilentlyRemoved(r.Value, link.Index)).ToList())
+        {
+            _routes.Remove(key);
+            changes.Add(new RouteRemoved(link.Name, route));
+        }
+    }
+
+    private static bool IsSilentlyRemoved(RouteMessage route, int index) =>
+        route.Family == AddressFamily.IPv4 && route.MultiPath.IsEmpty && route.OutputIndex == index &&
+        route.Type is RouteType.Unicast or RouteType.Broadcast or RouteType.Anycast or RouteType.Multicast;
 
     private void PutRoute(RouteMessage route, List<KernelChange> changes)
     {

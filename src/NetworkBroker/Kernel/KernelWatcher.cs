@@ -61,7 +61,6 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         }
     }
 
-    public void RequestResync() => _monitor.RequestResync();
 
     public bool Barrier(uint token) => _monitor.Barrier(token);
 

@@ -15,9 +15,7 @@ public class BrokerTests : IAsyncDisposable
     private sealed class FakeKernel(params LinkMessage[] links) : IKernel
     {
         public int Asked;
-        public int Resyncs;
         public LinkMessage? GetLink(int index) { Asked++; return links.FirstOrDefault(l => l.Index == index); }
-        public void RequestResync() => Resyncs++;
         public bool Barrier(uint token) => false;
     }
 
@@ -26,7 +24,6 @@ public class BrokerTests : IAsyncDisposable
     {
         public readonly List<uint> Tokens = [];
         public LinkMessage? GetLink(int index) => null;
-        public void RequestResync() { }
         public bool Barrier(uint token) { lock (Tokens) Tokens.Add(token); return true; }
     }
 
@@ -88,14 +85,30 @@ public class BrokerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_link_going_down_asks_for_a_re_read_of_the_routes_the_kernel_dropped_silently()
+    public async Task A_link_going_down_forgets_its_IPv4_routes_as_the_kernel_does_without_a_re_read()
     {
-        var kernel = new FakeKernel();
-        _broker.Attach(kernel);
+        var observed = new List<BrokerEvent>();
+        _broker.Observed += observed.Add;
+        _broker.Attach(new FakeKernel());
+        RouteMessage Route(byte family, string destination, byte length, byte type = RouteType.Unicast, uint table = 254) => new()
+        {
+            Family = family, Destination = IPAddress.Parse(destination), DestinationLength = length, OutputIndex = 3, Type = type, Table = table,
+        };
+        var unicast = Route(AddressFamily.IPv4, "192.0.2.0", 24);
+        var inOwnTable = Route(AddressFamily.IPv4, "0.0.0.0", 0, table: 10002);
+        var local = Route(AddressFamily.IPv4, "192.0.2.5", 32, RouteType.Local, 255);
+        var v6 = Route(AddressFamily.IPv6, "2001:db8::", 64);
         await Feed(
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
+            new KernelNotified(new RouteNotification(false, NetlinkFlags.None, unicast)),
+            new KernelNotified(new RouteNotification(false, NetlinkFlags.None, inOwnTable)),
+            new KernelNotified(new RouteNotification(false, NetlinkFlags.None, local)),
+            new KernelNotified(new RouteNotification(false, NetlinkFlags.None, v6)),
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Broadcast })));
-        Assert.Equal(1, kernel.Resyncs);
+
+        Assert.Equal([unicast, inOwnTable], observed.OfType<RouteRemoved>().Select(r => r.Route));
+        Assert.All(observed.OfType<RouteRemoved>(), r => Assert.Equal("eth1", r.Link));
+        Assert.Equal([local, v6], await _broker.QueryAsync(b => b.Kernel.Routes(3).OrderBy(r => r.Family).ToList()));
     }
 
     [Fact]
