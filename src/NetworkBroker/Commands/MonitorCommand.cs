@@ -46,6 +46,9 @@ public static class MonitorCommand
         {
             context.Cancel = true;
             stop.Cancel();
+            // A write to a paused pager (`monitor | less`) blocks and cannot be cancelled: if the orderly end has
+            // not come within half a second, end without flushing what nobody reads.
+            _ = Task.Delay(500).ContinueWith(_ => Native.Libc._exit(ExitCodes.Success), TaskScheduler.Default);
         }
     }
 }

@@ -10,11 +10,21 @@ namespace NetworkBroker.Control;
 /// The daemon's control socket (<c>/run/network-broker/control</c>): a client writes one request line,
 /// <c>status</c> (one JSON object comes back) or <c>monitor</c> (JSON lines until either side closes).
 /// Only root and the daemon's own user are served: the directory is 0750 and the socket 0660, and the
-/// peer's credentials (SO_PEERCRED) are checked as well, so a loosened mode still lets no one else in.
+/// peer's credentials (SO_PEERCRED) are checked at accept, before anything is read, so a loosened mode
+/// still lets no one else in and a stranger never holds a slot. Requests and monitors have budgets of
+/// their own; a monitor that stops reading is dropped, never waited for.
 /// </summary>
 public sealed class ControlServer : IAsyncDisposable
 {
-    public const int MaxClients = 16;
+    /// <summary>Connections of root or the daemon's user that are asking (a request line within 5 s) or being answered.</summary>
+    public const int MaxRequests = 16;
+    /// <summary>Attached monitors: a budget apart, so monitors can never keep root from its status.</summary>
+    public const int MaxMonitors = 16;
+    /// <summary>Refusals being delivered at once; past that a refused peer is simply disconnected.</summary>
+    private const int MaxRefusing = 64;
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>A monitor whose socket stays full this long (it stopped reading) is dropped: the daemon never waits for one.</summary>
+    public static readonly TimeSpan DefaultMonitorStall = TimeSpan.FromSeconds(10);
     private const int SolSocket = 1;
     private const int SoPeerCred = 17;
 
@@ -25,7 +35,14 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Logger _log;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _clients = [];
+    private readonly HashSet<Socket> _sockets = [];
+    private readonly RepeatFilter _refusals = new();
+    private int _requests;
+    private int _monitorCount;
+    private int _refusing;
     private Task _accepting = Task.CompletedTask;
+
+    private TimeSpan MonitorStall { get; init; } = DefaultMonitorStall;
 
     private ControlServer(Socket listener, string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log)
     {
@@ -40,7 +57,8 @@ public sealed class ControlServer : IAsyncDisposable
     /// Binds the socket; null (logged) when it cannot, since the daemon's work does not depend on it.
     /// </summary>
     /// <exception cref="ControlSocketInUseException">Another daemon answers on the socket.</exception>
-    public static ControlServer? Start(string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log)
+    /// <param name="monitorStall">How long a monitor may stop reading before it is dropped (<see cref="DefaultMonitorStall"/>).</param>
+    public static ControlServer? Start(string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log, TimeSpan? monitorStall = null)
     {
         // File.Exists is true for a socket too (anything but a directory).
         if (File.Exists(path))
@@ -63,7 +81,7 @@ public sealed class ControlServer : IAsyncDisposable
         {
             listener.Bind(new UnixDomainSocketEndPoint(path));
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-            listener.Listen(MaxClients);
+            listener.Listen(MaxRequests);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
@@ -71,7 +89,7 @@ public sealed class ControlServer : IAsyncDisposable
             log.Warn($"No control socket ({path}: {Native.ErrorText.Of(e)}): status shows no daemon counters and monitor cannot attach");
             return null;
         }
-        var server = new ControlServer(listener, path, status, monitors, log);
+        var server = new ControlServer(listener, path, status, monitors, log) { MonitorStall = monitorStall ?? DefaultMonitorStall };
         server._accepting = server.AcceptAsync();
         log.Debug($"Control socket {path}");
         return server;
@@ -92,69 +110,105 @@ public sealed class ControlServer : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                _log.Warn($"Control socket: accept failed: {e.Message}");
+                _log.Warn($"Control socket: accept failed: {Native.ErrorText.Of(e)}");
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
+
+            // Who it is, before anything is read: a stranger never holds a slot, however silent it stays.
+            (int Pid, uint Uid) peer;
+            try
+            {
+                peer = PeerOf(client);
+            }
+            catch (SocketException)
+            {
+                client.Dispose();
+                continue;
+            }
+            var own = Libc.geteuid();
+            if (peer.Uid != 0 && peer.Uid != own)
+            {
+                if (_refusals.IsNew($"uid {peer.Uid}", "refused"))
+                    _log.Warn($"Control socket: refused pid {peer.Pid} (uid {peer.Uid}): only root and uid {own} may connect");
+                Refuse(client, $"permission denied: uid {peer.Uid} is neither root nor the daemon's user (uid {own})");
+                continue;
+            }
+            if (Interlocked.Increment(ref _requests) > MaxRequests)
+            {
+                Interlocked.Decrement(ref _requests);
+                Refuse(client, $"too many clients (at most {MaxRequests} requests at a time)");
+                continue;
+            }
+            lock (_clients)
+                _sockets.Add(client); // before serving starts: serving removes it when done
+            var serving = ServeAsync(client, peer.Pid);
             lock (_clients)
             {
                 _clients.RemoveAll(t => t.IsCompleted);
-                if (_clients.Count >= MaxClients)
-                {
-                    _ = RefuseAsync(client, $"too many clients (at most {MaxClients})");
-                    continue;
-                }
-                _clients.Add(ServeAsync(client));
+                _clients.Add(serving);
             }
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private async Task ServeAsync(Socket client, int pid)
     {
-        using (client)
+        var asking = true;
+        try
         {
-            try
+            string? request;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
             {
-                var (pid, uid) = PeerOf(client);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                // The request is read even from a client about to be refused: closing with its bytes unread
-                // would reset the connection, and the client could lose the refusal.
-                var request = await ReadLineAsync(client, timeout.Token).ConfigureAwait(false);
-                var own = Libc.geteuid();
-                if (uid != 0 && uid != own)
-                {
-                    _log.Warn($"Control socket: refused pid {pid} (uid {uid}): only root and uid {own} may connect");
-                    await SendAsync(client, Error($"permission denied: uid {uid} is neither root nor the daemon's user (uid {own})")).ConfigureAwait(false);
-                    return;
-                }
-                switch (request)
-                {
-                    case "status":
-                        await SendAsync(client, (await _status().ConfigureAwait(false)).ToJson() + "\n").ConfigureAwait(false);
-                        break;
-                    case "monitor":
-                        await MonitorAsync(client).ConfigureAwait(false);
-                        break;
-                    case null:
-                        break;
-                    default:
-                        await SendAsync(client, Error($"unknown request \"{Truncate(request)}\" (known: status, monitor)")).ConfigureAwait(false);
-                        break;
-                }
+                timeout.CancelAfter(RequestTimeout);
+                request = await ReadLineAsync(client, timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+            switch (request)
             {
-                // The client went away or was too slow to ask: nothing to keep.
+                case "status":
+                    await SendAsync(client, (await _status().ConfigureAwait(false)).ToJson() + "\n", _stopping.Token).ConfigureAwait(false);
+                    break;
+                case "monitor":
+                    // From now on it counts as a monitor, not as a request.
+                    Interlocked.Decrement(ref _requests);
+                    asking = false;
+                    if (Interlocked.Increment(ref _monitorCount) > MaxMonitors)
+                    {
+                        Interlocked.Decrement(ref _monitorCount);
+                        await SendAsync(client, Error($"too many monitors (at most {MaxMonitors})"), _stopping.Token).ConfigureAwait(false);
+                        break;
+                    }
+                    try
+                    {
+                        await MonitorAsync(client, pid).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _monitorCount);
+                    }
+                    break;
+                case null:
+                    break;
+                default:
+                    await SendAsync(client, Error($"unknown request \"{PeerText.Excerpt(request, 40)}\" (known: status, monitor)"), _stopping.Token).ConfigureAwait(false);
+                    break;
             }
-            catch (Exception e)
-            {
-                _log.Error($"Control socket: {e.Message}");
-            }
-            finally
-            {
-                DiscardUnread(client);
-            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // The client went away or was too slow to ask: nothing to keep.
+        }
+        catch (Exception e)
+        {
+            _log.Error($"Control socket: {e.Message}");
+        }
+        finally
+        {
+            if (asking)
+                Interlocked.Decrement(ref _requests);
+            DiscardUnread(client);
+            lock (_clients)
+                _sockets.Remove(client);
+            client.Dispose();
         }
     }
 
@@ -175,7 +229,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    private async Task MonitorAsync(Socket client)
+    private async Task MonitorAsync(Socket client, int pid)
     {
         var subscriber = _monitors.Subscribe();
         using var gone = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
@@ -183,7 +237,7 @@ public sealed class ControlServer : IAsyncDisposable
         var watch = WatchClosedAsync(client, gone);
         try
         {
-            await SendAsync(client, Line("monitor", $"\"pid\":{Environment.ProcessId}")).ConfigureAwait(false);
+            await SendAsync(client, Line("monitor", $"\"pid\":{Environment.ProcessId}"), gone.Token).ConfigureAwait(false);
             var batch = new StringBuilder();
             var reader = subscriber.Lines.Reader;
             while (await reader.WaitToReadAsync(gone.Token).ConfigureAwait(false))
@@ -193,7 +247,18 @@ public sealed class ControlServer : IAsyncDisposable
                     batch.Append(line).Append('\n');
                 if (Interlocked.Exchange(ref subscriber.Lost, 0) is var lost and > 0)
                     batch.Append(Line("lost", $"\"count\":{lost.ToString(CultureInfo.InvariantCulture)}"));
-                await SendAsync(client, batch.ToString()).ConfigureAwait(false);
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(gone.Token);
+                stall.CancelAfter(MonitorStall);
+                try
+                {
+                    await SendAsync(client, batch.ToString(), stall.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!gone.IsCancellationRequested)
+                {
+                    _log.Warn($"Control socket: dropped the monitor of pid {pid}: it read nothing for {MonitorStall.TotalSeconds:0.#} s " +
+                              $"({Interlocked.Read(ref subscriber.Lost)} lines lost meanwhile)");
+                    return;
+                }
             }
         }
         finally
@@ -235,26 +300,52 @@ public sealed class ControlServer : IAsyncDisposable
         return length == 0 ? null : Encoding.UTF8.GetString(buffer, 0, length).Trim();
     }
 
-    private static async Task RefuseAsync(Socket client, string why)
+    /// <summary>
+    /// Tells a client why it is refused, then closes in an orderly way: our side first (shutdown), then what it
+    /// sent is read and dropped for a moment, so that the close does not reset the connection before it read the reason.
+    /// </summary>
+    private void Refuse(Socket client, string why)
     {
-        using (client)
+        if (Interlocked.Increment(ref _refusing) > MaxRefusing)
+        {
+            Interlocked.Decrement(ref _refusing);
+            client.Dispose();
+            return;
+        }
+        _ = Task.Run(async () =>
         {
             try
             {
-                await SendAsync(client, Error(why)).ConfigureAwait(false);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(1));
+                await SendAsync(client, Error(why), timeout.Token).ConfigureAwait(false);
+                client.Shutdown(SocketShutdown.Send);
+                var buffer = new byte[4096];
+                for (var total = 0; total < 1024 * 1024; )
+                {
+                    var read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                    if (read == 0)
+                        break;
+                    total += read;
+                }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
             {
             }
-        }
+            finally
+            {
+                client.Dispose();
+                Interlocked.Decrement(ref _refusing);
+            }
+        });
     }
 
-    private static async Task SendAsync(Socket client, string text)
+    private static async Task SendAsync(Socket client, string text, CancellationToken cancellation)
     {
         var bytes = Encoding.UTF8.GetBytes(text);
         var sent = 0;
         while (sent < bytes.Length)
-            sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None).ConfigureAwait(false);
+            sent += await client.SendAsync(bytes.AsMemory(sent), SocketFlags.None, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>The peer's pid and uid, from the kernel (struct ucred: pid, uid, gid).</summary>
@@ -271,8 +362,6 @@ public sealed class ControlServer : IAsyncDisposable
     private static string Line(string name, string fields) =>
         $"{{\"time\":\"{DateTime.UtcNow:O}\",\"event\":\"{name}\",{fields}}}\n";
 
-    private static string Truncate(string text) => text.Length <= 40 ? text : text[..40] + "...";
-
     private static void TryDelete(string path)
     {
         try
@@ -284,7 +373,10 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the socket; attached monitors get what is queued, then end.</summary>
+    /// <summary>
+    /// Closes the socket; attached monitors get what is queued (for up to 2 s), then every connection is cut:
+    /// a client that does not read never holds the daemon's stop.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _monitors.CompleteAll();
@@ -294,10 +386,12 @@ public sealed class ControlServer : IAsyncDisposable
         await Task.WhenAny(Task.WhenAll(clients), Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
+        lock (_clients)
+            foreach (var socket in _sockets)
+                socket.Dispose();
         await _accepting.ConfigureAwait(false);
-        await Task.WhenAll(clients).ConfigureAwait(false);
+        await Task.WhenAny(Task.WhenAll(clients), Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         TryDelete(_path);
-        _stopping.Dispose();
     }
 }
 

@@ -162,6 +162,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library)]
     private static partial nint strerror(int errno);
 
+    /// <summary>Ends the process at once: no finalizers, no flush of a stream that may block for ever.</summary>
+    [LibraryImport(Library)]
+    public static partial void _exit(int status);
+
     public static string ErrorName(int errno) => errno switch
     {
         1 => "EPERM", 2 => "ENOENT", 3 => "ESRCH", 4 => "EINTR", 5 => "EIO", 7 => "E2BIG", 8 => "ENOEXEC",

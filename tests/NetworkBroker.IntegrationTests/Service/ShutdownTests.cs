@@ -30,4 +30,45 @@ public class ShutdownTests : DaemonInNamespace
         Assert.Contains("routes.d/20-next not started: shutting down", broker.StandardError);
         Assert.Contains("Shutting down: 1 queued event(s) not run", broker.StandardError);
     }
+
+    [Fact]
+    public async Task A_monitor_piped_into_a_reader_that_paused_holds_up_neither_the_daemons_stop_nor_its_own_Ctrl_C()
+    {
+        var config = Config();
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"));
+        using var broker = await StartAsync(config, notify);
+        // `network-broker monitor --json | less`, with less paused: nothing ever reads the pipe.
+        var binary = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN");
+        Assert.False(string.IsNullOrEmpty(binary), "needs the native binary (make test sets NETWORK_BROKER_BIN)");
+        var monitorPid = Dir.Combine("monitor.pid");
+        using var paused = System.Diagnostics.Process.Start("sh",
+            ["-c", $"RUNTIME_DIRECTORY={broker.RuntimeDirectory} sh -c 'echo $$ > {monitorPid}; exec {binary} monitor --json 2>/dev/null' | sleep 600"])!;
+        await BrokerHarness.WaitForAsync(async () => (await Control.ControlClient.StatusAsync(Path.Combine(broker.RuntimeDirectory, "control"), TimeSpan.FromSeconds(5))).Monitors == 1);
+
+        // Thousands of lines: the pipe, the monitor's socket and its queue fill up.
+        var batch = new System.Text.StringBuilder();
+        for (var i = 0; i < 3000; i++)
+            batch.Append($"addr add 127.9.{i / 250}.{i % 250 + 1}/32 dev lo\naddr del 127.9.{i / 250}.{i % 250 + 1}/32 dev lo\n");
+        var file = Dir.Write("flood.batch", batch.ToString());
+        Shell.Run("ip", "-n", Ns.Name, "-batch", file);
+        await Task.Delay(1000);
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("Stopped", broker.StandardError);
+
+        // The monitor is blocked writing to the pipe; SIGINT still ends it.
+        var pid = int.Parse(File.ReadAllText(monitorPid).Trim());
+        try
+        {
+            Assert.False(NetworkBroker.Tests.Support.Processes.IsDead(pid));
+            BrokerBinary.Kill(pid, 2);
+            Assert.True(await NetworkBroker.Tests.Support.Processes.EventuallyDead(pid, TimeSpan.FromSeconds(10)), "network-broker monitor ignored SIGINT");
+        }
+        finally
+        {
+            BrokerBinary.Kill(pid, 9);
+            paused.Kill(entireProcessTree: true);
+        }
+    }
 }

@@ -169,4 +169,94 @@ public class ControlServerTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         Assert.Equal(0, await silent.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)); // closed after 5 s
     }
+
+    private static async Task<string> ReadAllAsync(Socket socket, TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var text = new StringBuilder();
+        var buffer = new byte[4096];
+        while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) is var n and > 0)
+            text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        return text.ToString();
+    }
+
+    [Fact]
+    public async Task A_stranger_is_refused_at_once_and_reads_why_even_after_sending_garbage()
+    {
+        await using var server = Start(new MonitorHub());
+        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110); // loosened: nobody may connect, and is still refused
+
+        using var stranger = AsUser.Connect(SocketPath);
+        await stranger.SendAsync(new byte[100_000].Select(_ => (byte)'x').ToArray(), SocketFlags.None);
+        var reply = await ReadAllAsync(stranger, TimeSpan.FromSeconds(10));
+        Assert.Equal("{\"error\":\"permission denied: uid 65534 is neither root nor the daemon\\u0027s user (uid 0)\"}\n", reply);
+        Assert.Contains(_log.Lines, l => l.Contains("Control socket: refused pid") && l.Contains("(uid 65534)"));
+    }
+
+    [Fact]
+    public async Task Silent_strangers_and_monitors_that_never_read_cannot_keep_root_from_its_status()
+    {
+        var monitors = new MonitorHub();
+        await using var server = ControlServer.Start(SocketPath, () => Task.FromResult(new DaemonStatus { Pid = 17 }), monitors, _log.Logger,
+            monitorStall: TimeSpan.FromMilliseconds(500))!;
+        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110);
+
+        var strangers = Enumerable.Range(0, 3 * ControlServer.MaxRequests).Select(_ => AsUser.Connect(SocketPath)).ToList();
+        var stuck = new List<Socket>();
+        for (var i = 0; i < ControlServer.MaxMonitors; i++)
+        {
+            var monitor = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            monitor.ReceiveBufferSize = 4096;
+            monitor.Connect(new UnixDomainSocketEndPoint(SocketPath));
+            await monitor.SendAsync("monitor\n"u8.ToArray(), SocketFlags.None);
+            stuck.Add(monitor);
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (monitors.Count < ControlServer.MaxMonitors && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal(ControlServer.MaxMonitors, monitors.Count);
+
+        // A 17th monitor is told there are too many; root's status is served all the same.
+        await Assert.ThrowsAsync<ControlClientException>(async () =>
+        {
+            await foreach (var _ in ControlClient.RequestAsync(SocketPath, "monitor", CancellationToken.None))
+            {
+            }
+        });
+        Assert.Equal(17, (await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(5))).Pid);
+
+        // They never read: once their sockets are full they are dropped, not waited for.
+        var line = $"{{\"event\":\"x\",\"pad\":\"{new string('p', 1000)}\"}}";
+        while (monitors.Count > 0 && DateTime.UtcNow < deadline.AddSeconds(20))
+        {
+            for (var i = 0; i < 100; i++)
+                monitors.Publish(line);
+            await Task.Delay(20);
+        }
+        Assert.Equal(0, monitors.Count);
+        Assert.Contains(_log.Lines, l => l.Contains("Control socket: dropped the monitor of pid") && l.Contains("it read nothing for 0.5 s"));
+        Assert.Equal(17, (await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(5))).Pid);
+        foreach (var socket in strangers.Concat(stuck))
+            socket.Dispose();
+    }
+
+    [Fact]
+    public async Task Stopping_never_waits_for_a_monitor_that_does_not_read()
+    {
+        var monitors = new MonitorHub();
+        var server = Start(monitors);
+        using var monitor = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        monitor.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        await monitor.SendAsync("monitor\n"u8.ToArray(), SocketFlags.None);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (monitors.Count == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        for (var i = 0; i < 5000; i++)
+            monitors.Publish($"{{\"event\":\"x\",\"pad\":\"{new string('p', 500)}\"}}");
+
+        var stopping = server.DisposeAsync().AsTask();
+        Assert.Same(stopping, await Task.WhenAny(stopping, Task.Delay(TimeSpan.FromSeconds(30))));
+        await stopping;
+        Assert.False(File.Exists(SocketPath));
+    }
 }

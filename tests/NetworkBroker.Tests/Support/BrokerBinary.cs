@@ -101,6 +101,9 @@ public sealed class BrokerBinary : IDisposable
 
     public void Signal(int signal) => Mono.Kill(_process.Id, signal);
 
+    /// <summary>kill(2) of any process (one the test started through a shell, say).</summary>
+    public static void Kill(int pid, int signal) => Mono.Kill(pid, signal);
+
     /// <summary>Peak RSS in kB (VmHWM), sampled until the process exits; the last sample is the run's peak.</summary>
     public async Task<long> PeakRssUntilExitAsync(TimeSpan within)
     {
