@@ -46,11 +46,14 @@ public ref struct NetlinkAttributeReader(ReadOnlySpan<byte> data)
 
     public readonly ulong UInt64() => BinaryPrimitives.ReadUInt64LittleEndian(Sized(8));
 
-    /// <summary>A NUL-terminated string (the terminator is optional, as the kernel is not strict about it either).</summary>
+    /// <summary>
+    /// A NUL-terminated string (the terminator is optional, as the kernel is not strict about it either), decoded
+    /// without loss: bytes that are not UTF-8 survive (<see cref="KernelText"/>).
+    /// </summary>
     public readonly string String()
     {
         var end = Payload.IndexOf((byte)0);
-        return Encoding.UTF8.GetString(end < 0 ? Payload : Payload[..end]);
+        return KernelText.Decode(end < 0 ? Payload : Payload[..end]);
     }
 
     public readonly IPAddress Address() => Payload.Length is 4 or 16

@@ -28,7 +28,7 @@ public static class MonitorEvents
                     switch (change)
                     {
                         case LinkRenamed renamed:
-                            json.WriteString("old_name", renamed.OldName);
+                            json.WriteString("old_name", Netlink.KernelText.Display(renamed.OldName));
                             break;
                         case LinkAdded or LinkChanged:
                             var link = change is LinkAdded added ? added.Message : ((LinkChanged)change).Message;
@@ -164,7 +164,7 @@ public static class MonitorEvents
             json.WriteString("time", utcNow);
             json.WriteString("event", name);
             if (!string.IsNullOrEmpty(link))
-                json.WriteString("link", link);
+                json.WriteString("link", Netlink.KernelText.Display(link));
             if (ifindex > 0)
                 json.WriteNumber("ifindex", ifindex);
             body(json);

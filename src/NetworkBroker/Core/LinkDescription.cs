@@ -25,8 +25,9 @@ public static class LinkDescription
             json.WriteNumber("Index", link.Index);
             json.WriteNumber("MTU", link.Mtu);
             json.WriteNumber("TxQLen", link.TxQueueLength);
-            json.WriteString("Name", link.Name);
-            json.WriteString("AlternativeNames", string.Join(' ', link.AlternativeNames));
+            // Names are the kernel's bytes: one that is not UTF-8 shows its bytes as \xNN (KernelText.Display).
+            json.WriteString("Name", Netlink.KernelText.Display(link.Name));
+            json.WriteString("AlternativeNames", string.Join(' ', link.AlternativeNames.Select(Netlink.KernelText.Display)));
             json.WriteString("HardwareAddr", Mac(link.HardwareAddress));
             json.WriteString("Flags", FlagNames(link.Flags));
             json.WriteNumber("RawFlags", (uint)link.Flags);

@@ -57,6 +57,10 @@ public sealed class Logger
     {
         if (!IsEnabled(level))
             return;
+        // A link name is the kernel's bytes, and may be no UTF-8 at all: its printable form, the same everywhere.
+        if (link is not null)
+            link = Netlink.KernelText.Display(link);
+        message = Netlink.KernelText.ShowRawBytes(message);
 
         if (_native is not null && SendNative(level, link, ifindex, message, fields))
             return;

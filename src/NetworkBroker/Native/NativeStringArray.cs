@@ -1,9 +1,11 @@
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace NetworkBroker.Native;
 
-/// <summary>A NULL-terminated array of NUL-terminated UTF-8 strings (argv, envp) in one unmanaged block.</summary>
+/// <summary>
+/// A NULL-terminated array of NUL-terminated strings (argv, envp) in one unmanaged block: UTF-8, and a link
+/// name's bytes that are not UTF-8 as the kernel has them (<see cref="Netlink.KernelText"/>), so LINK names the link.
+/// </summary>
 internal sealed unsafe class NativeStringArray : IDisposable
 {
     private byte* _block;
@@ -13,7 +15,7 @@ internal sealed unsafe class NativeStringArray : IDisposable
         var pointers = (strings.Count + 1) * sizeof(byte*);
         var bytes = 0;
         foreach (var s in strings)
-            bytes += Encoding.UTF8.GetByteCount(s) + 1;
+            bytes += Netlink.KernelText.ByteCount(s) + 1;
 
         _block = (byte*)NativeMemory.Alloc((nuint)(pointers + bytes));
         var table = (byte**)_block;
@@ -21,7 +23,7 @@ internal sealed unsafe class NativeStringArray : IDisposable
         for (var i = 0; i < strings.Count; i++)
         {
             table[i] = cursor;
-            var written = Encoding.UTF8.GetBytes(strings[i], new Span<byte>(cursor, bytes));
+            var written = Netlink.KernelText.Encode(strings[i], new Span<byte>(cursor, bytes));
             cursor[written] = 0;
             cursor += written + 1;
             bytes -= written + 1;

@@ -114,4 +114,25 @@ public class RoutesScriptsTests : IDisposable
         Assert.Empty(Runs(broker));
         Assert.DoesNotContain(broker.Log.Lines, l => l.Contains(" error "));
     }
+
+    [Fact]
+    public async Task A_link_named_with_bytes_that_are_not_UTF8_reaches_scripts_as_those_bytes()
+    {
+        await using var broker = await BrokerHarness.StartAsync(_ns, beforeStart: b => b.Directory.Script("routes", "10-name",
+            $"#!/bin/sh\nprintf '%s' \"$LINK\" > {b.Directory.Path}/link-bytes\n"));
+        // Bytes ff fe, which no UTF-8 decoder keeps: iproute2 takes them as they are.
+        const string Name = "$(printf '\\377\\376')";
+        Shell.Run("sh", "-c", $"ip -n {_ns.Name} link add {Name} type veth peer name nbt-p && ip -n {_ns.Name} link set dev {Name} up && " +
+            $"ip -n {_ns.Name} route add 198.51.100.0/24 dev {Name}");
+        await BrokerHarness.WaitForAsync(() => File.Exists(broker.Directory.Combine("link-bytes")));
+        await IdleAsync(broker);
+
+        Assert.Equal(new byte[] { 0xff, 0xfe }, File.ReadAllBytes(broker.Directory.Combine("link-bytes")));
+        // ip itself can find the link by what the script was given.
+        Assert.Contains("198.51.100.0/24", Shell.Run("sh", "-c", $"ip -n {_ns.Name} route show dev \"$(cat {broker.Directory.Combine("link-bytes")})\""));
+        // Logs and monitor JSON show the bytes as \xNN.
+        Assert.Contains(broker.Log.Lines, l => l.Contains(@"\xff\xfe: routes.d/10-name succeeded"));
+        var added = broker.Observed.OfType<Events.LinkAdded>().Single(a => a.Message.Name == Netlink.KernelText.Decode([0xff, 0xfe]));
+        Assert.Contains("\"link\":\"\\\\xff\\\\xfe\"", Control.MonitorEvents.Format(added, _ => null, DateTime.UtcNow));
+    }
 }
