@@ -26,7 +26,7 @@ public sealed class Broker
     private readonly StateScripts _states;
     private readonly DhcpLeaseActions _leases;
     private IKernel? _kernel;
-    private Routing.PolicyRoutingReconciler? _policyRouting;
+    private Routing.PolicyRoutingWorker? _policyRouting;
     private int _policyRoutingScheduled;
     private string _policyRoutingNotes = "";
     private long _eventsHandled;
@@ -79,13 +79,18 @@ public sealed class Broker
     {
         _kernel = kernel;
         if (tables is not null)
-            _policyRouting = new Routing.PolicyRoutingReconciler(tables, _log, i => Kernel.Link(i)?.Name, () => Config.RouteTableBase);
+            _policyRouting = new Routing.PolicyRoutingWorker(new Routing.PolicyRoutingReconciler(tables, _log), r => _channel.Writer.WriteAsync(r));
     }
 
-    /// <summary>On stop: with RemoveRulesOnStop=true every rule and route the broker made goes; by default they stay.</summary>
-    public Task StopPolicyRoutingAsync() => _policyRouting is null || !Config.RemoveRulesOnStop
+    /// <summary>
+    /// On stop, once the loop has ended: what was submitted is applied; then, with RemoveRulesOnStop=true,
+    /// every rule and route the broker made goes (by default they stay).
+    /// </summary>
+    public Task StopPolicyRoutingAsync() => _policyRouting is null
         ? Task.CompletedTask
-        : Task.Run(() => _policyRouting.Reconcile(Routing.PolicyRoutingState.Empty));
+        : _policyRouting.StopAsync(Config.RemoveRulesOnStop
+            ? (Routing.PolicyRoutingState.Empty, Routing.PolicyRoutingPresent.Of(Kernel, Config.RouteTableBase))
+            : null);
 
     /// <summary>How long a link's route changes are collected before routes.d runs.</summary>
     public TimeSpan RoutesWindow
@@ -171,6 +176,10 @@ public sealed class Broker
                 return;
             case PolicyRoutingDue:
                 ReconcilePolicyRouting();
+                return;
+            case PolicyRoutingReconciled reconciled:
+                PolicyRouting = reconciled;
+                Observed?.Invoke(reconciled);
                 return;
             case KernelNotified notified:
                 Observed?.Invoke(notified);
@@ -371,9 +380,8 @@ public sealed class Broker
             foreach (var note in notes)
                 _log.Info($"policy routing: {note}");
         _policyRoutingNotes = said;
-        var result = _policyRouting.Reconcile(desired);
-        PolicyRouting = new PolicyRoutingReconciled(desired, result.Added, result.Removed, result.Failed);
-        Observed?.Invoke(PolicyRouting);
+        // The kernel is asked off the loop; the outcome comes back as a PolicyRoutingReconciled event.
+        _policyRouting.Submit(desired, Routing.PolicyRoutingPresent.Of(Kernel, Config.RouteTableBase));
     }
 
     private void Log(KernelChange change)

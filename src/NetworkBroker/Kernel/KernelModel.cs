@@ -5,7 +5,7 @@ using NetworkBroker.Netlink.Messages;
 namespace NetworkBroker.Kernel;
 
 /// <summary>
-/// The broker's view of the kernel: links by ifindex and name, their addresses, and routes. Pure: it
+/// The broker's view of the kernel: links by ifindex and name, their addresses, routes and policy rules. Pure: it
 /// changes only through <see cref="Apply"/> and <see cref="Resync"/>, each returning the changes it
 /// made, so it is tested without a kernel. Not thread-safe: the broker's loop owns it.
 /// </summary>
@@ -18,6 +18,8 @@ public sealed class KernelModel
     private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<AddressKey, AddressMessage> _addresses = [];
     private readonly Dictionary<RouteKey, RouteMessage> _routes = [];
+    // Few (a handful per policy-routed address), kept from notifications so that nobody has to dump them.
+    private readonly HashSet<RuleMessage> _rules = [];
 
     public IReadOnlyCollection<LinkMessage> Links => _links.Values;
 
@@ -34,6 +36,8 @@ public sealed class KernelModel
     public IEnumerable<RouteMessage> Routes(int index) => _routes.Values.Where(r => r.Links.Contains(index));
 
     public IEnumerable<RouteMessage> AllRoutes => _routes.Values;
+
+    public IReadOnlyCollection<RuleMessage> Rules => _rules;
 
     /// <summary>Applies one notification; an address or route of an ifindex the model does not know is applied too (resolve the link first).</summary>
     public IReadOnlyList<KernelChange> Apply(KernelNotification notification)
@@ -55,7 +59,11 @@ public sealed class KernelModel
                 break;
             case AddressNotification { Removed: true } address:
                 if (_addresses.Remove(AddressKey.Of(address.Address), out var removed))
+                {
                     changes.Add(new AddressRemoved(NameOf(removed.Index), removed));
+                    if (removed.Family == AddressFamily.IPv4)
+                        ForgetRoutesOfRemovedAddress(removed, changes);
+                }
                 break;
             case RouteNotification { Removed: false } route when (route.Route.Flags & RouteCloned) == 0:
                 if (route.Flags.HasFlag(NetlinkFlags.Replace))
@@ -65,6 +73,13 @@ public sealed class KernelModel
             case RouteNotification { Removed: true } route:
                 if (_routes.Remove(RouteKey.Of(route.Route), out var gone))
                     changes.Add(new RouteRemoved(NameOf(gone.Links.FirstOrDefault()), gone));
+                break;
+            // Rules are state, not news: no script runs for them; policy routing reads them from here.
+            case RuleNotification { Removed: false } rule:
+                _rules.Add(rule.Rule);
+                break;
+            case RuleNotification { Removed: true } rule:
+                _rules.Remove(rule.Rule);
                 break;
         }
         return changes;
@@ -125,11 +140,13 @@ public sealed class KernelModel
         _routes.Clear();
         foreach (var (key, route) in routes)
             _routes[key] = route;
+        _rules.Clear();
+        _rules.UnionWith(snapshot.Rules ?? []);
         return changes;
     }
 
     /// <summary>The model as a snapshot (for comparing with a fresh dump).</summary>
-    public KernelSnapshot Snapshot() => new([.. _links.Values], [.. _addresses.Values], [.. _routes.Values]);
+    public KernelSnapshot Snapshot() => new([.. _links.Values], [.. _addresses.Values], [.. _routes.Values], [.. _rules]);
 
     private string NameOf(int index) => _links.TryGetValue(index, out var link) ? link.Name : "";
 
@@ -189,6 +206,26 @@ public sealed class KernelModel
         {
             _routes.Remove(key);
             changes.Add(new RouteRemoved(link.Name, route));
+        }
+    }
+
+    /// <summary>
+    /// What the kernel flushes without a word when an IPv4 address goes (fib_del_ifaddr): with the link's last
+    /// IPv4 address, every IPv4 route through the link, as when it goes down; and once no link has the address
+    /// any more, the main table's routes that used it as their preferred source (fib_sync_down_addr looks at
+    /// the main table only).
+    /// </summary>
+    private void ForgetRoutesOfRemovedAddress(AddressMessage removed, List<KernelChange> changes)
+    {
+        var lastOfLink = !_addresses.Values.Any(a => a.Index == removed.Index && a.Family == AddressFamily.IPv4);
+        var stillSomewhere = _addresses.Values.Any(a => a.Family == AddressFamily.IPv4 && a.Address.Equals(removed.Address));
+        if (!lastOfLink && stillSomewhere)
+            return;
+        foreach (var (key, route) in _routes.Where(r => lastOfLink && IsSilentlyRemoved(r.Value, removed.Index) ||
+                     !stillSomewhere && r.Value.Family == AddressFamily.IPv4 && r.Value.Table == RouteTable.Main && removed.Address.Equals(r.Value.PreferredSource)).ToList())
+        {
+            _routes.Remove(key);
+            changes.Add(new RouteRemoved(NameOf(route.Links.FirstOrDefault()), route));
         }
     }
 

@@ -17,7 +17,11 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 {
     private readonly ChannelWriter<BrokerEvent> _events;
     private readonly Logger _log;
+    // One socket per user, as a socket's requests and replies must not interleave: the monitor thread's
+    // re-reads, the loop's link look-ups, and the policy-routing worker's changes.
     private readonly RtnetlinkClient _client;
+    private readonly RtnetlinkClient _lookups;
+    private readonly RtnetlinkClient _changes;
     private readonly NetlinkMonitor _monitor;
     private long _overruns;
 
@@ -27,6 +31,8 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         _events = events;
         _log = log;
         _client = RtnetlinkClient.Open();
+        _lookups = RtnetlinkClient.Open();
+        _changes = RtnetlinkClient.Open();
         try
         {
             _monitor = new NetlinkMonitor(receiveBuffer, Post, Resync, e => _log.Error($"rtnetlink: {e.Message}"))
@@ -37,6 +43,8 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         catch
         {
             _client.Dispose();
+            _lookups.Dispose();
+            _changes.Dispose();
             throw;
         }
     }
@@ -52,7 +60,7 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
     {
         try
         {
-            return _client.GetLink(index);
+            return _lookups.GetLink(index);
         }
         catch (Exception e) when (e is NetlinkException or NetlinkParseException or System.Net.Sockets.SocketException)
         {
@@ -64,11 +72,17 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 
     public bool Barrier(uint token) => _monitor.Barrier(token);
 
-    public IReadOnlyList<RuleMessage> DumpRules() => _client.DumpRules();
+    public void AddRule(RuleMessage rule) =>
+        _changes.Execute(s => rule.Encode(NetlinkMessageType.NewRule, NetlinkFlags.Create | NetlinkFlags.Exclusive, s), "add rule");
 
-    public IReadOnlyList<RouteMessage> DumpRoutes() => _client.DumpRoutes();
+    public void DeleteRule(RuleMessage rule) =>
+        _changes.Execute(s => rule.Encode(NetlinkMessageType.DelRule, NetlinkFlags.None, s), "delete rule");
 
-    public void Apply(Func<uint, NetlinkRequestWriter> request, string description) => _client.Execute(request, description);
+    public void AddRoute(RouteMessage route) =>
+        _changes.Execute(s => route.Encode(NetlinkMessageType.NewRoute, NetlinkFlags.Create | NetlinkFlags.Replace, s), "add route");
+
+    public void DeleteRoute(RouteMessage route) =>
+        _changes.Execute(s => route.Encode(NetlinkMessageType.DelRoute, NetlinkFlags.None, s), "delete route");
 
     private void Post(KernelNotification notification) => Write(new KernelNotified(notification));
 
@@ -100,5 +114,7 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
     {
         _monitor.Dispose();
         _client.Dispose();
+        _lookups.Dispose();
+        _changes.Dispose();
     }
 }

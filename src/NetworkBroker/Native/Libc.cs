@@ -21,6 +21,7 @@ internal static unsafe partial class Libc
     public const int AT_EMPTY_PATH = 0x1000;
     public const int ELOOP = 40;
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
     public const int ENOTDIR = 20;
     public const int ENXIO = 6;
     public const int ENOSYS = 38;

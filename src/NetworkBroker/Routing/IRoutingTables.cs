@@ -1,15 +1,20 @@
-using NetworkBroker.Netlink;
 using NetworkBroker.Netlink.Messages;
 
 namespace NetworkBroker.Routing;
 
-/// <summary>The kernel's rules and routes as the reconciler reads and changes them.</summary>
+/// <summary>
+/// The kernel's rules and routes as the reconciler changes them: one typed call per change, each waiting for
+/// the kernel's answer. A refusal throws <see cref="Netlink.NetlinkException"/>. What is there is not asked
+/// here: the broker's kernel model knows it from notifications.
+/// </summary>
 public interface IRoutingTables
 {
-    IReadOnlyList<RuleMessage> DumpRules();
+    void AddRule(RuleMessage rule);
 
-    IReadOnlyList<RouteMessage> DumpRoutes();
+    void DeleteRule(RuleMessage rule);
 
-    /// <summary>Sends one change and waits for the kernel's answer; a refusal throws <see cref="NetlinkException"/>.</summary>
-    void Apply(Func<uint, NetlinkRequestWriter> request, string description);
+    /// <summary>Adds or replaces the route of the same destination, table and metric.</summary>
+    void AddRoute(RouteMessage route);
+
+    void DeleteRoute(RouteMessage route);
 }

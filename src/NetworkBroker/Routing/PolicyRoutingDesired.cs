@@ -19,6 +19,8 @@ public static class PolicyRoutingDesired
     {
         var rules = new HashSet<PolicyRule>();
         var routes = new HashSet<PolicyRoute>();
+        // One pass over the routes for every link (a full-table router has hundreds of thousands of them).
+        List<RouteMessage>? defaults = null;
         foreach (var name in config.RoutingPolicyRules)
         {
             if (kernel.Link(name) is not { } link || link.Name != name || !link.Flags.HasFlag(LinkFlags.Up))
@@ -37,7 +39,8 @@ public static class PolicyRoutingDesired
 
             foreach (var family in addresses.Select(a => a.Family).Distinct())
             {
-                var gateway = Gateway(kernel, link.Index, family, addresses.Where(a => a.Family == family).ToList());
+                defaults ??= Defaults(kernel);
+                var gateway = Gateway(defaults, link.Index, family, addresses.Where(a => a.Family == family).ToList());
                 if (gateway is null)
                     notes?.Add($"{name}: no {(family == AddressFamily.IPv6 ? "IPv6" : "IPv4")} gateway on the link, table {table} gets its subnet routes only");
                 else
@@ -51,17 +54,19 @@ public static class PolicyRoutingDesired
     /// The link's own gateway: the gateway of a default route leaving by the link (any table but ours).
     /// Failing that, another link's default gateway, but only when it is on this link's subnet.
     /// </summary>
-    private static IPAddress? Gateway(KernelModel kernel, int index, byte family, List<AddressMessage> addresses)
+    private static IPAddress? Gateway(List<RouteMessage> defaults, int index, byte family, List<AddressMessage> addresses)
     {
-        var defaults = kernel.AllRoutes
-            .Where(r => r.IsDefault && r.Family == family && r.Gateway is not null && r.Protocol != PolicyRoutingTags.Protocol && r.Table != RouteTable.Local)
-            .OrderBy(r => r.Table == RouteTable.Main ? 0 : 1).ThenBy(r => r.Priority)
-            .ToList();
-        var own = defaults.FirstOrDefault(r => r.OutputIndex == index);
+        var own = defaults.FirstOrDefault(r => r.Family == family && r.OutputIndex == index);
         if (own is not null)
             return own.Gateway;
-        return defaults.Select(r => r.Gateway!).FirstOrDefault(g => addresses.Any(a => Contains(a.Address, a.PrefixLength, g)));
+        return defaults.Where(r => r.Family == family).Select(r => r.Gateway!).FirstOrDefault(g => addresses.Any(a => Contains(a.Address, a.PrefixLength, g)));
     }
+
+    /// <summary>Default routes with a gateway that are not ours, the main table's first, then by metric.</summary>
+    private static List<RouteMessage> Defaults(KernelModel kernel) => kernel.AllRoutes
+        .Where(r => r.IsDefault && r.Gateway is not null && r.Protocol != PolicyRoutingTags.Protocol && r.Table != RouteTable.Local)
+        .OrderBy(r => r.Table == RouteTable.Main ? 0 : 1).ThenBy(r => r.Priority)
+        .ToList();
 
     /// <summary>Global unicast: not link-local, loopback or multicast (IPv6 ULAs count as global: they are routed).</summary>
     public static bool IsGlobal(IPAddress address) =>

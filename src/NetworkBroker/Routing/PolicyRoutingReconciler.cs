@@ -1,4 +1,5 @@
 using NetworkBroker.Logging;
+using Libc = NetworkBroker.Native.Libc;
 using NetworkBroker.Netlink;
 using NetworkBroker.Netlink.Messages;
 
@@ -6,14 +7,15 @@ namespace NetworkBroker.Routing;
 
 /// <summary>
 /// Makes the kernel's policy routing what is desired, touching only what the broker owns (protocol
-/// <see cref="PolicyRoutingTags.Protocol"/>): reads the tagged rules and routes, removes those no longer
-/// desired, adds those missing (routes before rules, so that a rule never points at an empty table).
-/// Running it twice changes nothing. A kernel refusal is logged and retried on the next run. Something
-/// that keeps deleting one of our rules is not fought in a loop: after a few restorations in a short
-/// time that item is left alone for a while, longer each time.
+/// <see cref="PolicyRoutingTags.Protocol"/>): given the tagged rules and routes the kernel has (the
+/// broker's model knows them from notifications: nothing is dumped), removes those no longer desired and
+/// adds those missing (routes before rules, so that a rule never points at an empty table). Running it
+/// twice changes nothing; an add the kernel already has (EEXIST) or a delete of what is gone (ENOENT) is
+/// done, not an error, since the model may lag the kernel by a notification. Another refusal is logged
+/// and retried on the next run. Something that keeps deleting one of our rules is not fought in a loop:
+/// after a few restorations in a short time that item is left alone for a while, longer each time.
 /// </summary>
-public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, Func<int, string?> linkName, Func<uint> tableBase,
-    Func<DateTime>? clock = null)
+public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, Func<DateTime>? clock = null)
 {
     private const int RestoresBeforeBackoff = 5;
     private static readonly TimeSpan RestoreWindow = TimeSpan.FromSeconds(30);
@@ -27,25 +29,24 @@ public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, F
 
     public sealed record Result(int Added, int Removed, int Failed, int Deferred);
 
-    public Result Reconcile(PolicyRoutingState desired)
+    /// <param name="present">The kernel's rules and routes as the model knows them (only the broker's are looked at).</param>
+    public Result Reconcile(PolicyRoutingState desired, PolicyRoutingPresent present)
     {
-        var rules = tables.DumpRules().Where(r => r.Protocol == PolicyRoutingTags.Protocol).ToList();
-        var routes = tables.DumpRoutes().Where(r => r.Protocol == PolicyRoutingTags.Protocol).ToList();
+        var rules = present.Rules.Where(r => r.Protocol == PolicyRoutingTags.Protocol).ToList();
+        var routes = present.Routes.Where(r => r.Protocol == PolicyRoutingTags.Protocol).ToList();
         int added = 0, removed = 0, failed = 0, deferred = 0;
 
         foreach (var rule in rules)
         {
             if (PolicyRule.Of(rule) is { } known && desired.Rules.Contains(known))
                 continue;
-            Try(() => tables.Apply(s => rule.Encode(NetlinkMessageType.DelRule, NetlinkFlags.None, s), $"remove rule {Describe(rule)}"),
-                rule.Table, $"removed stale rule {Describe(rule)}", ref removed, ref failed);
+            Try(() => tables.DeleteRule(rule), present.LinkOf(rule.Table), $"remove stale rule {Describe(rule)}", ref removed, ref failed, Libc.ENOENT);
         }
         foreach (var route in routes)
         {
             if (desired.Routes.Contains(PolicyRoute.Of(route)))
                 continue;
-            Try(() => tables.Apply(s => route.Encode(NetlinkMessageType.DelRoute, NetlinkFlags.None, s), $"remove route {PolicyRoute.Of(route)}"),
-                route.Table, $"removed stale route {PolicyRoute.Of(route)}", ref removed, ref failed);
+            Try(() => tables.DeleteRoute(route), present.LinkOf(route.Table), $"remove stale route {PolicyRoute.Of(route)}", ref removed, ref failed, Libc.ENOENT);
         }
 
         var presentRoutes = routes.Select(PolicyRoute.Of).ToHashSet();
@@ -56,8 +57,7 @@ public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, F
                 deferred++;
                 continue;
             }
-            Try(() => tables.Apply(s => route.ToMessage().Encode(NetlinkMessageType.NewRoute, NetlinkFlags.Create | NetlinkFlags.Replace, s),
-                $"add route {route}"), route.Table, $"added route {route}", ref added, ref failed);
+            Try(() => tables.AddRoute(route.ToMessage()), present.LinkOf(route.Table), $"add route {route}", ref added, ref failed, Libc.EEXIST);
         }
         var presentRules = rules.Select(PolicyRule.Of).OfType<PolicyRule>().ToHashSet();
         foreach (var rule in desired.Rules.Where(r => !presentRules.Contains(r)))
@@ -67,8 +67,7 @@ public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, F
                 deferred++;
                 continue;
             }
-            Try(() => tables.Apply(s => rule.ToMessage().Encode(NetlinkMessageType.NewRule, NetlinkFlags.Create | NetlinkFlags.Exclusive, s),
-                $"add rule {rule}"), rule.Table, $"added rule {rule}", ref added, ref failed);
+            Try(() => tables.AddRule(rule.ToMessage()), present.LinkOf(rule.Table), $"add rule {rule}", ref added, ref failed, Libc.EEXIST);
         }
 
         _applied = desired;
@@ -100,24 +99,28 @@ public sealed class PolicyRoutingReconciler(IRoutingTables tables, Logger log, F
         return true;
     }
 
-    private void Try(Action apply, uint table, string done, ref int count, ref int failed)
+    /// <param name="already">The errno that means the change is already in the kernel (EEXIST for an add, ENOENT for a delete).</param>
+    private void Try(Action apply, (int IfIndex, string? Name) link, string what, ref int count, ref int failed, int already)
     {
-        var link = table > tableBase() ? linkName((int)(table - tableBase())) : null;
         try
         {
             apply();
             count++;
-            Write(link, (int)(table - tableBase()), LogLevel.Info, $"policy routing: {done}");
+            Write(link, LogLevel.Info, $"policy routing: {what}: done");
+        }
+        catch (NetlinkException e) when (e.Errno == already)
+        {
+            Write(link, LogLevel.Debug, $"policy routing: {what}: already so ({e.ErrnoName})");
         }
         catch (NetlinkException e)
         {
             failed++;
-            Write(link, (int)(table - tableBase()), LogLevel.Warn, $"policy routing: {e.Message}; will retry on the next change");
+            Write(link, LogLevel.Warn, $"policy routing: {what}: {e.ErrnoName} ({Errno.Describe(e.Errno)}); will retry on the next change");
         }
     }
 
-    private void Write(string? link, int ifindex, LogLevel level, string message) =>
-        log.Write(level, link, link is null ? 0 : ifindex, message);
+    private void Write((int IfIndex, string? Name) link, LogLevel level, string message) =>
+        log.Write(level, link.Name, link.Name is null ? 0 : link.IfIndex, message);
 
     private static string Describe(RuleMessage rule) => PolicyRule.Of(rule)?.ToString() ?? $"table {rule.Table} priority {rule.Priority}";
 }

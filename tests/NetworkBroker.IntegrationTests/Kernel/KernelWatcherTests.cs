@@ -109,6 +109,33 @@ public class KernelWatcherTests : IDisposable
         await AssertModelEqualsKernel(broker);
     }
 
+    [Fact]
+    public async Task Routes_that_the_kernel_drops_silently_with_an_address_leave_the_model_too()
+    {
+        _ns.Ip("link add nbt-a type veth peer name nbt-b");
+        _ns.Ip("link set nbt-a up");
+        _ns.Ip("link set nbt-b up");
+        _ns.Ip("addr add 192.0.2.5/24 dev nbt-a");
+        _ns.Ip("addr add 192.0.3.6/24 dev nbt-a");
+        _ns.Ip("addr add 203.0.113.5/24 dev nbt-b");
+        // Routes that name an address as their source, in the main table and in others, on the link and on another one.
+        _ns.Ip("route add 198.51.100.0/24 dev nbt-a src 192.0.2.5 table 700");
+        _ns.Ip("route add 198.51.101.0/24 via 203.0.113.1 dev nbt-b src 192.0.2.5 table 701");
+        _ns.Ip("route add 198.51.102.0/24 via 203.0.113.1 dev nbt-b src 192.0.2.5");
+        _ns.Ip("route add 198.51.103.0/24 via 192.0.3.1 dev nbt-a src 192.0.3.6");
+        _ns.Ip("route add default via 192.0.3.1 dev nbt-a table 702");
+        await using var broker = await BrokerHarness.StartAsync(_ns);
+
+        _ns.Ip("addr del 192.0.2.5/24 dev nbt-a"); // not the link's last: only routes sourced from it go
+        await broker.SettleAsync();
+        await AssertModelEqualsKernel(broker);
+
+        _ns.Ip("addr del 192.0.3.6/24 dev nbt-a"); // the link's last IPv4 address: every IPv4 route through it goes
+        await broker.SettleAsync();
+        await AssertModelEqualsKernel(broker);
+        Assert.Empty(await broker.Broker.QueryAsync(b => b.Kernel.Routes(_ns.IfIndex("nbt-a")).Where(r => r.Family == Netlink.AddressFamily.IPv4).ToList()));
+    }
+
     internal static async Task AssertModelEqualsKernel(BrokerHarness broker)
     {
         var kernel = broker.Namespace.Enter(() =>

@@ -70,33 +70,42 @@ public class PolicyRoutingTests
         Assert.Empty(PolicyRoutingDesired.Compute(Config, Model(Link(4, "eth10"), Address(4, "10.0.2.5", 24))).Rules);
     }
 
+    /// <summary>The kernel's tables at the level of meaning: typed changes, and what is there for the model to see.</summary>
     private sealed class FakeTables : IRoutingTables
     {
         public List<RuleMessage> Rules = [];
         public List<RouteMessage> RoutesInKernel = [];
         public int Changes;
 
-        public IReadOnlyList<RuleMessage> DumpRules() => [.. Rules];
-        public IReadOnlyList<RouteMessage> DumpRoutes() => [.. RoutesInKernel];
+        public PolicyRoutingPresent Present => new([.. Rules], [.. RoutesInKernel], new Dictionary<int, string> { [3] = "eth1" }, 9999);
 
-        public void Apply(Func<uint, NetlinkRequestWriter> request, string description)
+        public void AddRule(RuleMessage rule)
         {
             Changes++;
-            var reader = new NetlinkMessageReader(request(1).Finish().Span);
-            reader.Next(out var message);
-            switch (message.Header.Type)
-            {
-                case NetlinkMessageType.NewRule: Rules.Add(RuleMessage.Decode(message.Payload)); break;
-                case NetlinkMessageType.DelRule:
-                    var rule = RuleMessage.Decode(message.Payload);
-                    Rules.RemoveAll(r => r == rule);
-                    break;
-                case NetlinkMessageType.NewRoute: RoutesInKernel.Add(RouteMessage.Decode(message.Payload)); break;
-                case NetlinkMessageType.DelRoute:
-                    var route = PolicyRoute.Of(RouteMessage.Decode(message.Payload));
-                    RoutesInKernel.RemoveAll(r => PolicyRoute.Of(r) == route);
-                    break;
-            }
+            if (Rules.Contains(rule))
+                throw new NetlinkException(17, "add rule");
+            Rules.Add(rule);
+        }
+
+        public void DeleteRule(RuleMessage rule)
+        {
+            Changes++;
+            if (Rules.RemoveAll(r => r == rule) == 0)
+                throw new NetlinkException(2, "delete rule");
+        }
+
+        public void AddRoute(RouteMessage route)
+        {
+            Changes++;
+            RoutesInKernel.RemoveAll(r => PolicyRoute.Of(r) == PolicyRoute.Of(route));
+            RoutesInKernel.Add(route);
+        }
+
+        public void DeleteRoute(RouteMessage route)
+        {
+            Changes++;
+            if (RoutesInKernel.RemoveAll(r => PolicyRoute.Of(r) == PolicyRoute.Of(route)) == 0)
+                throw new NetlinkException(2, "delete route");
         }
     }
 
@@ -109,11 +118,11 @@ public class PolicyRoutingTests
         var tables = new FakeTables();
         var foreign = new RuleMessage { Family = AddressFamily.IPv4, Source = IPAddress.Parse("10.9.9.9"), SourceLength = 32, Table = 100, Priority = 32000 };
         tables.Rules.Add(foreign);
-        var reconciler = new PolicyRoutingReconciler(tables, new MemoryLog().Logger, _ => "eth1", () => 9999);
+        var reconciler = new PolicyRoutingReconciler(tables, new MemoryLog().Logger);
 
-        var first = reconciler.Reconcile(Desired());
+        var first = reconciler.Reconcile(Desired(), tables.Present);
         var changes = tables.Changes;
-        var second = reconciler.Reconcile(Desired());
+        var second = reconciler.Reconcile(Desired(), tables.Present);
 
         Assert.Equal(4, first.Added);
         Assert.Equal(changes, tables.Changes);
@@ -127,20 +136,60 @@ public class PolicyRoutingTests
         var tables = new FakeTables();
         var now = new DateTime(2026, 1, 1);
         var log = new MemoryLog();
-        var reconciler = new PolicyRoutingReconciler(tables, log.Logger, _ => "eth1", () => 9999, () => now);
-        reconciler.Reconcile(Desired());
+        var reconciler = new PolicyRoutingReconciler(tables, log.Logger, () => now);
+        reconciler.Reconcile(Desired(), tables.Present);
 
         var restored = 0;
         for (var i = 0; i < 8; i++)
         {
             tables.Rules.RemoveAll(r => r.Source is not null); // someone deletes the same rule of ours each time
             now = now.AddSeconds(1);
-            restored += reconciler.Reconcile(Desired()).Added;
+            restored += reconciler.Reconcile(Desired(), tables.Present).Added;
         }
 
         Assert.Equal(5, restored);
         Assert.Single(log.Lines, l => l.Contains("not restoring it for 5 s"));
         now = now.AddSeconds(6);
-        Assert.Equal(1, reconciler.Reconcile(Desired()).Added);
+        Assert.Equal(1, reconciler.Reconcile(Desired(), tables.Present).Added);
+    }
+
+    [Fact]
+    public void A_model_that_lags_the_kernel_by_a_notification_costs_nothing_but_a_debug_line()
+    {
+        var tables = new FakeTables();
+        var log = new MemoryLog();
+        var reconciler = new PolicyRoutingReconciler(tables, log.Logger);
+        var before = tables.Present; // what the model knew before the first run's notifications arrived
+        reconciler.Reconcile(Desired(), before);
+
+        // The same stale view again: every add is already there (EEXIST); then an empty wish with a stale view of
+        // rules that are gone already (ENOENT).
+        var again = reconciler.Reconcile(Desired(), before);
+        Assert.Equal(0, again.Failed);
+        var gone = tables.Present;
+        reconciler.Reconcile(PolicyRoutingState.Empty, gone);
+        var stale = reconciler.Reconcile(PolicyRoutingState.Empty, gone);
+        Assert.Equal(0, stale.Failed);
+        Assert.Empty(tables.Rules);
+        Assert.Contains(log.Lines, l => l.Contains("already so (EEXIST)"));
+        Assert.Contains(log.Lines, l => l.Contains("already so (ENOENT)"));
+        Assert.DoesNotContain(log.Lines, l => l.Contains(" warn "));
+    }
+
+    [Fact]
+    public void Desired_state_reads_the_routes_once_however_many_links_are_listed()
+    {
+        var config = new BrokerConfiguration { RoutingPolicyRules = [.. Enumerable.Range(0, 50).Select(i => $"eth{i}")] };
+        var model = new KernelModel();
+        for (var i = 0; i < 50; i++)
+        {
+            model.Apply(Link(10 + i, $"eth{i}"));
+            model.Apply(Address(10 + i, $"10.{i}.0.5", 24));
+            model.Apply(Default(10 + i, $"10.{i}.0.1", 100));
+        }
+        var desired = PolicyRoutingDesired.Compute(config, model);
+        Assert.Equal(100, desired.Rules.Count);
+        Assert.Equal(50, desired.Routes.Count(r => r.Gateway is not null));
+        Assert.All(desired.Routes.Where(r => r.Gateway is not null), r => Assert.Equal($"10.{r.OutputIndex - 10}.0.1", r.Gateway!.ToString()));
     }
 }
