@@ -27,6 +27,18 @@ public class BrokerTests : IAsyncDisposable
         public bool Barrier(uint token) { lock (Tokens) Tokens.Add(token); return true; }
     }
 
+    /// <summary>A kernel that takes as long as the test wants to answer a change: the loop must not care.</summary>
+    private sealed class StuckTables : global::NetworkBroker.Routing.IRoutingTables
+    {
+        public readonly ManualResetEventSlim Release = new();
+        public int Changes;
+        private void Wait() { Interlocked.Increment(ref Changes); Release.Wait(TimeSpan.FromSeconds(60)); }
+        public void AddRule(RuleMessage rule) => Wait();
+        public void DeleteRule(RuleMessage rule) => Wait();
+        public void AddRoute(RouteMessage route) => Wait();
+        public void DeleteRoute(RouteMessage route) => Wait();
+    }
+
     private readonly TempDirectory _dir = new();
     private readonly MemoryLog _log = new();
     private readonly ScriptDispatcher _scripts;
@@ -205,5 +217,41 @@ public class BrokerTests : IAsyncDisposable
         Assert.Same(Json("routable"), Json("configured"));
         Assert.NotSame(Json("routable"), Json("degraded"));
         Assert.Contains("\"OperationalState\":\"degraded\"", Json("degraded"));
+    }
+
+    [Fact]
+    public async Task The_loop_answers_while_the_kernel_has_not_yet_answered_a_policy_routing_change()
+    {
+        var tables = new StuckTables();
+        var broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("x.toml"), RoutingPolicyRules = ["eth1"] }, _log.Logger, _scripts)
+        {
+            PolicyRoutingDelay = TimeSpan.Zero,
+        };
+        using var cancel = new CancellationTokenSource();
+        var loop = broker.RunAsync(cancel.Token);
+        broker.Attach(new FakeKernel(), tables);
+        await broker.Events.WriteAsync(new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })));
+        await broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+            new AddressMessage { Index = 3, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.5"), PrefixLength = 24 })));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Volatile.Read(ref tables.Changes) == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal(1, Volatile.Read(ref tables.Changes)); // the worker waits on the kernel's first answer
+
+        // Meanwhile the loop goes on: events are handled and queries (status, the watchdog's) answered.
+        await broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+            new AddressMessage { Index = 3, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.6"), PrefixLength = 24 })));
+        var addresses = await broker.QueryAsync(b => b.Kernel.Addresses(3).Count()).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, addresses);
+        Assert.Null(await broker.QueryAsync(b => b.PolicyRouting).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        tables.Release.Set();
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await broker.QueryAsync(b => b.PolicyRouting?.Desired.Rules.Count) != 4 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal(4, (await broker.QueryAsync(b => b.PolicyRouting))!.Desired.Rules.Count);
+        await cancel.CancelAsync();
+        await loop;
+        await broker.StopPolicyRoutingAsync();
     }
 }
