@@ -20,10 +20,10 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     public const string ManagerState = "manager";
 
     // One signal can change OperationalState and AdministrativeState together: two transitions, one link
-    // description. What was built for the first is reused for the second (same link, same states).
-    private (int IfIndex, ImmutableDictionary<string, string>? States, string? Lease, string? Json) _last;
+    // description. What is made for the first is reused for the second (same link, same states).
+    private (int IfIndex, ImmutableDictionary<string, string>? States, Lazy<IReadOnlyList<KeyValuePair<string, string>>>? Deferred) _last;
 
-    /// <summary>Called before the transitions of one event: what was built for another event is not reused.</summary>
+    /// <summary>Called before the transitions of one event: what was made for another event is not reused.</summary>
     public void BeginEvent() => _last = default;
 
     public void Run(LinkTransition transition, string name, KernelModel kernel)
@@ -49,18 +49,30 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
+            _last = (transition.IfIndex, transition.States, Deferred(transition, name, kernel));
+        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred });
+    }
+
+    /// <summary>
+    /// DHCP_LEASE and JSON: the model's part is taken now, on the loop (the link, its addresses and routes as of
+    /// this event); networkd's files and sysfs are read when the scripts are about to run, off the loop.
+    /// </summary>
+    private Lazy<IReadOnlyList<KeyValuePair<string, string>>> Deferred(LinkTransition transition, string name, KernelModel kernel)
+    {
+        var emitJson = config.EmitJSON;
+        var message = emitJson ? kernel.Link(transition.IfIndex) : null;
+        var addresses = message is null ? [] : kernel.Addresses(transition.IfIndex).ToList();
+        var routes = message is null ? [] : kernel.Routes(transition.IfIndex).ToList();
+        var (ifindex, states) = (transition.IfIndex, transition.States);
+        return new Lazy<IReadOnlyList<KeyValuePair<string, string>>>(() =>
         {
-            var json = config.EmitJSON && kernel.Link(transition.IfIndex) is { } message
-                ? LinkDescription.Build(message, kernel.Addresses(transition.IfIndex), kernel.Routes(transition.IfIndex),
-                    transition.States, files.LinkState(transition.IfIndex), Driver(name))
-                : null;
-            _last = (transition.IfIndex, transition.States, files.Lease(transition.IfIndex), json);
-        }
-        if (_last.Lease is { } lease)
-            environment.Add(new("DHCP_LEASE", lease));
-        if (_last.Json is { } description)
-            environment.Add(new("JSON", description));
-        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment));
+            var variables = new List<KeyValuePair<string, string>>(2);
+            if (files.Lease(ifindex) is { } lease)
+                variables.Add(new("DHCP_LEASE", lease));
+            if (message is not null)
+                variables.Add(new("JSON", LinkDescription.Build(message, addresses, routes, states, files.LinkState(ifindex), Driver(name))));
+            return variables;
+        });
     }
 
     public void Run(ManagerTransition transition)

@@ -6,6 +6,13 @@ namespace NetworkBroker.Scripts;
 /// </summary>
 public sealed record ScriptEvent(string State, string? Link, int IfIndex, IReadOnlyList<KeyValuePair<string, string>> Environment)
 {
+    /// <summary>
+    /// Variables that take reading files to know (a lease, networkd's state file, sysfs): computed when the
+    /// event's scripts are about to run, on the dispatcher, never on the broker's loop, and not at all when the
+    /// directory has nothing to run. Shared by the events of one signal, so it is computed once for them.
+    /// </summary>
+    public Lazy<IReadOnlyList<KeyValuePair<string, string>>>? Deferred { get; init; }
+
     /// <summary>Events with the same key run strictly one after another, in the order they were queued.</summary>
     public string OrderingKey => Link ?? "(manager)";
 }

@@ -53,7 +53,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             return [];
 
         var results = new List<ScriptResult>(scripts.Count);
-        using var environment = ScriptEnvironment.Build(scriptEvent.Environment, options.SpillDirectory,
+        using var environment = ScriptEnvironment.Build(Variables(scriptEvent), options.SpillDirectory,
             (name, bytes, file) => Write(scriptEvent, LogLevel.Info,
                 $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"),
             name => Write(scriptEvent, LogLevel.Warn, $"Not passing variable \"{PeerText.Excerpt(name)}\": not a documented script variable"));
@@ -106,6 +106,22 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         if (runnable.Count == 0)
             Write(scriptEvent, LogLevel.Debug, $"No scripts to run in {directory}");
         return runnable;
+    }
+
+    /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>
+    private IEnumerable<KeyValuePair<string, string>> Variables(ScriptEvent scriptEvent)
+    {
+        if (scriptEvent.Deferred is not { } deferred)
+            return scriptEvent.Environment;
+        try
+        {
+            return scriptEvent.Environment.Concat(deferred.Value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            Write(scriptEvent, LogLevel.Warn, $"Some variables could not be made ({ErrorText.Of(e)}); running without them");
+            return scriptEvent.Environment;
+        }
     }
 
     private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what) =>

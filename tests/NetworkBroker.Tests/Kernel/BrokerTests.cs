@@ -213,7 +213,9 @@ public class BrokerTests : IAsyncDisposable
             new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("OperationalState", "degraded")]));
         await _scripts.WhenIdle();
 
-        string Json(string state) { lock (events) return events.Single(e => e.State == state).Environment.Single(v => v.Key == "JSON").Value; }
+        ScriptEvent Event(string state) { lock (events) return events.Single(e => e.State == state); }
+        string Json(string state) => Event(state).Deferred!.Value.Single(v => v.Key == "JSON").Value;
+        Assert.Same(Event("routable").Deferred, Event("configured").Deferred);
         Assert.Same(Json("routable"), Json("configured"));
         Assert.NotSame(Json("routable"), Json("degraded"));
         Assert.Contains("\"OperationalState\":\"degraded\"", Json("degraded"));
@@ -253,5 +255,40 @@ public class BrokerTests : IAsyncDisposable
         await cancel.CancelAsync();
         await loop;
         await broker.StopPolicyRoutingAsync();
+    }
+
+    [Fact]
+    public async Task Networkds_files_are_read_when_scripts_run_and_not_at_all_when_none_would()
+    {
+        var netif = _dir.Combine("netif");
+        Directory.CreateDirectory(Path.Combine(netif, "leases"));
+        File.WriteAllText(Path.Combine(netif, "leases", "3"), "# comment\nADDRESS=10.0.0.7\n");
+        var log = new MemoryLog();
+        var broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("x.toml") }, log.Logger, _scripts,
+            new NetworkBroker.Networkd.NetworkdFiles(netif, log.Logger));
+        using var cancel = new CancellationTokenSource();
+        var loop = broker.RunAsync(cancel.Token);
+        broker.Attach(new FakeKernel());
+        await broker.Events.WriteAsync(new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })));
+
+        // No routable.d: nothing is read. A FIFO where the lease is would say so in the log if it were opened.
+        File.Move(Path.Combine(netif, "leases", "3"), Path.Combine(netif, "leases", "3.real"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(netif, "leases", "3")))
+            mkfifo.WaitForExit();
+        await broker.Events.WriteAsync(new NetworkdPropertiesChanged(3, [new("OperationalState", "routable")]));
+        await broker.QueryAsync(_ => 0);
+        await _scripts.WhenIdle();
+        Assert.DoesNotContain(log.Lines, l => l.Contains("not reading"));
+
+        // With a script, the lease is read as the script starts.
+        File.Delete(Path.Combine(netif, "leases", "3"));
+        File.Move(Path.Combine(netif, "leases", "3.real"), Path.Combine(netif, "leases", "3"));
+        _dir.Script("degraded", "10-lease", $"#!/bin/sh\nprintf '%s' \"$DHCP_LEASE\" > {_dir.Combine("lease")}\n");
+        await broker.Events.WriteAsync(new NetworkdPropertiesChanged(3, [new("OperationalState", "degraded")]));
+        await broker.QueryAsync(_ => 0);
+        await _scripts.WhenIdle();
+        Assert.Equal("ADDRESS=10.0.0.7", File.ReadAllText(_dir.Combine("lease")));
+        await cancel.CancelAsync();
+        await loop;
     }
 }
