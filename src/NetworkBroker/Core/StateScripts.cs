@@ -48,6 +48,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         foreach (var state in ScriptVariables.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
+        environment.AddRange(NetworkdDispatcherVariables.Of(name, kernel.Addresses(transition.IfIndex)));
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
             _last = (transition.IfIndex, transition.States, Deferred(transition, name, kernel));
         scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred });

@@ -130,4 +130,20 @@ public class NetworkdSourceTests : IDisposable
         }
         Assert.True(missing.Count == 0, $"routable without its address in the JSON at flaps {string.Join(", ", missing)}");
     }
+
+    [Fact]
+    public async Task A_networkd_dispatcher_hook_runs_unchanged_with_its_variables()
+    {
+        var (broker, ifindex) = await StartRoutable();
+        await using var _ = broker;
+        var record = broker.Directory.Combine("dispatcher");
+        // Typical of networkd-dispatcher's routable.d hooks: filter on IFACE, use ADDR and the address lists.
+        broker.Directory.Script("routable", "50-dispatcher-hook",
+            $"#!/bin/sh\n[ \"$IFACE\" = eth1 ] || exit 0\necho \"$IFACE|$STATE|$ADDR|$IP_ADDRS|$IP6_ADDRS|$ESSID|$AdministrativeState|$OperationalState\" >> {record}\n");
+        await Flap(broker, ifindex);
+
+        var line = Assert.Single(File.ReadAllLines(record));
+        // networkd may still be configuring (setting the gateway) when the link is already routable.
+        Assert.Matches(@"^eth1\|routable\|10\.231\.0\.2\|10\.231\.0\.2\|\|\|(configuring|configured)\|routable$", line);
+    }
 }
