@@ -96,8 +96,13 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         if (!Words(out var words))
             return false;
         foreach (var word in words)
+        {
+            // The Go network-event-broker's configurations often say "eth0,eth1".
+            if (word.Contains(',', StringComparison.Ordinal))
+                return Fail($"\"{word}\": names are separated by spaces, not commas (write \"{string.Join(' ', word.Split(',', StringSplitOptions.RemoveEmptyEntries))}\")");
             if (!IsValidLinkName(word))
-                return Fail($"\"{word}\" is not a valid interface name");
+                return Fail($"\"{word}\" is not a valid interface name or glob");
+        }
         result = [.. words.Distinct(StringComparer.Ordinal)];
         return true;
     }

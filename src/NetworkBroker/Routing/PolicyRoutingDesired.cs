@@ -21,9 +21,10 @@ public static class PolicyRoutingDesired
         var routes = new HashSet<PolicyRoute>();
         // One pass over the routes for every link (a full-table router has hundreds of thousands of them).
         List<RouteMessage>? defaults = null;
-        foreach (var name in config.RoutingPolicyRules)
+        foreach (var link in PolicyRoutedLinks(config, kernel))
         {
-            if (kernel.Link(name) is not { } link || link.Name != name || !link.Flags.HasFlag(LinkFlags.Up))
+            var name = link.Name;
+            if (!link.Flags.HasFlag(LinkFlags.Up))
                 continue;
             var table = config.RouteTableBase + (uint)link.Index;
             var addresses = kernel.Addresses(link.Index).Where(a => a.Scope == RouteScope.Universe && IsGlobal(a.Address)).ToList();
@@ -49,6 +50,20 @@ public static class PolicyRoutingDesired
         }
         return new PolicyRoutingState(rules, routes);
     }
+
+    /// <summary>The links RoutingPolicyRules= names, by name or glob, in ifindex order.</summary>
+    private static IEnumerable<LinkMessage> PolicyRoutedLinks(BrokerConfiguration config, KernelModel kernel)
+    {
+        if (config.RoutingPolicyRules.IsEmpty)
+            return [];
+        if (!config.RoutingPolicyRules.Any(LinkPattern.IsGlob))
+            return config.RoutingPolicyRules.Select(n => kernel.Link(n)).OfType<LinkMessage>().Where(l => config.RoutingPolicyRules.Contains(l.Name)).Distinct();
+        return kernel.Links.Where(l => IsPolicyRouted(config, l.Name)).OrderBy(l => l.Index);
+    }
+
+    /// <summary>Whether RoutingPolicyRules= names <paramref name="link"/> (exactly or by a glob).</summary>
+    public static bool IsPolicyRouted(BrokerConfiguration config, string link) =>
+        config.RoutingPolicyRules.Any(p => LinkPattern.Matches(p, link));
 
     /// <summary>
     /// The link's own gateway: the gateway of a default route leaving by the link (any table but ours).

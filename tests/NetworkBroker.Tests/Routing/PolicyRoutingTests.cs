@@ -192,4 +192,13 @@ public class PolicyRoutingTests
         Assert.Equal(50, desired.Routes.Count(r => r.Gateway is not null));
         Assert.All(desired.Routes.Where(r => r.Gateway is not null), r => Assert.Equal($"10.{r.OutputIndex - 10}.0.1", r.Gateway!.ToString()));
     }
+
+    [Fact]
+    public void A_glob_in_RoutingPolicyRules_routes_every_link_it_matches_and_no_other()
+    {
+        var config = new BrokerConfiguration { RoutingPolicyRules = ["eth*"] };
+        var desired = PolicyRoutingDesired.Compute(config, Model(Link(3, "eth1"), Address(3, "10.0.2.5", 24), Link(4, "eth10"), Address(4, "10.0.3.5", 24),
+            Link(5, "ens3"), Address(5, "10.0.4.5", 24)));
+        Assert.Equal([10002u, 10003u], desired.Rules.Select(r => r.Table).Distinct().Order());
+    }
 }
