@@ -23,6 +23,10 @@ public static class DaemonCommand
 
     public static async Task<int> RunAsync(CommandLine command)
     {
+        // A stop asked for while starting is honoured once started, never by the signal's default action.
+        var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         if (Startup.Load(command, forDaemon: true) is not var (config, log))
             return ExitCodes.Config;
         // The directories first, while still root; then, started as root, become User= before any other work.
@@ -35,9 +39,6 @@ public static class DaemonCommand
                  $"generator {EventSourceNames.Format(config.Generator)}, links {(config.Links.IsAll ? "all" : config.Links.ToString())}");
         Privileges.PrivilegeDrop.CheckCapabilities(config, log);
 
-        var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         // SIGUSR1 and SIGUSR2 would end the process by default (a stray `kill -USR1` is not a stop request):
         // USR1 logs what the daemon knows, USR2 is ignored. SIGPIPE the runtime already ignores.
         Func<Task>? dumpState = null;

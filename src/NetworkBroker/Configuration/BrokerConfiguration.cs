@@ -36,6 +36,10 @@ public sealed record BrokerConfiguration
     public uint RouteTableBase { get; init; } = DefaultRouteTableBase;
     public uint RoutingPolicyRulePriority { get; init; } = DefaultRoutingPolicyRulePriority;
     public bool RemoveRulesOnStop { get; init; }
+    /// <summary>The networkd link properties whose new values select &lt;value&gt;.d (networkd-dispatcher's pair by default).</summary>
+    public ImmutableArray<string> StateProperties { get; init; } = DefaultStateProperties;
+
+    public static readonly ImmutableArray<string> DefaultStateProperties = ["OperationalState", "AdministrativeState"];
 
     /// <summary>The directory holding the config file, and so the <c>&lt;state&gt;.d</c> script directories.</summary>
     public string Directory => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/";

@@ -29,6 +29,7 @@ public static class ConfigurationFormatter
         Key(text, "RouteTableBase", config.RouteTableBase.ToString(CultureInfo.InvariantCulture));
         Key(text, "RoutingPolicyRulePriority", config.RoutingPolicyRulePriority.ToString(CultureInfo.InvariantCulture));
         Key(text, "RemoveRulesOnStop", Bool(config.RemoveRulesOnStop));
+        Key(text, "StateProperties", Quote(string.Join(' ', config.StateProperties)));
         return text.ToString();
     }
 

@@ -43,6 +43,7 @@ public static partial class ConfigurationLoader
             // The rules must come before the main table's rule (32766) or they would never be consulted.
             ["RoutingPolicyRulePriority"] = (c, v) => v.Integer(1, 32765, out var p) ? c with { RoutingPolicyRulePriority = (uint)p } : c,
             ["RemoveRulesOnStop"] = (c, v) => v.Boolean(out var b) ? c with { RemoveRulesOnStop = b } : c,
+            ["StateProperties"] = (c, v) => v.StateProperties(out var p) ? c with { StateProperties = p } : c,
         },
     };
 

@@ -90,6 +90,21 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         return result != EventSources.None || Fail("at least one generator is needed");
     }
 
+    /// <summary>networkd link properties (of <see cref="Scripts.ScriptVariables.LinkStates"/>), separated by spaces.</summary>
+    public bool StateProperties(out ImmutableArray<string> result)
+    {
+        result = [];
+        if (!Words(out var words))
+            return false;
+        foreach (var word in words)
+            if (!Scripts.ScriptVariables.LinkStates.Contains(word))
+                return Fail($"\"{word}\" is not a networkd link state property (expected some of {string.Join(' ', Scripts.ScriptVariables.LinkStates)})");
+        if (words.Count == 0)
+            return Fail("at least one property is needed");
+        result = [.. words.Distinct(StringComparer.Ordinal)];
+        return true;
+    }
+
     public bool LinkNames(out ImmutableArray<string> result)
     {
         result = [];

@@ -282,7 +282,7 @@ public sealed class Broker
                 return;
             case NetworkdPropertiesChanged changed:
                 Observed?.Invoke(changed);
-                Act(Networkd.Apply(changed));
+                Act(Networkd.Apply(changed, Config.StateProperties));
                 return;
             case NetworkdSnapshot snapshot:
                 Observed?.Invoke(snapshot);
@@ -290,7 +290,7 @@ public sealed class Broker
                     _log.Info("networkd: not on the bus; its links' last known states are kept until it answers");
                 else if (snapshot.Reason != NetworkdSnapshotReason.Initial)
                     _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
-                Act(Networkd.Apply(snapshot, replay: Config.RunStartupTriggers));
+                Act(Networkd.Apply(snapshot, replay: Config.RunStartupTriggers, Config.StateProperties));
                 return;
         }
     }

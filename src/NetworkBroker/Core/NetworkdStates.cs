@@ -32,8 +32,10 @@ public sealed class NetworkdStates
 
     public ImmutableDictionary<string, string> Manager => _manager;
 
-    public IReadOnlyList<BrokerEvent> Apply(NetworkdPropertiesChanged change)
+    /// <param name="selecting">StateProperties=: the properties whose new value selects a directory.</param>
+    public IReadOnlyList<BrokerEvent> Apply(NetworkdPropertiesChanged change, IReadOnlyList<string>? selecting = null)
     {
+        selecting ??= Configuration.BrokerConfiguration.DefaultStateProperties;
         if (change.IfIndex == 0)
         {
             _manager = _manager.SetItems(change.Changed);
@@ -46,12 +48,12 @@ public sealed class NetworkdStates
         var transitions = new List<BrokerEvent>(1);
         foreach (var (property, value) in change.Changed)
         {
-            // A repeated value (networkd re-sends a property with others) is not a transition.
-            if (NetworkdBus.DirectorySelecting.Contains(property) && before.GetValueOrDefault(property) != value)
-            {
+            // A repeated value (networkd re-sends a property with others) is not a transition, and one signal
+            // runs a directory once even when several properties name it (OperationalState and AddressState
+            // both "routable").
+            if (selecting.Contains(property) && before.GetValueOrDefault(property) != value && !Selects(transitions, value))
                 transitions.Add(new LinkTransition(change.IfIndex, property, value, after));
-                before = before.SetItem(property, value);
-            }
+            before = before.SetItem(property, value);
         }
         return transitions;
     }
@@ -60,8 +62,9 @@ public sealed class NetworkdStates
     /// Takes a fresh read of every state. At start nothing fires (unless <paramref name="replay"/>:
     /// RunStartupTriggers=); after a reconnect or a networkd restart the differences fire, once each.
     /// </summary>
-    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay)
+    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay, IReadOnlyList<string>? selecting = null)
     {
+        selecting ??= Configuration.BrokerConfiguration.DefaultStateProperties;
         if (!snapshot.Available)
             return [];
         var transitions = new List<BrokerEvent>();
@@ -73,8 +76,9 @@ public sealed class NetworkdStates
             _links[index] = tracked;
             if (initial && !replay)
                 continue;
-            foreach (var property in NetworkdBus.DirectorySelecting)
-                if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value)
+            var first = transitions.Count;
+            foreach (var property in selecting)
+                if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value && !Selects(transitions.Skip(first), value))
                     transitions.Add(new LinkTransition(index, property, value, tracked));
         }
         foreach (var gone in _links.Keys.Where(k => !snapshot.Links.ContainsKey(k)).ToList())
@@ -88,6 +92,9 @@ public sealed class NetworkdStates
             transitions.Add(new ManagerTransition(initial ? [.. snapshot.Manager] : managerChanged, _manager));
         return transitions;
     }
+
+    private static bool Selects(IEnumerable<BrokerEvent> transitions, string value) =>
+        transitions.Any(t => t is LinkTransition link && link.Value == value);
 
     public void Forget(int index)
     {

@@ -13,9 +13,6 @@ public static class NetworkdBus
     public const string LinkInterface = "org.freedesktop.network1.Link";
     public const string PropertiesInterface = "org.freedesktop.DBus.Properties";
 
-    /// <summary>The properties whose change selects a script directory (&lt;value&gt;.d).</summary>
-    public static readonly string[] DirectorySelecting = ["OperationalState", "AdministrativeState"];
-
     public const string PropertiesMatch =
         "type='signal',sender='org.freedesktop.network1',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='/org/freedesktop/network1'";
 

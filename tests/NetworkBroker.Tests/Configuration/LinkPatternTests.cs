@@ -45,4 +45,15 @@ public class LinkPatternTests
         Assert.True(NetworkBroker.Routing.PolicyRoutingDesired.IsPolicyRouted(config, "eth2"));
         Assert.False(NetworkBroker.Routing.PolicyRoutingDesired.IsPolicyRouted(config, "eth3"));
     }
+
+    [Fact]
+    public void StateProperties_takes_networkds_link_state_properties_only()
+    {
+        var errors = new List<ConfigurationError>();
+        var config = ConfigurationLoader.Parse("[Network]\nStateProperties = \"OperationalState OnlineState\"\n", "x.toml", errors);
+        Assert.Empty(errors);
+        Assert.Equal(["OperationalState", "OnlineState"], config.StateProperties.ToArray());
+        ConfigurationLoader.Parse("[Network]\nStateProperties = \"PATH\"\n", "x.toml", errors);
+        Assert.StartsWith("x.toml:2: [Network] StateProperties: \"PATH\" is not a networkd link state property", Assert.Single(errors).ToString());
+    }
 }

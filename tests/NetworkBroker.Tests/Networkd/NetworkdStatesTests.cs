@@ -38,4 +38,19 @@ public class NetworkdStatesTests
         var manager = Assert.IsType<ManagerTransition>(Assert.Single(transitions));
         Assert.Equal([KeyValuePair.Create("OperationalState", "degraded")], manager.Changed.ToArray());
     }
+
+    [Fact]
+    public void With_the_Go_projects_StateProperties_each_directory_runs_once_per_signal()
+    {
+        var model = new NetworkdStates();
+        string[] goSet = ["OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
+        var transitions = model.Apply(new NetworkdPropertiesChanged(3, [new("CarrierState", "carrier"), new("OperationalState", "routable"),
+            new("AddressState", "routable"), new("IPv4AddressState", "routable"), new("OnlineState", "online")]), goSet);
+        Assert.Equal(["carrier", "routable", "online"], transitions.OfType<LinkTransition>().Select(t => t.Value));
+        Assert.Equal("OperationalState", transitions.OfType<LinkTransition>().Single(t => t.Value == "routable").Property);
+
+        // The default pair ignores OnlineState and CarrierState.
+        var defaults = new NetworkdStates().Apply(new NetworkdPropertiesChanged(3, [new("OnlineState", "offline"), new("OperationalState", "no-carrier")]));
+        Assert.Equal(["no-carrier"], defaults.OfType<LinkTransition>().Select(t => t.Value));
+    }
 }
