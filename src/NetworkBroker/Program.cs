@@ -16,7 +16,7 @@ public static class Program
 
         return command.Command switch
         {
-            CommandKind.Help => Print(CommandLineParser.Usage),
+            CommandKind.Help => Print(CommandHelp.For(command.HelpTopic)),
             CommandKind.Version => Print($"network-broker {BuildInfo.Version}"),
             CommandKind.CheckConfig => CheckConfigCommand.Run(command),
             CommandKind.RunScripts => await RunScriptsCommand.RunAsync(command),

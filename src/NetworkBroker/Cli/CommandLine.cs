@@ -24,4 +24,6 @@ public sealed record CommandLine
     /// <summary>monitor: JSON lines rather than text.</summary>
     public bool Json { get; init; }
     public string? Error { get; init; }
+    /// <summary>Help: the command it is about (<c>status --help</c>, <c>help status</c>), null for the whole program.</summary>
+    public CommandKind? HelpTopic { get; init; }
 }

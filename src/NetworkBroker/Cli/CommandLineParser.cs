@@ -13,7 +13,7 @@ public static class CommandLineParser
                network-broker status [--config FILE]
                network-broker monitor [--json]
                network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
-               network-broker --help | --version
+               network-broker COMMAND --help | help [COMMAND] | --version
 
         Runs scripts and configures policy routing when the network changes: it listens to
         systemd-networkd (D-Bus), dhclient (lease files) and the kernel (rtnetlink), and runs the
@@ -54,6 +54,13 @@ public static class CommandLineParser
         var environment = new List<KeyValuePair<string, string>>();
         var commandSeen = false;
 
+        // Help wins over everything else on the line, and is about the command named with it, if any.
+        if (args.Any(a => a is "-h" or "--help") || args.Count > 0 && args[0] == "help")
+        {
+            var topic = args.Where(a => a != "help").Select(CommandOf).FirstOrDefault(k => k is not null);
+            return new CommandLine { Command = CommandKind.Help, HelpTopic = topic };
+        }
+
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -66,8 +73,6 @@ public static class CommandLineParser
 
             switch (arg)
             {
-                case "-h" or "--help":
-                    return new CommandLine { Command = CommandKind.Help };
                 case "-V" or "--version":
                     return new CommandLine { Command = CommandKind.Version };
                 case "-c" or "--config":
@@ -113,7 +118,11 @@ public static class CommandLineParser
                     };
                     break;
                 default:
-                    return Failed(arg.StartsWith('-') ? $"unknown option {arg}" : $"unexpected argument \"{arg}\"");
+                    if (arg.StartsWith('-'))
+                        return Failed($"unknown option {arg}{CommandHelp.Suggest(arg, CommandHelp.Options)}");
+                    return Failed(commandSeen || !IsWord(arg)
+                        ? $"unexpected argument \"{arg}\""
+                        : $"unknown command \"{arg}\"{CommandHelp.Suggest(arg, CommandHelp.Commands)}; the commands are {string.Join(", ", CommandHelp.Commands)}");
             }
         }
 
@@ -154,4 +163,16 @@ public static class CommandLineParser
     }
 
     private static CommandLine Failed(string error) => new() { Error = error };
+
+    private static CommandKind? CommandOf(string word) => word switch
+    {
+        "check-config" => CommandKind.CheckConfig,
+        "status" => CommandKind.Status,
+        "monitor" => CommandKind.Monitor,
+        "run-scripts" => CommandKind.RunScripts,
+        _ => null,
+    };
+
+    /// <summary>What looks like a command someone meant (a word), rather than a stray value.</summary>
+    private static bool IsWord(string arg) => arg.Length is > 0 and <= 32 && arg.All(c => c is >= 'a' and <= 'z' or '-');
 }

@@ -76,7 +76,10 @@ public class CommandLineParserTests
     [InlineData(new[] { "--bogus" }, "unknown option --bogus")]
     [InlineData(new[] { "--config" }, "--config needs a value")]
     [InlineData(new[] { "--config=" }, "--config needs a value")]
-    [InlineData(new[] { "stray" }, "unexpected argument \"stray\"")]
+    [InlineData(new[] { "stray" }, "unknown command \"stray\"; the commands are check-config, status, monitor, run-scripts, help")]
+    [InlineData(new[] { "statsu" }, "unknown command \"statsu\" (did you mean 'status'?)")]
+    [InlineData(new[] { "--jsno" }, "unknown option --jsno (did you mean '--json'?)")]
+    [InlineData(new[] { "status", "/etc/x.toml" }, "unexpected argument \"/etc/x.toml\"")]
     [InlineData(new[] { "check-config", "check-config" }, "unexpected argument \"check-config\"")]
     [InlineData(new[] { "run-scripts", "--link", "eth1" }, "run-scripts needs --link NAME and --state STATE")]
     [InlineData(new[] { "run-scripts", "--link", "eth1", "--state", "../etc" }, "is not a state name")]
@@ -108,5 +111,26 @@ public class CommandLineParserTests
         Assert.True(CommandLineParser.Parse(["-j", "monitor"]).Json);
         Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["status", "--json"]).Error);
         Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["--json"]).Error);
+    }
+
+    [Theory]
+    [InlineData(new[] { "status", "--help" }, CommandKind.Status)]
+    [InlineData(new[] { "-h", "run-scripts" }, CommandKind.RunScripts)]
+    [InlineData(new[] { "help", "monitor" }, CommandKind.Monitor)]
+    [InlineData(new[] { "check-config", "-h", "--bogus" }, CommandKind.CheckConfig)]
+    public void Help_is_about_the_command_named_with_it(string[] args, CommandKind topic)
+    {
+        var command = CommandLineParser.Parse(args);
+        Assert.Equal(CommandKind.Help, command.Command);
+        Assert.Equal(topic, command.HelpTopic);
+        Assert.StartsWith($"Usage: network-broker {args.First(a => a is not ("-h" or "--help" or "help"))}", CommandHelp.For(topic));
+    }
+
+    [Fact]
+    public void Help_alone_or_as_a_word_is_the_programs()
+    {
+        Assert.Null(CommandLineParser.Parse(["help"]).HelpTopic);
+        Assert.Equal(CommandKind.Help, CommandLineParser.Parse(["help"]).Command);
+        Assert.Same(CommandLineParser.Usage, CommandHelp.For(null));
     }
 }

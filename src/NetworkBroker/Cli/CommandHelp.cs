@@ -1,0 +1,87 @@
+namespace NetworkBroker.Cli;
+
+/// <summary>The help of each command (<c>network-broker status --help</c>), and the nearest word to a mistyped one.</summary>
+public static class CommandHelp
+{
+    public static readonly IReadOnlyList<string> Commands = ["check-config", "status", "monitor", "run-scripts", "help"];
+
+    public static readonly IReadOnlyList<string> Options =
+        ["--config", "--link", "--state", "--env", "--json", "--help", "--version"];
+
+    public static string For(CommandKind? command) => command switch
+    {
+        CommandKind.CheckConfig => """
+            Usage: network-broker check-config [--config FILE]
+
+            Validates the configuration as the daemon would at start (every key, its value, and that User=
+            exists when run as root), then prints the effective configuration.
+
+            Options:
+              -c, --config FILE   the file to check (default /etc/network-broker/network-broker.toml)
+
+            Exit status: 0 when the daemon would accept the file, 1 with one line per problem
+            (FILE:LINE: [Section] Key: what is wrong), 2 for a bad command line.
+            """,
+        CommandKind.Status => """
+            Usage: network-broker status [--config FILE]
+
+            Shows the running daemon's counters (asked over its control socket), then every link with its
+            networkd states, the scripts that would run for each state, the policy-routing rules and routes
+            the broker owns, and the effective configuration.
+
+            Options:
+              -c, --config FILE   the configuration whose script directories and keys to show
+            """,
+        CommandKind.Monitor => """
+            Usage: network-broker monitor [--json]
+
+            Attaches to the running daemon and prints, as they happen, the changes it sees (links, addresses,
+            routes, networkd states, dhclient leases) and what it does (scripts and their results, policy
+            routing, pushes to resolved and hostnamed). Ctrl-C ends it; so does the daemon stopping.
+
+            Options:
+              -j, --json          one JSON object per line (each with "time" and "event")
+            """,
+        CommandKind.RunScripts => """
+            Usage: network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
+
+            Runs the scripts of STATE.d once for NAME with a synthesised event, as the daemon would, with
+            LINK, LINKINDEX and STATE set, and exits 0 only if every script succeeded. Use it to test scripts.
+
+            Options:
+              -l, --link NAME     the link the event is about
+              -s, --state STATE   the state (runs STATE.d), e.g. routable
+              -e, --env N=V       a documented variable's value, e.g. DHCP_LEASE=... (repeatable)
+              -c, --config FILE   the configuration whose directory holds STATE.d
+            """,
+        _ => CommandLineParser.Usage,
+    };
+
+    /// <summary>" (did you mean 'status'?)" for a word one or two edits from a known one, else "".</summary>
+    public static string Suggest(string word, IEnumerable<string> known)
+    {
+        var best = known.Select(k => (Known: k, Distance: Distance(word, k))).MinBy(k => k.Distance);
+        return best.Known is not null && best.Distance <= Math.Max(1, Math.Min(2, word.Length / 3)) ? $" (did you mean '{best.Known}'?)" : "";
+    }
+
+    /// <summary>Levenshtein distance with transpositions (optimal string alignment): "statsu" is one from "status".</summary>
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+            d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++)
+            d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        }
+        return d[a.Length, b.Length];
+    }
+}
