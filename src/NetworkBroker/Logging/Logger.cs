@@ -100,7 +100,11 @@ public sealed class Logger
             ("SYSLOG_IDENTIFIER", "network-broker"),
         };
         if (!string.IsNullOrEmpty(link))
+        {
             entry.Add(("LINK", link));
+            // networkd's own field for the link: one `journalctl INTERFACE=eth1` shows both daemons' lines.
+            entry.Add(("INTERFACE", link));
+        }
         if (ifindex > 0)
             entry.Add(("IFINDEX", ifindex.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         foreach (var field in fields)

@@ -151,8 +151,9 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         }
 
         Write(scriptEvent, LogLevel.Debug, $"{name}: started as pid {process.Pid}", new LogField("SCRIPT", path));
-        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line => Write(scriptEvent, LogLevel.Info, $"{name}: {line}"));
-        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line => Write(scriptEvent, LogLevel.Warn, $"{name}: {line}"));
+        // Every line a script prints carries SCRIPT= too, so `journalctl SCRIPT=...` shows what it said, not only how it ended.
+        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line => Write(scriptEvent, LogLevel.Info, $"{name}: {line}", new LogField("SCRIPT", path)));
+        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line => Write(scriptEvent, LogLevel.Warn, $"{name}: {line}", new LogField("SCRIPT", path)));
 
         var timedOut = false;
         if (!await CompletesWithin(process.Exited, options.Timeout).ConfigureAwait(false))

@@ -26,11 +26,17 @@ public class JournalTests : IDisposable
             JOURNAL_STREAM=1:1 {binary} run-scripts --config {config} --link lo --state routable >/dev/null 2>&1
             sleep 0.5
             journalctl -D /run/log/journal --no-pager -o json LINK=lo
+            echo ===
+            journalctl -D /run/log/journal --no-pager -o cat INTERFACE=lo SCRIPT={_dir.Combine("routable.d", "10-fail")}
             kill $journald
             """;
         var output = Shell.Run("timeout", "60", "unshare", "-m", "--propagation", "private", "sh", "-c", script);
 
-        var entries = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var parts = output.Split("===\n");
+        var entries = parts[0].Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        // networkd's field for the link, and the script's own path, find its output lines as well as its end.
+        Assert.Equal(["lo: routable.d/10-fail: hello from the script", "lo: routable.d/10-fail failed: exit status 3"],
+            parts[1].Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.RegularExpressions.Regex.Replace(l, @" \(\d+ ms\)$", "")));
         Assert.Contains(entries, e => e.GetProperty("MESSAGE").GetString() == "lo: routable.d/10-fail: hello from the script"
             && e.GetProperty("PRIORITY").GetString() == "6" && e.GetProperty("IFINDEX").GetString() == "1");
         var failed = Assert.Single(entries, e => e.TryGetProperty("EXIT_STATUS", out _));
