@@ -285,8 +285,11 @@ public sealed partial class DBusConnection : IAsyncDisposable
             case DBusMessageType.MethodReturn or DBusMessageType.Error:
                 if (!_pending.TryGetValue(message.ReplySerial, out var call))
                     break;
-                // Matched by serial and by sender: a reply from anyone but the one called is not the answer.
-                if (message.Sender is null || (call.Sender is { } expected ? message.Sender != expected : !message.Sender.StartsWith(':')))
+                // Matched by serial and by sender: a reply from anyone but the one called is not the answer. The bus
+                // itself answers with an error for a peer that is gone or refused (ServiceUnknown, NoReply, AccessDenied),
+                // and no client can own its name.
+                var fromBus = message.Type == DBusMessageType.Error && message.Sender == BusName;
+                if (!fromBus && (message.Sender is null || (call.Sender is { } expected ? message.Sender != expected : !message.Sender.StartsWith(':'))))
                 {
                     _malformed?.Invoke(new DBusFormatException(
                         $"ignored a reply to call {message.ReplySerial} from {Printable(message.Sender)}, not {call.Sender ?? "a unique name"}"));

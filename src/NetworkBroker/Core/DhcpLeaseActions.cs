@@ -39,7 +39,8 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
                 continue;
             if (kernel.Link(lease.Interface) is not { } link)
             {
-                log.ForLink(lease.Interface).Warn($"dhclient: {leases.Path} has a lease for {lease.Interface}, which the kernel does not have: skipped");
+                log.ForLink(PeerText.Excerpt(lease.Interface, 32)).Warn(
+                    $"dhclient: {PeerText.FileName(leases.Path)} has a lease for {PeerText.Excerpt(lease.Interface, 32)}, which the kernel does not have: skipped");
                 continue;
             }
             if (!config.Links.Matches(link.Name))
@@ -51,7 +52,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         foreach (var key in _known.Keys.Where(k => k.Path == leases.Path && !current.ContainsKey(k)).ToList())
         {
             _known.Remove(key);
-            log.ForLink(key.Interface).Info($"dhclient: lease of {key.Interface} expired or released");
+            log.ForLink(PeerText.Excerpt(key.Interface, 32)).Info($"dhclient: lease of {PeerText.Excerpt(key.Interface, 32)} expired or released");
             if ((config.UseDNS || config.UseDomain) && kernel.Link(key.Interface) is { } gone && resolver is not null
                 && !_known.Keys.Any(k => k.Interface == key.Interface))
                 resolver.RevertLink(gone.Name, gone.Index);
@@ -81,7 +82,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         {
             var domains = Domains(leases).ToList();
             foreach (var bad in domains.Where(d => !DhcpValues.IsValidDomain(d)))
-                linkLog.Warn($"dhclient: domain \"{bad}\" from the lease is not a valid domain name: skipped");
+                linkLog.Warn($"dhclient: domain \"{PeerText.Excerpt(bad)}\" from the lease is not a valid domain name: skipped");
             domains = domains.Where(DhcpValues.IsValidDomain).ToList();
             if (domains.Count > 0)
                 resolver.SetLinkDomains(link.Name, link.Index, domains);
@@ -91,9 +92,15 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             if (DhcpValues.IsValidHostName(hostname))
                 resolver.SetHostname(link.Name, hostname);
             else
-                linkLog.Warn($"dhclient: host name \"{hostname}\" from the lease is not a valid RFC 1123 name: skipped");
+                linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
         }
     }
+
+    /// <summary>
+    /// The lease's domains that are domain names: what a DHCP server says reaches scripts (DOMAIN, DHCP_LEASE, JSON)
+    /// only if it is one, so a rogue server's "x,ROUTER=6.6.6.6" or shell text never does.
+    /// </summary>
+    private static IEnumerable<string> ValidDomains(IEnumerable<DhcpLease> leases) => Domains(leases).Where(DhcpValues.IsValidDomain);
 
     private static IEnumerable<string> Domains(IEnumerable<DhcpLease> leases) =>
         leases.SelectMany(l => (l.DomainName is { } name ? [name] : Array.Empty<string>()).Concat(l.DomainSearch)).Distinct(StringComparer.OrdinalIgnoreCase);
@@ -101,7 +108,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     private IReadOnlyList<KeyValuePair<string, string>> Environment(DhcpLease lease, Netlink.Messages.LinkMessage link, KernelModel kernel)
     {
         var dns = string.Join(',', lease.DnsServers);
-        var domains = string.Join(',', Domains([lease]));
+        var domains = string.Join(',', ValidDomains([lease]));
         // The seed's format: KEY=value pairs separated by commas; lists inside a value are space-separated.
         var summary = string.Join(',', new[]
         {
@@ -109,7 +116,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             $"ROUTER={string.Join(' ', lease.Routers)}",
             $"SUBNETMASK={lease.SubnetMask}",
             $"DNS={string.Join(' ', lease.DnsServers)}",
-            $"DOMAIN={string.Join(' ', Domains([lease]))}",
+            $"DOMAIN={string.Join(' ', ValidDomains([lease]))}",
         });
         var environment = new List<KeyValuePair<string, string>>
         {
@@ -123,7 +130,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         if (config.EmitJSON)
             environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
                 ImmutableDictionary<string, string>.Empty,
-                new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', Domains([lease])) },
+                new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', ValidDomains([lease])) },
                 null)));
         return environment;
     }

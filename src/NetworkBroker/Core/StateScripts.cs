@@ -32,7 +32,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
             return;
         var link = log.ForLink(name, transition.IfIndex);
         // The value names a directory: it must be a state word, never a path a peer could smuggle in.
-        if (!ScriptVariables.IsStateWord(transition.Value) || transition.Value == ManagerState)
+        if (!ScriptVariables.IsStateWord(transition.Value) || ScriptDirectories.NotLinkStates.Contains(transition.Value))
         {
             link.Warn($"Ignoring {transition.Property}=\"{Logging.PeerText.Excerpt(transition.Value)}\": not a state name");
             return;

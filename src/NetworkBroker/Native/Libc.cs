@@ -49,6 +49,7 @@ internal static unsafe partial class Libc
     public struct Statx
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(16)] public uint Nlink;
         [FieldOffset(20)] public uint Uid;
         [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
@@ -57,6 +58,7 @@ internal static unsafe partial class Libc
 
     public const int S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000, S_IFIFO = 0x1000, S_IFSOCK = 0xC000;
     public const uint STATX_SIZE = 0x200;
+    public const uint STATX_NLINK = 0x4;
 
     /// <summary>Linux's struct open_how for openat2(2).</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -22,7 +22,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     private static readonly TimeSpan RejectionWarningInterval = TimeSpan.FromMinutes(1);
 
     private readonly Lock _gate = new();
-    private List<(DBusMessage Signal, NetworkdPropertiesChanged Event)>? _heldBack;
+    // Signals of networkd's verified owner that arrive while a snapshot is read: who sent them, when they came.
+    private List<(string Sender, long Sequence, NetworkdPropertiesChanged Event)>? _heldBack;
     private DBusConnection? _connection;
     // networkd's unique name on the bus (":1.5"): the only sender whose PropertiesChanged counts. Null while unknown.
     private volatile string? _owner;
@@ -65,7 +66,12 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                     _connection = connection;
                     await connection.AddMatchAsync(NetworkdBus.PropertiesMatch, cancellation).ConfigureAwait(false);
                     await connection.AddMatchAsync(NetworkdBus.OwnerMatch, cancellation).ConfigureAwait(false);
-                    await SnapshotAsync(connection, reason, cancellation).ConfigureAwait(false);
+                    // Through the same chain as a re-read after networkd's restart: two reads never run at once.
+                    Task first;
+                    lock (_gate)
+                        _resnapshot = first = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, reason, cancellation),
+                            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+                    await first.ConfigureAwait(false);
                     _firstAttempt.TrySetResult();
                     if (warned || reason != NetworkdSnapshotReason.Initial)
                         log.Info($"networkd: connected to the bus as {connection.UniqueName}");
@@ -150,19 +156,17 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 .ConfigureAwait(false);
         }
 
-        List<(DBusMessage Signal, NetworkdPropertiesChanged Event)> held;
+        List<(string Sender, long Sequence, NetworkdPropertiesChanged Event)> held;
         lock (_gate)
         {
             held = _heldBack ?? [];
             _heldBack = null;
             Snapshots++;
             Post(new NetworkdSnapshot(links.ToImmutable(), names.ToImmutable(), manager, reason, Available: owner is not null));
-            foreach (var (signal, change) in held)
+            foreach (var (sender, sequence, change) in held)
             {
-                // Held while networkd's name was not yet known: only now can the sender be checked.
-                if (!NetworkdSignals.IsFromNetworkd(signal, owner))
-                    Reject(signal);
-                else if (!replies.TryGetValue(change.IfIndex, out var replied) || signal.ReceiveSequence > replied)
+                // A networkd that was replaced meanwhile is not the one this state was read from.
+                if (sender == owner && (!replies.TryGetValue(change.IfIndex, out var replied) || sequence > replied))
                     Post(change);
             }
         }
@@ -195,11 +199,14 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         }
 
         var owner = _owner;
-        bool holding;
-        lock (_gate)
-            holding = _heldBack is not null;
-        // Before networkd's name is known (a snapshot is asking), a signal is held with its sender and checked then.
-        if (!(owner is null && holding) && !NetworkdSignals.IsFromNetworkd(signal, owner))
+        if (owner is null)
+        {
+            // networkd's name is not known yet (the state read that follows will cover what networkd said now) or
+            // nobody owns it: nothing to believe either way, and nothing is kept.
+            log.Debug($"networkd: ignoring {PeerText.Excerpt(signal.Member)} from {PeerText.Excerpt(signal.Sender)}: systemd-networkd's name has no known owner");
+            return;
+        }
+        if (!NetworkdSignals.IsFromNetworkd(signal, owner))
         {
             Reject(signal);
             return;
@@ -215,11 +222,9 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         lock (_gate)
         {
             if (_heldBack is not null)
-                _heldBack.Add((signal, changed));
-            else if (NetworkdSignals.IsFromNetworkd(signal, _owner))
-                Post(changed);
+                _heldBack.Add((owner, signal.ReceiveSequence, changed));
             else
-                Reject(signal);
+                Post(changed);
         }
     }
 
@@ -256,8 +261,11 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         if (connection is null)
             return;
         // Not awaited here: this runs on the connection's reader, which must keep reading for the replies.
-        _resnapshot = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, NetworkdSnapshotReason.Restarted, CancellationToken.None),
-            TaskScheduler.Default).Unwrap().ContinueWith(t =>
+        Task next;
+        lock (_gate)
+            _resnapshot = next = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, NetworkdSnapshotReason.Restarted, CancellationToken.None),
+                TaskScheduler.Default).Unwrap();
+        _ = next.ContinueWith(t =>
             {
                 if (t.Exception is not { } e)
                     return;
@@ -265,8 +273,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 // Never hold signals for good: without a snapshot they are still the best news there is, if networkd sent them.
                 lock (_gate)
                 {
-                    foreach (var (signal, change) in _heldBack ?? [])
-                        if (NetworkdSignals.IsFromNetworkd(signal, _owner))
+                    foreach (var (sender, _, change) in _heldBack ?? [])
+                        if (sender == _owner)
                             Post(change);
                     _heldBack = null;
                 }

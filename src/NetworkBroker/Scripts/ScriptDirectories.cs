@@ -11,6 +11,9 @@ public static class ScriptDirectories
 
     public static string PathOf(string root, string state) => Path.Combine(root, state + ".d");
 
+    /// <summary>Directories that are not a link state's: a networkd value naming one must not run it.</summary>
+    public static readonly IReadOnlyList<string> NotLinkStates = ["manager", "routes"];
+
     /// <summary>Creates the standard directories that are missing. Failures are logged, not fatal: the daemon still runs what exists.</summary>
     public static void EnsureCreated(string root, Logger log)
     {

@@ -35,6 +35,7 @@ public enum PeerFileRefusal
     None,
     Missing,
     SymbolicLink,
+    HardLink,
     NotRegular,
     TooLarge,
     Owner,
@@ -63,7 +64,7 @@ public static unsafe class PeerFile
         // A look at the name first, so that a device or a FIFO is never even opened (opening some devices acts).
         Libc.Statx stat;
         var lookFlags = rules.FollowLink ? 0 : Libc.AT_SYMLINK_NOFOLLOW;
-        if (Libc.statx(Libc.AT_FDCWD, path, lookFlags, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID | Libc.STATX_SIZE, &stat) != 0)
+        if (Libc.statx(Libc.AT_FDCWD, path, lookFlags, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID | Libc.STATX_SIZE | Libc.STATX_NLINK, &stat) != 0)
             return OpenFailed(Marshal.GetLastPInvokeError());
         if (Check(stat, rules) is { } early)
             return early;
@@ -74,7 +75,7 @@ public static unsafe class PeerFile
         try
         {
             // The descriptor is what counts: the name may have been swapped since the look.
-            if (Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID | Libc.STATX_SIZE, &stat) != 0)
+            if (Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID | Libc.STATX_SIZE | Libc.STATX_NLINK, &stat) != 0)
                 return Refused(PeerFileRefusal.Unreadable, Libc.Describe(Marshal.GetLastPInvokeError()));
             if (Check(stat, rules) is { } refused)
                 return refused;
@@ -106,6 +107,10 @@ public static unsafe class PeerFile
             return Refused(PeerFileRefusal.SymbolicLink, "a symbolic link, not followed here");
         if ((stat.Mode & Libc.S_IFMT) != Libc.S_IFREG)
             return Refused(PeerFileRefusal.NotRegular, $"{Libc.KindOf(stat.Mode)}, not a regular file");
+        // A second name for the file is what a hard link to someone else's file (/etc/shadow) looks like where
+        // fs.protected_hardlinks is off: a peer's own files have one.
+        if (!rules.FollowLink && stat.Nlink > 1)
+            return Refused(PeerFileRefusal.HardLink, string.Create(CultureInfo.InvariantCulture, $"has {stat.Nlink} hard links, not one"));
         if (rules.Owners is { } owners && !owners.Contains(stat.Uid))
             return Refused(PeerFileRefusal.Owner,
                 string.Create(CultureInfo.InvariantCulture, $"owned by uid {stat.Uid}, not by {rules.OwnersText ?? "a trusted user"}"));

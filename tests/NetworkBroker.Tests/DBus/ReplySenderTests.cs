@@ -67,6 +67,10 @@ public class ReplySenderTests : IDisposable
             Assert.Equal(":1.5", call.Destination);
             await Reply(call, ":1.66", "forged");
             await Reply(call, ":1.5", "genuine");
+            // The callee is gone: the bus itself answers with an error, which counts.
+            var orphan = await Message();
+            await peer.SendAsync(DBusMessage.Encode(DBusMessageType.Error, DBusMessageFlags.NoReplyExpected, 200, null, null, null, ":1.7", "s",
+                w => w.WriteString("The name is not activatable"), orphan.Serial, "org.freedesktop.DBus.Error.ServiceUnknown", sender: "org.freedesktop.DBus"));
         });
 
         var ignored = new List<string>();
@@ -75,6 +79,8 @@ public class ReplySenderTests : IDisposable
         var reply = await connection.CallAsync(":1.5", "/x", "org.example.X", "Get", timeout: TimeSpan.FromSeconds(10));
         Assert.Equal("genuine", reply.BodyReader().ReadString());
         Assert.Equal(":1.5", reply.Sender);
+        var gone = await Assert.ThrowsAsync<DBusErrorException>(() => connection.CallAsync(":1.5", "/x", "org.example.X", "Get", timeout: TimeSpan.FromSeconds(10)));
+        Assert.Equal("org.freedesktop.DBus.Error.ServiceUnknown", gone.Name);
         await bus;
         Assert.Equal(["ignored a reply to call 1 from :1.66, not org.freedesktop.DBus", "ignored a reply to call 2 from :1.66, not :1.5"], ignored);
     }

@@ -291,4 +291,42 @@ public class BrokerTests : IAsyncDisposable
         await cancel.CancelAsync();
         await loop;
     }
+
+    [Fact]
+    public async Task A_rogue_DHCP_servers_domain_never_reaches_a_scripts_variables_or_a_log_line_whole()
+    {
+        _broker.Attach(new FakeKernel());
+        var events = new List<ScriptEvent>();
+        _scripts.Completed += (e, _) => { lock (events) events.Add(e); };
+        var lease = new NetworkBroker.Dhclient.DhcpLease
+        {
+            Interface = "eth0", Address = IPAddress.Parse("10.0.0.5"), SubnetMask = IPAddress.Parse("255.255.255.0"),
+            DomainName = "x,ROUTER=6.6.6.6", DomainSearch = ["good.example", "a\u001b[2J$(reboot)"],
+        };
+        await Feed(
+            new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 2, Name = "eth0", Flags = LinkFlags.Up })),
+            new DhclientLeases("/var/lib/dhcp/dhclient.eth0.leases", [lease], Initial: false));
+        await _scripts.WhenIdle();
+
+        var variables = events.Single().Environment.ToDictionary();
+        Assert.Equal("good.example", variables["DOMAIN"]);
+        Assert.Equal("ADDRESS=10.0.0.5,ROUTER=,SUBNETMASK=255.255.255.0,DNS=,DOMAIN=good.example", variables["DHCP_LEASE"]);
+        Assert.DoesNotContain("6.6.6.6", string.Concat(variables.Values));
+        Assert.DoesNotContain("reboot", string.Concat(variables.Values));
+    }
+
+    [Fact]
+    public async Task A_state_value_naming_a_directory_that_is_not_a_link_states_runs_nothing()
+    {
+        _broker.Attach(new FakeKernel());
+        _dir.Script("routes", "10-record", $"#!/bin/sh\necho ran >> {_dir.Combine("ran")}\n");
+        _dir.Script("manager", "10-record", $"#!/bin/sh\necho ran >> {_dir.Combine("ran")}\n");
+        await Feed(
+            new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
+            new NetworkdPropertiesChanged(3, [new("OperationalState", "routes")]),
+            new NetworkdPropertiesChanged(3, [new("OperationalState", "manager")]));
+        await _scripts.WhenIdle();
+        Assert.False(File.Exists(_dir.Combine("ran")));
+        Assert.Contains(_log.Lines, l => l.Contains("Ignoring OperationalState=\"routes\": not a state name"));
+    }
 }

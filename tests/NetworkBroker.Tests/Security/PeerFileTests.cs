@@ -83,6 +83,18 @@ public class PeerFileTests : IDisposable
     }
 
     [Fact]
+    public void A_hard_link_is_refused_where_links_are_not_followed()
+    {
+        var secret = _dir.Write("secret", "root:$y$j9T$hash:19000:0:99999:7:::\n");
+        var lease = _dir.Combine("dhclient.eth0.leases");
+        using (var ln = Process.Start("ln", [secret, lease]))
+            ln.WaitForExit();
+        var file = PeerFile.Read(lease, Strict);
+        Assert.Equal(PeerFileRefusal.HardLink, file.Refusal);
+        Assert.Equal("has 2 hard links, not one", file.Reason);
+    }
+
+    [Fact]
     public void A_file_of_another_owner_is_refused()
     {
         var path = _dir.Write("lease", "x");
