@@ -6,18 +6,19 @@ public static class CommandHelp
     public static readonly IReadOnlyList<string> Commands = ["check-config", "status", "monitor", "run-scripts", "help"];
 
     public static readonly IReadOnlyList<string> Options =
-        ["--config", "--link", "--state", "--env", "--json", "--help", "--version"];
+        ["--config", "--link", "--state", "--env", "--json", "--quiet", "--help", "--version"];
 
     public static string For(CommandKind? command) => command switch
     {
         CommandKind.CheckConfig => """
-            Usage: network-broker check-config [--config FILE]
+            Usage: network-broker check-config [--config FILE] [--quiet]
 
             Validates the configuration as the daemon would at start (every key, its value, and that User=
             exists when run as root), then prints the effective configuration.
 
             Options:
               -c, --config FILE   the file to check (default /etc/network-broker/network-broker.toml)
+              -q, --quiet         print nothing when the file is valid (the unit's ExecReload= uses it)
 
             Exit status: 0 when the daemon would accept the file, 1 with one line per problem
             (FILE:LINE: [Section] Key: what is wrong), 2 for a bad command line.

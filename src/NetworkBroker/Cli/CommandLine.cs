@@ -23,6 +23,8 @@ public sealed record CommandLine
     public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
     /// <summary>monitor: JSON lines rather than text.</summary>
     public bool Json { get; init; }
+    /// <summary>check-config: print nothing when the file is valid (for ExecReload=).</summary>
+    public bool Quiet { get; init; }
     public string? Error { get; init; }
     /// <summary>Help: the command it is about (<c>status --help</c>, <c>help status</c>), null for the whole program.</summary>
     public CommandKind? HelpTopic { get; init; }

@@ -9,7 +9,7 @@ public static class CommandLineParser
 {
     public const string Usage = """
         Usage: network-broker [--config FILE]
-               network-broker check-config [--config FILE]
+               network-broker check-config [--config FILE] [--quiet]
                network-broker status [--config FILE]
                network-broker monitor [--json]
                network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
@@ -36,6 +36,7 @@ public static class CommandLineParser
           -s, --state STATE   run-scripts: the state, e.g. routable (runs STATE.d)
           -e, --env N=V       run-scripts: a documented variable's value for the scripts (repeatable)
           -j, --json          monitor: one JSON object per line
+          -q, --quiet         check-config: print nothing when the file is valid
           -h, --help          show this help and exit
           -V, --version       show the version and exit
 
@@ -101,6 +102,9 @@ public static class CommandLineParser
                         return Failed($"--env {assignment[..split]}: not a variable the daemon sets (see \"Script environment\" in network-broker(8))");
                     environment.Add(new(assignment[..split], assignment[(split + 1)..]));
                     break;
+                case "-q" or "--quiet" when inlineValue is null:
+                    result = result with { Quiet = true };
+                    break;
                 case "-j" or "--json" when inlineValue is null:
                     result = result with { Json = true };
                     break;
@@ -130,6 +134,8 @@ public static class CommandLineParser
             return Failed("--link, --state and --env belong to run-scripts");
         if (result.Json && result.Command != CommandKind.Monitor)
             return Failed("--json belongs to monitor");
+        if (result.Quiet && result.Command != CommandKind.CheckConfig)
+            return Failed("--quiet belongs to check-config");
         if (result.Command == CommandKind.RunScripts && (string.IsNullOrEmpty(result.Link) || string.IsNullOrEmpty(result.State)))
             return Failed("run-scripts needs --link NAME and --state STATE");
         if (result.Command == CommandKind.RunScripts && !Scripts.ScriptVariables.IsStateWord(result.State!))

@@ -11,6 +11,8 @@ public static class CheckConfigCommand
         try
         {
             var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon: true);
+            if (command.Quiet)
+                return ExitCodes.Success;
             if (!exists)
                 Console.Out.WriteLine($"# {command.ConfigPath} does not exist: the defaults apply");
             Console.Out.Write(ConfigurationFormatter.Format(config));

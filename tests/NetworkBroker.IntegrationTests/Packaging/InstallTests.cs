@@ -41,7 +41,7 @@ public class InstallTests : IDisposable
         Assert.Contains("Type=notify", unit);
         Assert.Contains("AmbientCapabilities=CAP_NET_ADMIN CAP_SYS_ADMIN", unit);
         // Verify a copy that starts the installed binary where it is (no /usr/bin/network-broker on the test machine).
-        var copy = _root.Write("network-broker.service", unit.Replace("ExecStart=/usr/bin/network-broker", $"ExecStart={At("/usr/bin/network-broker")}"));
+        var copy = _root.Write("network-broker.service", unit.Replace("=/usr/bin/network-broker", $"={At("/usr/bin/network-broker")}"));
         // verify also looks up the Documentation= man pages: the installed ones, under DESTDIR.
         Shell.Run(new Dictionary<string, string> { ["MANPATH"] = At("/usr/share/man") }, "systemd-analyze", "verify", copy);
     }

@@ -108,6 +108,21 @@ public class SystemdServiceTests
         var log = machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
         Assert.Contains("Waiting for 1 running script event(s) to finish", log);
         Assert.True(log.IndexOf("routes.d/20-slow succeeded", StringComparison.Ordinal) < log.LastIndexOf("Stopped\n", StringComparison.Ordinal), log);
+
+        // A broken file: `systemctl reload` fails and the running configuration stays; at start, no restart loop.
+        machine.Run("systemctl", "start", Unit);
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active again");
+        var running = machine.Property(Unit, "MainPID");
+        machine.Sh("cp /etc/network-broker/network-broker.toml /tmp/good.toml && printf '[System]\\nLogLevel = \"loud\"\\n' > /etc/network-broker/network-broker.toml");
+        Assert.Contains("reload=1", machine.Sh($"systemctl reload {Unit} >/dev/null 2>&1; echo reload=$?"));
+        Assert.Equal("active", machine.Property(Unit, "ActiveState"));
+        Assert.Equal(running, machine.Property(Unit, "MainPID"));
+        var restarts = machine.Property(Unit, "NRestarts");
+        machine.Sh($"systemctl restart {Unit} || true");
+        Thread.Sleep(3000); // three times RestartSec=: long enough for a restart loop to show
+        Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
+        Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
+        Assert.Equal(restarts, machine.Property(Unit, "NRestarts"));
     }
 
     private sealed class Deleter(string path) : IDisposable

@@ -133,4 +133,12 @@ public class CommandLineParserTests
         Assert.Equal(CommandKind.Help, CommandLineParser.Parse(["help"]).Command);
         Assert.Same(CommandLineParser.Usage, CommandHelp.For(null));
     }
+
+    [Fact]
+    public void Quiet_belongs_to_check_config()
+    {
+        Assert.True(CommandLineParser.Parse(["check-config", "--quiet"]).Quiet);
+        Assert.True(CommandLineParser.Parse(["-q", "check-config"]).Quiet);
+        Assert.Equal("--quiet belongs to check-config", CommandLineParser.Parse(["status", "-q"]).Error);
+    }
 }
