@@ -6,7 +6,8 @@ namespace NetworkBroker.Commands;
 
 /// <summary>
 /// <c>network-broker run-scripts --link eth1 --state routable</c>: runs one directory's scripts with a
-/// synthesised event, exactly as the daemon would run them, so that admins can test their scripts.
+/// synthesised event, as the daemon would run them (as its user, with its two capabilities, by the same
+/// rules), so that admins can test their scripts.
 /// </summary>
 public static class RunScriptsCommand
 {
@@ -14,6 +15,10 @@ public static class RunScriptsCommand
     {
         if (Startup.Load(command) is not var (config, log))
             return ExitCodes.Config;
+        // As the daemon runs them: started as root, become User= with only CAP_NET_ADMIN and CAP_SYS_ADMIN first,
+        // so a script that passes here does not fail there (EACCES on a 0700 script, a write to /root, ...).
+        if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
+            return failed;
 
         var link = command.Link!;
         var ifindex = ReadIfIndex(link);

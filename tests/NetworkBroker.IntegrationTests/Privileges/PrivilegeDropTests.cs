@@ -47,6 +47,25 @@ public class PrivilegeDropTests : DaemonInNamespace
     }
 
     [Fact]
+    public async Task Run_scripts_runs_them_as_the_daemon_would_as_its_user_with_its_capabilities()
+    {
+        var output = Dir.Combine("out");
+        Directory.CreateDirectory(output);
+        File.SetUnixFileMode(output, (UnixFileMode)0b111_111_111);
+        Dir.Script("routable", "10-identity", $"#!/bin/sh\n{{ id -u; grep CapEff /proc/self/status | cut -f2; }} > {output}/identity\n");
+        // Root's own and unreadable to anyone else: the daemon's user cannot run it, and run-scripts says so too.
+        Dir.Script("routable", "20-private", "#!/bin/sh\nexit 0\n", (UnixFileMode)0b111_000_000);
+        var config = Config(user: "nobody");
+
+        using var run = BrokerBinary.Start(["run-scripts", "--config", config, "--link", "lo", "--state", "routable"],
+            prefix: ["ip", "netns", "exec", Ns.Name]);
+        Assert.Equal(1, await run.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(["65534", NetAdminAndSysAdmin], File.ReadAllLines(Path.Combine(output, "identity")));
+        Assert.Contains("routable.d/20-private", run.StandardError);
+        Assert.Contains("Permission denied", run.StandardError);
+    }
+
+    [Fact]
     public async Task A_missing_user_is_a_clear_error()
     {
         var config = Dir.Write("network-broker.toml", "[System]\nUser = \"nb-no-such-user\"\nGenerator = \"dhclient\"\n");

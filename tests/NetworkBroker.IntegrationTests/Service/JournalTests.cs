@@ -15,7 +15,7 @@ public class JournalTests : IDisposable
     public void Entries_go_to_journald_with_LINK_IFINDEX_STATE_SCRIPT_and_EXIT_STATUS_so_journalctl_LINK_works()
     {
         _dir.Script("routable", "10-fail", "#!/bin/sh\necho hello from the script\nexit 3\n");
-        var config = _dir.Write("network-broker.toml", "");
+        var config = _dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n");
         var binary = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN") is { Length: > 0 } native
             ? native
             : $"dotnet exec {Path.Combine(AppContext.BaseDirectory, "network-broker.dll")}";

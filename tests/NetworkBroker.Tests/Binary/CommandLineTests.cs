@@ -69,7 +69,7 @@ public class CommandLineTests : IDisposable
         var record = _dir.Combine("record");
         _dir.Script("routable", "10-record", $"#!/bin/sh\necho \"$LINK $LINKINDEX $STATE $DNS\" > {record}\n");
         _dir.Script("routable", "20-fail", "#!/bin/sh\nexit 4\n");
-        var config = _dir.Write("network-broker.toml", "");
+        var config = _dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n");
 
         var (code, _, stderr) = await BrokerBinary.RunAsync("run-scripts", "--config", config, "--link", "lo", "--state", "routable", "--env", "DNS=x");
 

@@ -21,7 +21,7 @@ public class ScriptOutputMemoryTests : IDisposable
         try
         {
             root.Script("routable", "10-print", script);
-            var config = root.Write("network-broker.toml", "[System]\nScriptTimeoutSec = 120\n");
+            var config = root.Write("network-broker.toml", "[System]\nUser = \"root\"\nScriptTimeoutSec = 120\n");
             using var broker = BrokerBinary.Start(["run-scripts", "--config", config, "--link", "lo", "--state", "routable"]);
             var peak = await broker.PeakRssUntilExitAsync(TimeSpan.FromSeconds(150));
             return (peak, broker.StandardError);
