@@ -6,7 +6,7 @@ public static class CommandHelp
     public static readonly IReadOnlyList<string> Commands = ["check-config", "status", "monitor", "run-scripts", "help"];
 
     public static readonly IReadOnlyList<string> Options =
-        ["--config", "--link", "--state", "--env", "--json", "--quiet", "--help", "--version"];
+        ["--config", "--link", "--state", "--env", "--json", "--quiet", "--verbose", "--help", "--version"];
 
     public static string For(CommandKind? command) => command switch
     {
@@ -24,14 +24,18 @@ public static class CommandHelp
             (FILE:LINE: [Section] Key: what is wrong), 2 for a bad command line.
             """,
         CommandKind.Status => """
-            Usage: network-broker status [--config FILE]
+            Usage: network-broker status [--config FILE] [--json] [--verbose]
 
             Shows the running daemon's counters (asked over its control socket), then every link with its
-            networkd states, the scripts that would run for each state, the policy-routing rules and routes
-            the broker owns, and the effective configuration.
+            networkd states, the scripts that would run for each state, and the policy-routing rules and
+            routes the broker owns.
 
             Options:
-              -c, --config FILE   the configuration whose script directories and keys to show
+              -c, --config FILE   the configuration whose script directories and keys to use
+              -j, --json          one JSON object: "running", "daemon", "links", "policy_routing", "config"
+              -v, --verbose       also the effective configuration
+
+            Exit status (as systemctl status): 0 the daemon runs, 3 it does not, 1 it could not be asked.
             """,
         CommandKind.Monitor => """
             Usage: network-broker monitor [--json]

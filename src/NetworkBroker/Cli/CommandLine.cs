@@ -21,10 +21,12 @@ public sealed record CommandLine
     public string? Link { get; init; }
     public string? State { get; init; }
     public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
-    /// <summary>monitor: JSON lines rather than text.</summary>
+    /// <summary>monitor: JSON lines rather than text; status: one JSON object.</summary>
     public bool Json { get; init; }
     /// <summary>check-config: print nothing when the file is valid (for ExecReload=).</summary>
     public bool Quiet { get; init; }
+    /// <summary>status: also the effective configuration.</summary>
+    public bool Verbose { get; init; }
     public string? Error { get; init; }
     /// <summary>Help: the command it is about (<c>status --help</c>, <c>help status</c>), null for the whole program.</summary>
     public CommandKind? HelpTopic { get; init; }

@@ -10,7 +10,7 @@ public static class CommandLineParser
     public const string Usage = """
         Usage: network-broker [--config FILE]
                network-broker check-config [--config FILE] [--quiet]
-               network-broker status [--config FILE]
+               network-broker status [--config FILE] [--json] [--verbose]
                network-broker monitor [--json]
                network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
                network-broker COMMAND --help | help [COMMAND] | --version
@@ -23,8 +23,8 @@ public static class CommandLineParser
           (none)         run the daemon in the foreground (systemd Type=notify)
           check-config   validate the configuration, print the effective one; exit 0 if valid, 1 if not
           status         the running daemon's counters (when it runs), links and their networkd states,
-                         the scripts that would run for each, the policy rules and routes the broker owns,
-                         and the effective configuration
+                         the scripts that would run for each, the policy rules and routes the broker owns;
+                         exit 0 when the daemon runs, 3 when it does not
           monitor        print the events the running daemon sees and the actions it takes, live
           run-scripts    run the scripts of STATE.d once for LINK with a synthesised event, as the
                          daemon would, and exit with 0 if every script succeeded
@@ -35,7 +35,8 @@ public static class CommandLineParser
           -l, --link NAME     run-scripts: the link the event is about
           -s, --state STATE   run-scripts: the state, e.g. routable (runs STATE.d)
           -e, --env N=V       run-scripts: a documented variable's value for the scripts (repeatable)
-          -j, --json          monitor: one JSON object per line
+          -j, --json          monitor: one JSON object per line; status: one JSON object
+          -v, --verbose       status: also the effective configuration
           -q, --quiet         check-config: print nothing when the file is valid
           -h, --help          show this help and exit
           -V, --version       show the version and exit
@@ -102,6 +103,9 @@ public static class CommandLineParser
                         return Failed($"--env {assignment[..split]}: not a variable the daemon sets (see \"Script environment\" in network-broker(8))");
                     environment.Add(new(assignment[..split], assignment[(split + 1)..]));
                     break;
+                case "-v" or "--verbose" when inlineValue is null:
+                    result = result with { Verbose = true };
+                    break;
                 case "-q" or "--quiet" when inlineValue is null:
                     result = result with { Quiet = true };
                     break;
@@ -132,8 +136,10 @@ public static class CommandLineParser
 
         if (result.Command != CommandKind.RunScripts && (result.Link ?? result.State) is not null || environment.Count > 0 && result.Command != CommandKind.RunScripts)
             return Failed("--link, --state and --env belong to run-scripts");
-        if (result.Json && result.Command != CommandKind.Monitor)
-            return Failed("--json belongs to monitor");
+        if (result.Json && result.Command is not (CommandKind.Monitor or CommandKind.Status))
+            return Failed("--json belongs to monitor and status");
+        if (result.Verbose && result.Command != CommandKind.Status)
+            return Failed("--verbose belongs to status");
         if (result.Quiet && result.Command != CommandKind.CheckConfig)
             return Failed("--quiet belongs to check-config");
         if (result.Command == CommandKind.RunScripts && (string.IsNullOrEmpty(result.Link) || string.IsNullOrEmpty(result.State)))

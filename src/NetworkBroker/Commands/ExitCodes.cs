@@ -8,6 +8,8 @@ public static class ExitCodes
     public const int Failure = 1;
     /// <summary>A command line that does not parse.</summary>
     public const int Usage = 2;
+    /// <summary>status: the daemon is not running (LSB's "program is not running", as systemctl status says it).</summary>
+    public const int NotRunning = 3;
     /// <summary>EXIT_CONFIG (78): systemd shows it as "configuration error".</summary>
     public const int Config = 78;
 }

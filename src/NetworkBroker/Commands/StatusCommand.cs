@@ -38,66 +38,157 @@ public static class StatusCommand
         var addresses = kernel.DumpAddresses();
         var (states, networkdNote) = await NetworkdStatesAsync();
         var uid = Native.Libc.geteuid();
-
-        var text = new StringBuilder();
-        text.Append("Daemon\n").Append(await DaemonSectionAsync()).Append('\n');
-        text.Append("Links").Append(networkdNote is null ? "" : $" ({networkdNote})").Append('\n');
-        foreach (var link in links)
+        var (daemon, daemonError, notRunning) = await DaemonAsync();
+        var rules = kernel.DumpRules().Where(r => r.Protocol == PolicyRoutingTags.Protocol).Select(r => PolicyRule.Of(r)?.ToString()).OfType<string>()
+            .Order(StringComparer.Ordinal).ToList();
+        var routes = kernel.DumpRoutes().Where(r => r.Protocol == PolicyRoutingTags.Protocol).Select(r => PolicyRoute.Of(r).ToString())
+            .Order(StringComparer.Ordinal).ToList();
+        var linkViews = links.Select(link =>
         {
             var linkStates = states.GetValueOrDefault(link.Index) ?? ImmutableDictionary<string, string>.Empty;
             var operational = linkStates.GetValueOrDefault("OperationalState");
             var administrative = linkStates.GetValueOrDefault("AdministrativeState");
-            text.Append(CultureInfo.InvariantCulture, $"  {link.Index,3} {link.Name,-16} operational {operational ?? "-",-12} administrative {administrative ?? "-",-12}");
-            text.Append(config.Links.Matches(link.Name) ? "" : " (not in Links=)").Append('\n');
             var global = addresses.Where(a => a.Index == link.Index && a.Scope == RouteScope.Universe).Select(a => $"{a.Address}/{a.PrefixLength}").ToList();
-            if (global.Count > 0)
-                text.Append("      addresses ").Append(string.Join(' ', global)).Append('\n');
-            foreach (var state in new[] { operational, administrative }.OfType<string>().Distinct())
-                text.Append("      ").Append(Directory(config, state, uid)).Append('\n');
+            var directories = new[] { operational, administrative }.OfType<string>().Distinct().Select(state => Directory(config, state, uid)).ToList();
+            return new LinkView(link.Index, link.Name, operational, administrative, config.Links.Matches(link.Name), global, directories);
+        }).ToList();
+
+        if (command.Json)
+            Console.Out.WriteLine(Json(daemon, daemonError, linkViews, networkdNote, rules, routes, config));
+        else
+            Console.Out.Write(Text(daemon, daemonError, linkViews, networkdNote, rules, routes, command.Verbose ? config : null));
+        // As systemctl status: 0 running, 3 not running; 1 when the daemon could not be asked.
+        return daemon is not null ? ExitCodes.Success : notRunning ? ExitCodes.NotRunning : ExitCodes.Failure;
+    }
+
+    private sealed record LinkView(int IfIndex, string Name, string? Operational, string? Administrative, bool Selected,
+        List<string> Addresses, List<DirectoryView> Directories);
+
+    private sealed record DirectoryView(string State, string? Problem, List<string> Runs, int Skipped);
+
+    private static string Text(Control.DaemonStatus? daemon, string? daemonError, List<LinkView> links, string? networkdNote,
+        List<string> rules, List<string> routes, BrokerConfiguration? config)
+    {
+        var text = new StringBuilder();
+        text.Append("Daemon\n").Append(daemon?.Render(DateTime.UtcNow) ?? $"  {daemonError}\n").Append('\n');
+        text.Append("Links").Append(networkdNote is null ? "" : $" ({networkdNote})").Append('\n');
+        foreach (var link in links)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $"  {link.IfIndex,3} {KernelText.Display(link.Name),-16} operational {link.Operational ?? "-",-12} administrative {link.Administrative ?? "-",-12}");
+            text.Append(link.Selected ? "" : " (not in Links=)").Append('\n');
+            if (link.Addresses.Count > 0)
+                text.Append("      addresses ").Append(string.Join(' ', link.Addresses)).Append('\n');
+            foreach (var directory in link.Directories)
+                text.Append("      ").Append(directory.Problem is { } problem ? $"{directory.State}{(problem == NotAState ? "" : ".d")}: {problem}"
+                    : $"{directory.State}.d: {directory.Runs.Count} script(s) would run{(directory.Runs.Count > 0 ? " (" + string.Join(' ', directory.Runs) + ")" : "")}" +
+                      $"{(directory.Skipped > 0 ? $", {directory.Skipped} skipped" : "")}").Append('\n');
         }
 
         text.Append("\nPolicy routing (protocol ").Append(PolicyRoutingTags.Protocol).Append(": the broker's own)\n");
-        var rules = kernel.DumpRules().Where(r => r.Protocol == PolicyRoutingTags.Protocol).Select(r => PolicyRule.Of(r)?.ToString()).OfType<string>().ToList();
-        var routes = kernel.DumpRoutes().Where(r => r.Protocol == PolicyRoutingTags.Protocol).Select(r => PolicyRoute.Of(r).ToString()).ToList();
-        foreach (var rule in rules.Order(StringComparer.Ordinal))
+        foreach (var rule in rules)
             text.Append("  rule ").Append(rule).Append('\n');
-        foreach (var route in routes.Order(StringComparer.Ordinal))
+        foreach (var route in routes)
             text.Append("  route ").Append(route).Append('\n');
         if (rules.Count + routes.Count == 0)
             text.Append("  none\n");
+        if (config is not null)
+            text.Append('\n').Append(ConfigurationFormatter.Format(config));
+        return text.ToString();
+    }
 
-        text.Append('\n').Append(ConfigurationFormatter.Format(config));
-        Console.Out.Write(text.ToString());
-        return ExitCodes.Success;
+    /// <summary>One object with stable keys (documented in network-broker(8)); the daemon's part is its control-socket reply.</summary>
+    private static string Json(Control.DaemonStatus? daemon, string? daemonError, List<LinkView> links, string? networkdNote,
+        List<string> rules, List<string> routes, BrokerConfiguration config)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteBoolean("running", daemon is not null);
+            if (daemon is not null)
+            {
+                json.WritePropertyName("daemon");
+                json.WriteRawValue(daemon.ToJson());
+            }
+            else
+                json.WriteString("daemon_error", daemonError);
+            if (networkdNote is not null)
+                json.WriteString("networkd_error", networkdNote);
+            json.WriteStartArray("links");
+            foreach (var link in links)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("ifindex", link.IfIndex);
+                json.WriteString("name", KernelText.Display(link.Name));
+                json.WriteString("operational_state", link.Operational);
+                json.WriteString("administrative_state", link.Administrative);
+                json.WriteBoolean("selected", link.Selected);
+                json.WriteStartArray("addresses");
+                foreach (var address in link.Addresses)
+                    json.WriteStringValue(address);
+                json.WriteEndArray();
+                json.WriteStartArray("directories");
+                foreach (var directory in link.Directories)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("state", directory.State);
+                    if (directory.Problem is not null)
+                        json.WriteString("problem", directory.Problem);
+                    json.WriteStartArray("scripts");
+                    foreach (var script in directory.Runs)
+                        json.WriteStringValue(script);
+                    json.WriteEndArray();
+                    json.WriteNumber("skipped", directory.Skipped);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartObject("policy_routing");
+            json.WriteStartArray("rules");
+            foreach (var rule in rules)
+                json.WriteStringValue(rule);
+            json.WriteEndArray();
+            json.WriteStartArray("routes");
+            foreach (var route in routes)
+                json.WriteStringValue(route);
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteString("config", config.Path);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>The running daemon's own counters over its control socket, or why there are none.</summary>
-    private static async Task<string> DaemonSectionAsync()
+    private static async Task<(Control.DaemonStatus? Status, string? Error, bool NotRunning)> DaemonAsync()
     {
         var path = Control.RuntimeDirectory.ControlSocket;
         try
         {
-            var status = await Control.ControlClient.StatusAsync(path, TimeSpan.FromSeconds(5));
-            return status.Render(DateTime.UtcNow);
+            return (await Control.ControlClient.StatusAsync(path, TimeSpan.FromSeconds(5)), null, false);
         }
         catch (Control.ControlClientException e)
         {
-            return e.NotRunning ? $"  {e.Message}\n" : $"  not reachable: {e.Message}\n";
+            return (null, e.NotRunning ? e.Message : $"not reachable: {e.Message}", e.NotRunning);
         }
     }
 
-    /// <summary>"routable.d: 2 scripts (10-a 20-b)", or why nothing would run.</summary>
-    private static string Directory(BrokerConfiguration config, string state, uint uid)
+    private const string NotAState = "not a state name";
+
+    /// <summary>What <c>&lt;state&gt;.d</c> would run, or why nothing would.</summary>
+    private static DirectoryView Directory(BrokerConfiguration config, string state, uint uid)
     {
         if (!ScriptVariables.IsStateWord(state))
-            return $"{state}: not a state name";
+            return new DirectoryView(state, NotAState, [], 0);
         var path = ScriptDirectories.PathOf(config.Directory, state);
         if (!System.IO.Directory.Exists(path))
-            return $"{state}.d: no such directory";
+            return new DirectoryView(state, "no such directory", [], 0);
         var verdicts = ScriptSelection.Select(ScriptFileSystem.List(path, uid), uid);
         var runs = verdicts.Where(v => v.Runs).Select(v => v.Name).ToList();
-        var skipped = verdicts.Count - runs.Count;
-        return $"{state}.d: {runs.Count} script(s) would run{(runs.Count > 0 ? " (" + string.Join(' ', runs) + ")" : "")}{(skipped > 0 ? $", {skipped} skipped" : "")}";
+        return new DirectoryView(state, null, runs, verdicts.Count - runs.Count);
     }
 
     private static async Task<(Dictionary<int, ImmutableDictionary<string, string>> States, string? Note)> NetworkdStatesAsync()

@@ -116,6 +116,7 @@ public class DaemonLifecycleTests : IDisposable
         Assert.False(File.Exists(socket), "the socket is removed at stop");
         (code, stdout, _) = await RunAsync(["status", "--config", config], environment);
         Assert.Contains($"Daemon\n  the daemon is not running (nobody listens on {socket})", stdout);
+        Assert.Equal(3, code); // as systemctl status: not running
     }
 
     private static async Task<(int, string, string)> RunAsync(string[] args, Dictionary<string, string> environment)

@@ -109,8 +109,10 @@ public class CommandLineParserTests
         Assert.False(text.Json);
         Assert.True(CommandLineParser.Parse(["monitor", "--json"]).Json);
         Assert.True(CommandLineParser.Parse(["-j", "monitor"]).Json);
-        Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["status", "--json"]).Error);
-        Assert.Equal("--json belongs to monitor", CommandLineParser.Parse(["--json"]).Error);
+        Assert.True(CommandLineParser.Parse(["status", "--json"]).Json);
+        Assert.Equal("--json belongs to monitor and status", CommandLineParser.Parse(["--json"]).Error);
+        Assert.True(CommandLineParser.Parse(["status", "-v"]).Verbose);
+        Assert.Equal("--verbose belongs to status", CommandLineParser.Parse(["check-config", "-v"]).Error);
     }
 
     [Theory]
