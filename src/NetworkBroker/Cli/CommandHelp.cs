@@ -62,31 +62,7 @@ public static class CommandHelp
         _ => CommandLineParser.Usage,
     };
 
-    /// <summary>" (did you mean 'status'?)" for a word one or two edits from a known one, else "".</summary>
-    public static string Suggest(string word, IEnumerable<string> known)
-    {
-        var best = known.Select(k => (Known: k, Distance: Distance(word, k))).MinBy(k => k.Distance);
-        return best.Known is not null && best.Distance <= Math.Max(1, Math.Min(2, word.Length / 3)) ? $" (did you mean '{best.Known}'?)" : "";
-    }
-
-    /// <summary>Levenshtein distance with transpositions (optimal string alignment): "statsu" is one from "status".</summary>
-    private static int Distance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (var i = 0; i <= a.Length; i++)
-            d[i, 0] = i;
-        for (var j = 0; j <= b.Length; j++)
-            d[0, j] = j;
-        for (var i = 1; i <= a.Length; i++)
-        {
-            for (var j = 1; j <= b.Length; j++)
-            {
-                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-            }
-        }
-        return d[a.Length, b.Length];
-    }
+    /// <summary>" (did you mean 'status'?)" for a word close to a known one, else "".</summary>
+    public static string Suggest(string word, IEnumerable<string> known) =>
+        NearestWord.Find(word, known) is { } nearest ? $" (did you mean '{nearest}'?)" : "";
 }

@@ -69,7 +69,8 @@ public static partial class ConfigurationLoader
         var errors = new List<ConfigurationError>();
         var config = text is null ? new BrokerConfiguration { Path = path } : Parse(text, path, errors);
         config = ApplyEnvironment(config, environment, errors);
-        if (forDaemon)
+        // Only for a file that parsed: otherwise the defaults stand in for what it says.
+        if (forDaemon && errors.Count == 0)
             CheckUser(config, text, errors);
         if (errors.Count > 0)
             throw new ConfigurationException(errors);
@@ -153,9 +154,14 @@ public static partial class ConfigurationLoader
     {
         var config = new BrokerConfiguration { Path = path };
         var document = SyntaxParser.Parse(text, path);
+        var hinted = new HashSet<int>();
         foreach (var diagnostic in document.Diagnostics)
             if (diagnostic.Kind == DiagnosticMessageKind.Error)
-                errors.Add(new ConfigurationError(path, diagnostic.Span.Start.Line + 1, null, diagnostic.Message));
+            {
+                var line = diagnostic.Span.Start.Line + 1;
+                errors.Add(new ConfigurationError(path, line, null,
+                    Logging.PeerText.Excerpt(diagnostic.Message, 200) + (hinted.Add(line) ? QuotingHint(text, line) : "")));
+            }
         if (document.HasErrors)
             return config;
 
@@ -233,12 +239,23 @@ public static partial class ConfigurationLoader
         _ => null,
     };
 
-    /// <summary>A hint for a key spelt with the wrong case, the commonest mistake in hand-written TOML.</summary>
-    private static string Suggest(string? given, IEnumerable<string> known)
+    /// <summary>A hint for a key spelt with the wrong case or a letter off (UseDomains for UseDomain, systemd.network's spelling).</summary>
+    private static string Suggest(string? given, IEnumerable<string> known) =>
+        given is not null && Cli.NearestWord.Find(given, known) is { } match ? $" (did you mean {match}?)" : "";
+
+    /// <summary>
+    /// The configuration looks like systemd's but is TOML, where a string needs quotes: for a line such as
+    /// <c>LogLevel=debug</c> that the parser refused, the way to write it.
+    /// </summary>
+    private static string QuotingHint(string text, int line)
     {
-        if (given is null)
+        var lines = text.Split('\n');
+        if (line < 1 || line > lines.Length)
             return "";
-        var match = known.FirstOrDefault(k => string.Equals(k, given, StringComparison.OrdinalIgnoreCase));
-        return match is null ? "" : $" (did you mean {match}?)";
+        var match = BareValue().Match(lines[line - 1].TrimEnd('\r'));
+        return match.Success ? $" (TOML strings are quoted: write {match.Groups[1].Value} = \"{match.Groups[2].Value}\")" : "";
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=\s*([A-Za-z_][^\s""'#=]*(?: [^\s""'#=]+)*)\s*(?:#.*)?$")]
+    private static partial System.Text.RegularExpressions.Regex BareValue();
 }

@@ -364,4 +364,19 @@ public class ConfigurationLoaderTests
         ConfigurationLoader.Parse("[System]\n# [[[[\nLogLevel = \"[[[\"\nUser = " + new string('[', 70) + new string(']', 70) + "\n", "deep.toml", deep);
         Assert.Equal("deep.toml:4: nested deeper than 64 levels of arrays or inline tables", Assert.Single(deep).ToString());
     }
+
+    [Fact]
+    public void A_systemd_style_bare_value_gets_the_quoting_hint_and_a_near_miss_key_the_nearest_one()
+    {
+        var errors = new List<ConfigurationError>();
+        ConfigurationLoader.Parse("[System]\nLogLevel=debug\n", "x.toml", errors);
+        Assert.Equal("x.toml:2: Unexpected token `debug` for a value (TOML strings are quoted: write LogLevel = \"debug\")", Assert.Single(errors).ToString());
+
+        errors.Clear();
+        ConfigurationLoader.Parse("[Network]\nUseDomains = true\nlinks = \"eth0\"\nFrobnicate = 1\n", "x.toml", errors);
+        Assert.Equal(
+            ["x.toml:2: [Network] UseDomains: unknown key (did you mean UseDomain?)", "x.toml:3: [Network] links: unknown key (did you mean Links?)",
+             "x.toml:4: [Network] Frobnicate: unknown key"],
+            errors.Select(e => e.ToString()));
+    }
 }
