@@ -31,7 +31,8 @@ internal static class Startup
 
     public static ScriptRunnerOptions ScriptOptions(BrokerConfiguration config) => new()
     {
-        ScriptRoot = config.Directory,
+        ScriptRoot = config.ScriptRoots[0],
+        MoreScriptRoots = [.. config.ScriptRoots.Skip(1)],
         Timeout = config.ScriptTimeout,
     };
 }

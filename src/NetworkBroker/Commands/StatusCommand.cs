@@ -178,17 +178,20 @@ public static class StatusCommand
 
     private const string NotAState = "not a state name";
 
-    /// <summary>What <c>&lt;state&gt;.d</c> would run, or why nothing would.</summary>
+    /// <summary>What <c>&lt;state&gt;.d</c> would run (a script from a later directory of ScriptDirectories= with its path), or why nothing would.</summary>
     private static DirectoryView Directory(BrokerConfiguration config, string state, uint uid)
     {
         if (!ScriptVariables.IsStateWord(state))
             return new DirectoryView(state, NotAState, [], 0);
-        var path = ScriptDirectories.PathOf(config.Directory, state);
-        if (!System.IO.Directory.Exists(path))
+        var directories = config.ScriptRoots.Select(root => ScriptDirectories.PathOf(root, state)).Where(System.IO.Directory.Exists).ToList();
+        if (directories.Count == 0)
             return new DirectoryView(state, "no such directory", [], 0);
-        var verdicts = ScriptSelection.Select(ScriptFileSystem.List(path, uid), uid);
-        var runs = verdicts.Where(v => v.Runs).Select(v => v.Name).ToList();
-        return new DirectoryView(state, null, runs, verdicts.Count - runs.Count);
+        var winners = ScriptSelection.Merge(directories.Select(d => (d, ScriptFileSystem.List(d, uid))));
+        var first = ScriptDirectories.PathOf(config.ScriptRoots[0], state);
+        var runs = winners.Where(w => w.Facts.Resolved != ScriptSelection.Masked && ScriptSelection.SkipReason(w.Facts, uid) is null)
+            .Select(w => w.Directory == first ? w.Facts.Name : Path.Combine(w.Directory, w.Facts.Name)).ToList();
+        var skipped = winners.Count(w => w.Facts.Resolved != ScriptSelection.Masked && ScriptSelection.SkipReason(w.Facts, uid) is not null);
+        return new DirectoryView(state, null, runs, skipped);
     }
 
     private static async Task<(Dictionary<int, ImmutableDictionary<string, string>> States, string? Note)> NetworkdStatesAsync()

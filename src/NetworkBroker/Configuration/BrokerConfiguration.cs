@@ -25,6 +25,8 @@ public sealed record BrokerConfiguration
     public string DHClientLeaseFile { get; init; } = "/var/lib/dhclient/dhclient.leases";
     public TimeSpan ScriptTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool RunStartupTriggers { get; init; }
+    /// <summary>ScriptDirectories= as written; null: the default (<see cref="ScriptRoots"/>).</summary>
+    public ImmutableArray<string>? ScriptDirectories { get; init; }
 
     // [Network]
     public LinkFilter Links { get; init; } = LinkFilter.All;
@@ -43,4 +45,10 @@ public sealed record BrokerConfiguration
 
     /// <summary>The directory holding the config file, and so the <c>&lt;state&gt;.d</c> script directories.</summary>
     public string Directory => System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/";
+
+    /// <summary>Where packages put their hooks; the admin's (beside the configuration) override them by name.</summary>
+    public const string PackageScriptDirectory = "/usr/lib/network-broker";
+
+    /// <summary>The directories holding &lt;state&gt;.d, earlier first: ScriptDirectories=, else the configuration's directory, then the packages'.</summary>
+    public IReadOnlyList<string> ScriptRoots => ScriptDirectories is { IsDefaultOrEmpty: false } roots ? roots : [Directory, PackageScriptDirectory];
 }

@@ -19,6 +19,7 @@ public static class ConfigurationFormatter
         Key(text, "DHClientLeaseFile", Quote(config.DHClientLeaseFile));
         Key(text, "ScriptTimeoutSec", ((long)config.ScriptTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture));
         Key(text, "RunStartupTriggers", Bool(config.RunStartupTriggers));
+        Key(text, "ScriptDirectories", Quote(string.Join(' ', config.ScriptRoots)));
         text.Append("\n[Network]\n");
         Key(text, "Links", Quote(config.Links.ToString()));
         Key(text, "RoutingPolicyRules", Quote(string.Join(' ', config.RoutingPolicyRules)));

@@ -28,6 +28,7 @@ public static partial class ConfigurationLoader
             ["User"] = (c, v) => v.UserName(out var u) ? c with { User = u } : c,
             ["DHClientLeaseFile"] = (c, v) => v.AbsolutePath(out var p) ? c with { DHClientLeaseFile = p } : c,
             ["ScriptTimeoutSec"] = (c, v) => v.Integer(1, 86_400, out var s) ? c with { ScriptTimeout = TimeSpan.FromSeconds(s) } : c,
+            ["ScriptDirectories"] = (c, v) => v.AbsolutePaths(out var d) ? c with { ScriptDirectories = d } : c,
             ["RunStartupTriggers"] = (c, v) => v.Boolean(out var b) ? c with { RunStartupTriggers = b } : c,
         },
         ["Network"] = new(StringComparer.Ordinal)

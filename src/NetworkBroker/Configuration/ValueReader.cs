@@ -138,6 +138,21 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         return true;
     }
 
+    /// <summary>Absolute directories separated by spaces (or an array of strings), at least one.</summary>
+    public bool AbsolutePaths(out ImmutableArray<string> result)
+    {
+        result = [];
+        if (!Words(out var words))
+            return false;
+        if (words.Count == 0)
+            return Fail("at least one directory is needed");
+        foreach (var word in words)
+            if (!word.StartsWith('/') || word.Contains('\0'))
+                return Fail($"\"{word}\" is not an absolute path");
+        result = [.. words.Select(w => w.Length > 1 ? w.TrimEnd('/') : w).Distinct(StringComparer.Ordinal)];
+        return true;
+    }
+
     public bool AbsolutePath(out string result)
     {
         result = "";

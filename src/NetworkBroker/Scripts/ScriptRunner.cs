@@ -9,6 +9,8 @@ public sealed record ScriptRunnerOptions
 {
     /// <summary>The directory holding the <c>&lt;state&gt;.d</c> directories (the config file's directory).</summary>
     public required string ScriptRoot { get; init; }
+    /// <summary>Later directories of ScriptDirectories=: a script name in an earlier one overrides theirs.</summary>
+    public IReadOnlyList<string> MoreScriptRoots { get; init; } = [];
     /// <summary><c>ScriptTimeoutSec=</c>: a script still running then is sent SIGTERM with its process group.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Between SIGTERM and SIGKILL.</summary>
@@ -47,8 +49,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     /// <param name="cancellation">Stops the run before its next script (shutdown); a script already running keeps its timeout.</param>
     public async Task<IReadOnlyList<ScriptResult>> RunAsync(ScriptEvent scriptEvent, CancellationToken cancellation = default)
     {
-        var directory = ScriptDirectories.PathOf(options.ScriptRoot, scriptEvent.State);
-        var scripts = Select(directory, scriptEvent);
+        var scripts = Select(scriptEvent);
         if (scripts.Count == 0)
             return [];
 
@@ -57,55 +58,69 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             (name, bytes, file) => Write(scriptEvent, LogLevel.Info,
                 $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"),
             name => Write(scriptEvent, LogLevel.Warn, $"Not passing variable \"{PeerText.Excerpt(name)}\": not a documented script variable"));
-        foreach (var name in scripts)
+        foreach (var path in scripts)
         {
             if (cancellation.IsCancellationRequested)
             {
-                Write(scriptEvent, LogLevel.Info, $"{scriptEvent.State}.d/{name} not started: shutting down");
+                Write(scriptEvent, LogLevel.Info, $"{scriptEvent.State}.d/{Path.GetFileName(path)} not started: shutting down");
                 break;
             }
-            results.Add(await RunScriptAsync(scriptEvent, Path.Combine(directory, name), environment.Entries).ConfigureAwait(false));
+            results.Add(await RunScriptAsync(scriptEvent, path, environment.Entries).ConfigureAwait(false));
         }
         return results;
     }
 
-    private List<string> Select(string directory, ScriptEvent scriptEvent)
+    /// <summary>The scripts to run, as paths: the state's directory in every script root, merged (<see cref="ScriptSelection.Merge"/>).</summary>
+    private List<string> Select(ScriptEvent scriptEvent)
+    {
+        var directories = new List<(string, IEnumerable<ScriptFileFacts>)>();
+        foreach (var root in (IEnumerable<string>)[options.ScriptRoot, .. options.MoreScriptRoots])
+        {
+            var directory = ScriptDirectories.PathOf(root, scriptEvent.State);
+            if (Entries(directory, scriptEvent) is { } entries)
+                directories.Add((directory, entries));
+        }
+
+        var runnable = new List<string>();
+        foreach (var (directory, facts) in ScriptSelection.Merge(directories))
+        {
+            var path = Path.Combine(directory, facts.Name);
+            if (facts.Resolved == ScriptSelection.Masked)
+                Write(scriptEvent, LogLevel.Debug, $"{path} is masked (a link to /dev/null)");
+            else if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
+                ReportSkip(scriptEvent, Path.Combine(directory, PeerText.Excerpt(facts.Name)), reason, "script");
+            else
+                runnable.Add(path);
+        }
+        if (runnable.Count == 0)
+            Write(scriptEvent, LogLevel.Debug, $"No scripts to run for {scriptEvent.State}.d");
+        return runnable;
+    }
+
+    /// <summary>A state directory's entries with their facts, or null when it is missing or cannot be trusted (said once).</summary>
+    private List<ScriptFileFacts>? Entries(string directory, ScriptEvent scriptEvent)
     {
         var facts = ScriptFileSystem.Facts(directory, options.DaemonUid);
         if ((facts.PathProblem ?? (facts.Kind == ScriptFileKind.Directory ? ScriptSelection.UnsafeOwnership(facts.Mode, facts.Uid, options.DaemonUid) : null))
             is { } unsafeDirectory)
         {
             ReportSkip(scriptEvent, directory, unsafeDirectory, "directory");
-            return [];
+            return null;
         }
         if (facts.Kind != ScriptFileKind.Directory)
         {
             Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
-            return [];
+            return null;
         }
-
-        IReadOnlyList<ScriptVerdict> verdicts;
         try
         {
-            verdicts = ScriptSelection.Select(ScriptFileSystem.List(directory, options.DaemonUid), options.DaemonUid);
+            return [.. ScriptFileSystem.List(directory, options.DaemonUid)];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {ErrorText.Of(e)}");
-            return [];
+            return null;
         }
-
-        var runnable = new List<string>(verdicts.Count);
-        foreach (var verdict in verdicts)
-        {
-            if (verdict.Runs)
-                runnable.Add(verdict.Name);
-            else
-                ReportSkip(scriptEvent, Path.Combine(directory, PeerText.Excerpt(verdict.Name)), verdict.SkipReason!, "script");
-        }
-        if (runnable.Count == 0)
-            Write(scriptEvent, LogLevel.Debug, $"No scripts to run in {directory}");
-        return runnable;
     }
 
     /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>

@@ -56,6 +56,23 @@ public static class ScriptSelection
         };
     }
 
+    /// <summary>What a link to /dev/null is: a script of a later directory masked (systemd's convention).</summary>
+    public const string Masked = "/dev/null";
+
+    /// <summary>
+    /// The entries of one state's directories, earlier directories first (ScriptDirectories=): a name in an
+    /// earlier directory overrides the same name in a later one, and the winners come in byte-wise order of
+    /// their names. A winner that links to /dev/null masks the name: it and what it overrides never run.
+    /// </summary>
+    public static IReadOnlyList<(string Directory, ScriptFileFacts Facts)> Merge(IEnumerable<(string Directory, IEnumerable<ScriptFileFacts> Entries)> directories)
+    {
+        var chosen = new SortedDictionary<string, (string, ScriptFileFacts)>(StringComparer.Ordinal);
+        foreach (var (directory, entries) in directories)
+            foreach (var entry in entries)
+                chosen.TryAdd(entry.Name, (directory, entry));
+        return [.. chosen.Values];
+    }
+
     /// <summary>Why a file or directory another user could change must not be trusted, or null: the rule for scripts and their directories alike.</summary>
     public static string? UnsafeOwnership(UnixFileMode mode, uint uid, uint daemonUid) =>
         uid != 0 && uid != daemonUid ? $"owned by uid {uid}, not by root or the daemon's user"

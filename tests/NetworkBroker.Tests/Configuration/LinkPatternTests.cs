@@ -56,4 +56,16 @@ public class LinkPatternTests
         ConfigurationLoader.Parse("[Network]\nStateProperties = \"PATH\"\n", "x.toml", errors);
         Assert.StartsWith("x.toml:2: [Network] StateProperties: \"PATH\" is not a networkd link state property", Assert.Single(errors).ToString());
     }
+
+    [Fact]
+    public void ScriptDirectories_defaults_to_the_configurations_then_the_packages_and_takes_absolute_paths()
+    {
+        var errors = new List<ConfigurationError>();
+        Assert.Equal(["/etc/nb", "/usr/lib/network-broker"], ConfigurationLoader.Parse("", "/etc/nb/x.toml", errors).ScriptRoots);
+        var config = ConfigurationLoader.Parse("[System]\nScriptDirectories = \"/etc/nb/ /srv/hooks\"\n", "/etc/nb/x.toml", errors);
+        Assert.Empty(errors);
+        Assert.Equal(["/etc/nb", "/srv/hooks"], config.ScriptRoots);
+        ConfigurationLoader.Parse("[System]\nScriptDirectories = \"hooks\"\n", "x.toml", errors);
+        Assert.Equal("x.toml:2: [System] ScriptDirectories: \"hooks\" is not an absolute path", Assert.Single(errors).ToString());
+    }
 }

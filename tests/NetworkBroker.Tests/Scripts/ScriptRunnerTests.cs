@@ -219,4 +219,28 @@ public class ScriptRunnerTests : IDisposable
         Assert.Single(results);
         Assert.Equal(["slow"], File.ReadAllLines(record));
     }
+
+    [Fact]
+    public async Task An_earlier_script_directory_overrides_a_later_one_by_name_and_a_link_to_dev_null_masks()
+    {
+        using var packages = new TempDirectory();
+        var record = _dir.Combine("ran");
+        packages.Script("routable", "10-a", $"#!/bin/sh\necho package-10-a >> {record}\n");
+        packages.Script("routable", "20-b", $"#!/bin/sh\necho package-20-b >> {record}\n");
+        packages.Script("routable", "30-c", $"#!/bin/sh\necho package-30-c >> {record}\n");
+        _dir.Script("routable", "10-a", $"#!/bin/sh\necho admin-10-a >> {record}\n");
+        _dir.Script("routable", "25-own", $"#!/bin/sh\necho admin-25-own >> {record}\n");
+        File.CreateSymbolicLink(_dir.Combine("routable.d", "30-c"), "/dev/null");
+
+        var runner = new ScriptRunner(new ScriptRunnerOptions
+        {
+            ScriptRoot = _dir.Path, MoreScriptRoots = [packages.Path], SpillDirectory = _dir.Combine("spill"),
+        }, _log.Logger);
+        var results = await runner.RunAsync(Event("routable", "eth1"));
+
+        Assert.Equal(["admin-10-a", "package-20-b", "admin-25-own"], File.ReadAllLines(record));
+        Assert.Equal([_dir.Combine("routable.d", "10-a"), packages.Combine("routable.d", "20-b"), _dir.Combine("routable.d", "25-own")],
+            results.Select(r => r.Path));
+        Assert.DoesNotContain(_log.Lines, l => l.Contains("Skipping"));
+    }
 }
