@@ -17,6 +17,8 @@ public sealed record CommandLine
 {
     public CommandKind Command { get; init; } = CommandKind.Run;
     public string ConfigPath { get; init; } = Configuration.BrokerConfiguration.DefaultPath;
+    /// <summary>--config was given: then the file must exist (a mistyped path must not mean "the defaults, scripts there").</summary>
+    public bool ConfigGiven { get; init; }
     /// <summary>run-scripts: the synthesised event's link and state (the directory <c>&lt;state&gt;.d</c>).</summary>
     public string? Link { get; init; }
     public string? State { get; init; }

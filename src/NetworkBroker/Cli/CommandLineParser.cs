@@ -80,7 +80,7 @@ public static class CommandLineParser
                 case "-c" or "--config":
                     if (!TakeValue(args, ref i, inlineValue, arg, out var config, out var error))
                         return Failed(error);
-                    result = result with { ConfigPath = config };
+                    result = result with { ConfigPath = config, ConfigGiven = true };
                     break;
                 case "-l" or "--link":
                     if (!TakeValue(args, ref i, inlineValue, arg, out var link, out error))

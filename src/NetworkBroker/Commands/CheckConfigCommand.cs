@@ -10,7 +10,7 @@ public static class CheckConfigCommand
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon: true);
+            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon: true, command.ConfigGiven);
             if (command.Quiet)
                 return ExitCodes.Success;
             if (!exists)

@@ -162,7 +162,7 @@ public static class DaemonCommand
                         systemd.Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
                         try
                         {
-                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, forDaemon: true);
+                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, forDaemon: true, command.ConfigGiven);
                             runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
                             await broker.ReloadAsync(reloaded);
                         }

@@ -14,7 +14,7 @@ internal static class Startup
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon);
+            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon, command.ConfigGiven);
             var log = Logger.ToStandardError(config.LogLevel, config.LogFormat);
             if (!exists)
                 log.Info($"{command.ConfigPath} does not exist: using the defaults");

@@ -24,7 +24,7 @@ public static class StatusCommand
         BrokerConfiguration config;
         try
         {
-            config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _);
+            config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, mustExist: command.ConfigGiven);
         }
         catch (ConfigurationException e)
         {

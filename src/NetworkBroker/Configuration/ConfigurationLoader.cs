@@ -58,11 +58,16 @@ public static partial class ConfigurationLoader
     /// </summary>
     /// <param name="forDaemon">Also check what only the daemon's start needs (User= exists when started as root): for the
     /// daemon, its reload and check-config, not for status or run-scripts.</param>
-    public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists, bool forDaemon = false)
+    /// <param name="mustExist">The path was given on the command line: a missing file is an error, not the defaults.</param>
+    public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists, bool forDaemon = false,
+        bool mustExist = false)
     {
         // The admin's file, so a link is followed; but a FIFO or a device must not hang start-up or check-config.
         var file = Security.PeerFile.Read(path, new Security.PeerFileRules { FollowLink = true });
         fileExists = file.Refusal != Security.PeerFileRefusal.Missing;
+        if (!fileExists && mustExist)
+            throw new ConfigurationException([new ConfigurationError(path, 0, null,
+                "no such file (given with --config; only the default configuration file may be absent, meaning the defaults)")]);
         if (fileExists && !file.IsRead)
             throw new ConfigurationException([new ConfigurationError(path, 0, null, $"cannot read: {file.Reason}")]);
         var text = file.IsRead ? file.Text : null;

@@ -56,11 +56,16 @@ public class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Check_config_on_a_missing_file_says_the_defaults_apply()
+    public async Task A_config_path_given_on_the_command_line_must_exist_and_nothing_is_created_there()
     {
-        var (code, stdout, _) = await BrokerBinary.RunAsNobodyAsync("check-config", "--config", _dir.Combine("absent.toml"));
-        Assert.Equal(0, code);
-        Assert.Contains("does not exist: the defaults apply", stdout);
+        var absent = _dir.Combine("mistyped", "network-broker.toml");
+        var (code, _, stderr) = await BrokerBinary.RunAsNobodyAsync("check-config", "--config", absent);
+        Assert.Equal(1, code);
+        Assert.Contains($"{absent}: no such file (given with --config;", stderr);
+
+        using var daemon = BrokerBinary.Start(["--config", absent]);
+        Assert.Equal(78, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(Directory.Exists(_dir.Combine("mistyped")), "no script directories made beside a mistyped path");
     }
 
     [Fact]
