@@ -188,9 +188,10 @@ public static class StatusCommand
             return new DirectoryView(state, "no such directory", [], 0);
         var winners = ScriptSelection.Merge(directories.Select(d => (d, ScriptFileSystem.List(d, uid))));
         var first = ScriptDirectories.PathOf(config.ScriptRoots[0], state);
-        var runs = winners.Where(w => w.Facts.Resolved != ScriptSelection.Masked && ScriptSelection.SkipReason(w.Facts, uid) is null)
+        var considered = winners.Where(w => !ScriptSelection.IsMasked(w.Facts)).ToList();
+        var runs = considered.Where(w => ScriptSelection.SkipReason(w.Facts, uid) is null)
             .Select(w => w.Directory == first ? w.Facts.Name : Path.Combine(w.Directory, w.Facts.Name)).ToList();
-        var skipped = winners.Count(w => w.Facts.Resolved != ScriptSelection.Masked && ScriptSelection.SkipReason(w.Facts, uid) is not null);
+        var skipped = considered.Count - runs.Count;
         return new DirectoryView(state, null, runs, skipped);
     }
 

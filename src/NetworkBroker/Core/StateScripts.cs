@@ -48,9 +48,10 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         foreach (var state in ScriptVariables.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
-        environment.AddRange(NetworkdDispatcherVariables.Of(name, kernel.Addresses(transition.IfIndex)));
+        var addresses = kernel.Addresses(transition.IfIndex).ToList();
+        environment.AddRange(NetworkdDispatcherVariables.Of(name, addresses));
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
-            _last = (transition.IfIndex, transition.States, Deferred(transition, name, kernel));
+            _last = (transition.IfIndex, transition.States, Deferred(transition, name, kernel, addresses));
         scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred });
     }
 
@@ -58,11 +59,10 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     /// DHCP_LEASE and JSON: the model's part is taken now, on the loop (the link, its addresses and routes as of
     /// this event); networkd's files and sysfs are read when the scripts are about to run, off the loop.
     /// </summary>
-    private Lazy<IReadOnlyList<KeyValuePair<string, string>>> Deferred(LinkTransition transition, string name, KernelModel kernel)
+    private Lazy<IReadOnlyList<KeyValuePair<string, string>>> Deferred(LinkTransition transition, string name, KernelModel kernel,
+        List<Netlink.Messages.AddressMessage> addresses)
     {
-        var emitJson = config.EmitJSON;
-        var message = emitJson ? kernel.Link(transition.IfIndex) : null;
-        var addresses = message is null ? [] : kernel.Addresses(transition.IfIndex).ToList();
+        var message = config.EmitJSON ? kernel.Link(transition.IfIndex) : null;
         var routes = message is null ? [] : kernel.Routes(transition.IfIndex).ToList();
         var (ifindex, states) = (transition.IfIndex, transition.States);
         return new Lazy<IReadOnlyList<KeyValuePair<string, string>>>(() =>

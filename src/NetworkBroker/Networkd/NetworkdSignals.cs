@@ -102,16 +102,10 @@ public static class NetworkdSignals
     }
 
     /// <summary>
-    /// The kernel's rule for an interface name (dev_valid_name): 1 to 15 bytes, not "." or "..", no '/', ':'
-    /// or white space. networkd's names are a fallback for links the kernel model has not seen.
+    /// A kernel interface name (IFNAMSIZ: at most 15 bytes) by the configuration's rule for link names
+    /// (<see cref="Configuration.ValueReader.IsValidLinkName"/>). networkd's names are a fallback for links the
+    /// kernel model has not seen.
     /// </summary>
-    public static bool IsLinkName(string name)
-    {
-        if (name.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(name) > 15 || name is "." or "..")
-            return false;
-        foreach (var c in name)
-            if (c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-                return false;
-        return true;
-    }
+    public static bool IsLinkName(string name) =>
+        Configuration.ValueReader.IsValidLinkName(name) && System.Text.Encoding.UTF8.GetByteCount(name) <= 15;
 }

@@ -85,7 +85,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         foreach (var (directory, facts) in ScriptSelection.Merge(directories))
         {
             var path = Path.Combine(directory, facts.Name);
-            if (facts.Resolved == ScriptSelection.Masked)
+            if (ScriptSelection.IsMasked(facts))
                 Write(scriptEvent, LogLevel.Debug, $"{path} is masked (a link to /dev/null)");
             else if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
                 ReportSkip(scriptEvent, Path.Combine(directory, PeerText.Excerpt(facts.Name)), reason, "script");

@@ -15,12 +15,6 @@ public enum ScriptFileKind
     Missing,
 }
 
-/// <summary>A script to run, or an entry that is skipped and why.</summary>
-public readonly record struct ScriptVerdict(string Name, string? SkipReason)
-{
-    public bool Runs => SkipReason is null;
-}
-
 /// <summary>
 /// Which entries of a script directory may run. Pure: the decision depends only on the facts
 /// given, so every rule is unit-tested without touching the disk. Like run-parts(8) and
@@ -31,14 +25,6 @@ public static class ScriptSelection
 {
     private const UnixFileMode AnyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private const UnixFileMode GroupOrOtherWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
-
-    /// <summary>Verdicts in the order the scripts run: byte-wise lexical order of their names, as run-parts does in the C locale.</summary>
-    public static IReadOnlyList<ScriptVerdict> Select(IEnumerable<ScriptFileFacts> entries, uint daemonUid)
-    {
-        var sorted = entries.ToList();
-        sorted.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
-        return sorted.ConvertAll(entry => new ScriptVerdict(entry.Name, SkipReason(entry, daemonUid)));
-    }
 
     public static string? SkipReason(ScriptFileFacts entry, uint daemonUid)
     {
@@ -59,10 +45,12 @@ public static class ScriptSelection
     /// <summary>What a link to /dev/null is: a script of a later directory masked (systemd's convention).</summary>
     public const string Masked = "/dev/null";
 
+    public static bool IsMasked(ScriptFileFacts entry) => entry.Resolved == Masked;
+
     /// <summary>
     /// The entries of one state's directories, earlier directories first (ScriptDirectories=): a name in an
     /// earlier directory overrides the same name in a later one, and the winners come in byte-wise order of
-    /// their names. A winner that links to /dev/null masks the name: it and what it overrides never run.
+    /// their names (run-parts' order in the C locale). A winner that links to /dev/null masks the name: it and what it overrides never run.
     /// </summary>
     public static IReadOnlyList<(string Directory, ScriptFileFacts Facts)> Merge(IEnumerable<(string Directory, IEnumerable<ScriptFileFacts> Entries)> directories)
     {

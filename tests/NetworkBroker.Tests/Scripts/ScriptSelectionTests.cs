@@ -16,9 +16,9 @@ public class ScriptSelectionTests
     [Fact]
     public void Scripts_run_in_bytewise_lexical_order()
     {
-        var verdicts = ScriptSelection.Select([Script("b"), Script("10-a"), Script("B"), Script("2-x"), Script("01")], DaemonUid);
-        Assert.Equal(["01", "10-a", "2-x", "B", "b"], verdicts.Select(v => v.Name));
-        Assert.All(verdicts, v => Assert.True(v.Runs));
+        var merged = ScriptSelection.Merge([("/etc/nb/routable.d", [Script("b"), Script("10-a"), Script("B"), Script("2-x"), Script("01")])]);
+        Assert.Equal(["01", "10-a", "2-x", "B", "b"], merged.Select(m => m.Facts.Name));
+        Assert.All(merged, m => Assert.Null(Reason(m.Facts)));
     }
 
     [Fact]
