@@ -22,7 +22,15 @@ public sealed record BrokerConfiguration
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
     public EventSources Generator { get; init; } = EventSources.SystemdNetworkd;
     public string User { get; init; } = "network-broker";
-    public string DHClientLeaseFile { get; init; } = "/var/lib/dhclient/dhclient.leases";
+    /// <summary>
+    /// dhclient's lease files, space-separated paths with a glob allowed in the file name. The default covers
+    /// Debian and Ubuntu (/var/lib/dhcp) and Red Hat and Photon OS (/var/lib/dhclient).
+    /// </summary>
+    public string DHClientLeaseFile { get; init; } = DefaultLeaseFiles;
+
+    public const string DefaultLeaseFiles = "/var/lib/dhcp/dhclient*.leases /var/lib/dhclient/*.leases";
+
+    public IReadOnlyList<string> DHClientLeaseFiles => DHClientLeaseFile.Split(' ', StringSplitOptions.RemoveEmptyEntries);
     public TimeSpan ScriptTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool RunStartupTriggers { get; init; }
     /// <summary>ScriptDirectories= as written; null: the default (<see cref="ScriptRoots"/>).</summary>

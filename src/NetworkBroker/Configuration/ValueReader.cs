@@ -145,7 +145,7 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         if (!Words(out var words))
             return false;
         if (words.Count == 0)
-            return Fail("at least one directory is needed");
+            return Fail("at least one path is needed");
         foreach (var word in words)
             if (!word.StartsWith('/') || word.Contains('\0'))
                 return Fail($"\"{word}\" is not an absolute path");
