@@ -139,6 +139,18 @@ public class DropInTests : IDisposable
     }
 
     [Fact]
+    public void More_drop_ins_than_the_bound_is_an_error_naming_the_directory()
+    {
+        _dir.Write("network-broker.toml", "");
+        for (var i = 0; i <= ConfigurationLoader.MaxDropIns; i++)
+            DropIn($"{i:D3}.toml", "");
+
+        Assert.Equal<string>([$"{_dir.Combine("network-broker.toml.d")}: more than {ConfigurationLoader.MaxDropIns} drop-ins"], Errors());
+        File.Delete(_dir.Combine("network-broker.toml.d", "000.toml"));
+        Assert.Equal(ConfigurationLoader.MaxDropIns, Read().DropIns.Length);
+    }
+
+    [Fact]
     public void User_checked_for_the_daemon_is_located_in_the_drop_in_that_set_it()
     {
         // As root, as the tests run: the daemon checks User= only when started as root.
