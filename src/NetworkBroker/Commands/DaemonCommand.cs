@@ -163,7 +163,9 @@ public static class DaemonCommand
                         systemd.Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
                         try
                         {
-                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, forDaemon: true, command.ConfigGiven);
+                            var loaded = ConfigurationLoader.Read(command.ConfigPath, Environment.GetEnvironmentVariable, forDaemon: true, command.ConfigGiven);
+                            Startup.LogReading(loaded, log);
+                            var reloaded = loaded.Config;
                             runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
                             await broker.ReloadAsync(reloaded);
                         }
