@@ -25,14 +25,10 @@ STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
 all: build
 
-# Installs the missing Debian packages (root only; the callers below make sure of that).
+# Installs the missing Debian packages on one line of progress, apt's output in out/apt.log (root only;
+# the callers below make sure of that).
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing: $$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root to install $$missing (run: sudo make deps)" >&2; exit 1; fi; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@./scripts/install-packages.sh $(CURDIR)/out/apt.log $(APT_PACKAGES)
 
 build: bin/network-broker
 
