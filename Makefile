@@ -38,15 +38,25 @@ bin/network-broker: $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/nul
 	@mkdir -p bin && cp out/publish/network-broker bin/network-broker
 	@ls -l bin/network-broker
 
+# Every test project (TEST_FILTER= narrows them: dotnet test's --filter), results in TestResults/*.trx, then
+# the line "N passed, N failed" over all of them (scripts/test-totals.sh), whose exit status is the verdict.
+RUN_TESTS = rm -rf TestResults; \
+	$(DOTNET) test NetworkBroker.sln -c $(CONFIG) --nologo --logger "trx" --logger "console;verbosity=normal" \
+	  --results-directory TestResults $(if $(TEST_FILTER),--filter '$(TEST_FILTER)'); \
+	./scripts/test-totals.sh TestResults $$?
+
+# Ends with the totals line and fails when a test did; when a step before the tests fails (packages,
+# build), the line still ends it, with nothing counted. The tests run in this make, not a sub-make, so a
+# failure adds one line of make's own after the totals, not two.
 test:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory test; fi; \
-	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && \
-	NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker $(MAKE) --no-print-directory unit-test
+	if $(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build; then \
+	  export NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker; $(RUN_TESTS); \
+	else rm -rf TestResults; ./scripts/test-totals.sh TestResults 1; fi
 
-# Runs every test project; results land in TestResults/*.trx (read by .ci/run for the totals).
+# The tests alone, against the JIT build (NETWORK_BROKER_BIN, when set, points them at a native binary).
 unit-test:
-	@rm -rf TestResults
-	$(DOTNET) test NetworkBroker.sln -c $(CONFIG) --nologo --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults
+	@$(RUN_TESTS)
 
 demo:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory demo; fi; \
