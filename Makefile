@@ -50,7 +50,7 @@ RUN_TESTS = rm -rf TestResults; \
 # failure adds one line of make's own after the totals, not two.
 test:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory test; fi; \
-	if $(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build; then \
+	if $(MAKE) --no-print-directory deps && { $(MAKE) --no-print-directory -q build || $(MAKE) --no-print-directory build; }; then \
 	  export NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker; $(RUN_TESTS); \
 	else rm -rf TestResults; ./scripts/test-totals.sh TestResults 1; fi
 
@@ -60,7 +60,7 @@ unit-test:
 
 demo:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory demo; fi; \
-	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && ./demo/run-demo.sh
+	$(MAKE) --no-print-directory deps && { $(MAKE) --no-print-directory -q build || $(MAKE) --no-print-directory build; } && ./demo/run-demo.sh
 
 install: bin/network-broker
 	install -D -m 0755 bin/network-broker $(DESTDIR)$(PREFIX)/bin/network-broker
