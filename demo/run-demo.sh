@@ -2,8 +2,9 @@
 # `make demo`: the daemon on a built-in sandbox. A private D-Bus system bus and a network namespace whose
 # links are managed by the real systemd-networkd (see scripts/networkd-sandbox.sh): eth1 with a static
 # address, then eth2, plugged in during the demo, which gets a DHCP lease from dnsmasq and policy routing.
-# What the daemon sees and does is shown as `network-broker monitor` prints it, one line per event, with
-# each script's output beneath its line; the daemon's full log goes to a file, named if the demo fails.
+# The daemon's start is shown from its log; from then on what it sees and does is shown as
+# `network-broker monitor` prints it, one line per event, with each script's output beneath its result;
+# the daemon's full log goes to a file, named if the demo fails.
 # Everything is removed at the end, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,12 +50,12 @@ wait_until() {
 # How many event lines shown so far match an extended regular expression.
 seen() { grep -c -E "$1" "$dir/monitor.txt" 2>/dev/null || true; }
 seen_more() { [ "$(seen "$1")" -gt "$2" ]; }
-# Waits until the shown events have been quiet for a quarter of a second (at most 3 s), so that the
-# stragglers of one step are shown before the next step's heading.
+# Waits until FILE (by default the events shown) has not grown for a quarter of a second (at most 3 s),
+# so that the stragglers of one step are shown before the next step's heading.
 settle() {
-    local size=-1 now
+    local file=${1:-$dir/monitor.txt} size=-1 now
     for _ in $(seq 12); do
-        now=$(stat -c %s "$dir/monitor.txt")
+        now=$(stat -c %s "$file")
         [ "$now" = "$size" ] && return 0
         size=$now
         sleep 0.25
@@ -62,20 +63,28 @@ settle() {
 }
 
 # Reads `network-broker monitor`'s lines and prints those worth a first look, shortening the scripts'
-# paths; beneath a script's result it prints what that script wrote, taken from the daemon's log (written
-# before the run's monitor line, since the daemon logs a script's output as it comes). The log's warnings
-# and errors are shown too. Everything printed is also appended to monitor.txt, which the steps wait on.
+# paths. Beneath a script's result it prints what that run wrote, from the daemon's log: the daemon logs
+# a script's output as it comes and its end ("succeeded"/"failed") before the monitor hears of the run,
+# so the run of a result is the last one of that link and script to end no later than the result's
+# time (runs the monitor never reported, those of the start, are dropped, not shown under a later one).
+# The log's warnings and errors are shown too. Everything printed is also appended to monitor.txt,
+# which the steps wait on.
 render() {
-    local line path result name pending='' entry
-    local -A output=()
+    local line entry pending='' link='' at='' path result name key runs record shown keep
+    local -A running=() ended=()
+    local us=$'\x1f' rs=$'\x1e'
     exec 3< "$log"
     out() { printf '%s\n' "$1"; printf '%s\n' "$1" >> "$dir/monitor.txt"; }
     while IFS= read -r line; do
-        # The log so far: a script's output lines are kept for its result line, warnings are shown now.
+        # The log so far (a line cut short by the end of the file is completed on the next pass).
         while IFS= read -r -u 3 entry || { pending+=$entry; false; }; do
             entry=$pending$entry pending=''
-            if [[ $entry =~ ^[^\ ]+\ (info|warn)\ [^\ ]+:\ ([a-z0-9-]+\.d/[^:]+):\ (.*)$ ]]; then
-                output[${BASH_REMATCH[2]}]+="      | ${BASH_REMATCH[3]}"$'\n'
+            if [[ $entry =~ ^[^\ ]+\ (info|warn)\ ([^\ ]+):\ ([a-z0-9-]+\.d/[^:\ ]+):\ (.*)$ ]]; then
+                running[${BASH_REMATCH[2]} ${BASH_REMATCH[3]}]+="      | ${BASH_REMATCH[4]}$us"
+            elif [[ $entry =~ ^[^T]+T([0-9:.]+)Z\ (info|warn)\ ([^\ ]+):\ ([a-z0-9-]+\.d/[^:\ ]+)\ (succeeded|failed) ]]; then
+                key="${BASH_REMATCH[3]} ${BASH_REMATCH[4]}"
+                ended[$key]+="${BASH_REMATCH[1]}$rs${running[$key]:-}"$'\n'
+                unset "running[$key]"
             elif [[ $entry =~ ^[^\ ]+\ (warn|error|fatal)\ (.*)$ ]]; then
                 out "  log: ${BASH_REMATCH[1]}: ${BASH_REMATCH[2]}"
             fi
@@ -86,10 +95,19 @@ render() {
                 result=${line#"    $path: "}
                 name=${path#"$dir/etc/"}
                 out "    $name: $result"
-                [ -n "${output[$name]:-}" ] && out "${output[$name]%$'\n'}"
-                unset "output[$name]"
+                key="$link $name" shown='' keep=''
+                while IFS= read -r record; do
+                    [ -z "$record" ] && continue
+                    if [[ ${record%%"$rs"*} > $at ]]; then keep+=$record$'\n'; else shown=${record#*"$rs"}; fi
+                done <<<"${ended[$key]:-}"
+                ended[$key]=$keep
+                shown=${shown%"$us"}
+                [ -n "$shown" ] && out "${shown//"$us"/$'\n'}"
                 ;;
-            *" state "*|*" scripts "*|*" address-added "*|*" address-removed "*|*" policy-routing "*|*" link-added "*|*" manager-state "*)
+            *" scripts "*)
+                at=${line%% *} link=${line#* } link=${link%% *}
+                out "$line" ;;
+            *" state "*|*" address-added "*|*" address-removed "*|*" policy-routing "*|*" link-added "*|*" manager-state "*)
                 out "$line" ;;
         esac
     done
@@ -153,15 +171,21 @@ for _ in $(seq 400); do
 done
 [ -S "$RUNTIME_DIRECTORY/control" ] || { echo "timed out waiting for the daemon's control socket" >&2; exit 1; }
 
-say "network-broker runs in the namespace; below, network-broker monitor: one line per event, a script's output beneath it"
+# The daemon's start is shown from its log (the runs of every link's current state, at the first start in
+# a boot, included), once networkd's links are in and the log is quiet; the monitor attaches after that.
+status_has() { "$broker" status --json --config "$dir/etc/network-broker.toml" 2>/dev/null | grep -q "$1"; }
+wait_until "the daemon to read networkd's links" status_has '"networkd_links":[1-9]'
+settle "$log"
+say "network-broker starts in the namespace as nobody; its log:"
+sed 's/^[0-9-]*T\([0-9:.]*\)Z /\1 /' "$log" | indent
 : > "$dir/monitor.txt"
 mkfifo "$dir/monitor.fifo"
 render < "$dir/monitor.fifo" &
 render_pid=$!
 "$broker" monitor 2>/dev/null > "$dir/monitor.fifo" &
 monitor_pid=$!
-wait_until "the monitor to attach" sh -c "'$broker' status --json --config '$dir/etc/network-broker.toml' | grep -q '\"monitors\":1'"
-settle
+wait_until "the monitor to attach" status_has '"monitors":1'
+echo "From here on, network-broker monitor: one line per event, a script's output beneath its result."
 
 say "flap: the peer takes eth1's carrier away, then gives it back"
 n=$(seen ' eth1 scripts state=routable')
