@@ -43,6 +43,7 @@ public sealed record BrokerConfiguration
     public bool UseDomain { get; init; }
     public bool UseHostname { get; init; }
     public bool EmitJSON { get; init; } = true;
+    public bool EmitNetworkdDispatcherJSON { get; init; }
     public uint RouteTableBase { get; init; } = DefaultRouteTableBase;
     public uint RoutingPolicyRulePriority { get; init; } = DefaultRoutingPolicyRulePriority;
     public bool RemoveRulesOnStop { get; init; }

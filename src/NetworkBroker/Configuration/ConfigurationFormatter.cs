@@ -46,6 +46,7 @@ public static class ConfigurationFormatter
         Key("UseDomain", Bool(config.UseDomain));
         Key("UseHostname", Bool(config.UseHostname));
         Key("EmitJSON", Bool(config.EmitJSON));
+        Key("EmitNetworkdDispatcherJSON", Bool(config.EmitNetworkdDispatcherJSON));
         Key("RouteTableBase", config.RouteTableBase.ToString(CultureInfo.InvariantCulture));
         Key("RoutingPolicyRulePriority", config.RoutingPolicyRulePriority.ToString(CultureInfo.InvariantCulture));
         Key("RemoveRulesOnStop", Bool(config.RemoveRulesOnStop));

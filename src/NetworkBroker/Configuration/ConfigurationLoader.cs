@@ -41,6 +41,7 @@ public static partial class ConfigurationLoader
             ["UseDomain"] = (c, v) => v.Boolean(out var b) ? c with { UseDomain = b } : c,
             ["UseHostname"] = (c, v) => v.Boolean(out var b) ? c with { UseHostname = b } : c,
             ["EmitJSON"] = (c, v) => v.Boolean(out var b) ? c with { EmitJSON = b } : c,
+            ["EmitNetworkdDispatcherJSON"] = (c, v) => v.Boolean(out var b) ? c with { EmitNetworkdDispatcherJSON = b } : c,
             // Tables 253-255 are the kernel's default/main/local; base + ifindex must stay clear of them and of 2^32.
             ["RouteTableBase"] = (c, v) => v.Integer(256, 2_000_000_000, out var t) ? c with { RouteTableBase = (uint)t } : c,
             // The rules must come before the main table's rule (32766) or they would never be consulted.

@@ -47,15 +47,16 @@ public sealed class Broker
     /// once and a restart what changed meanwhile; without it (embedded, no runtime directory) a start runs nothing
     /// unless RunStartupTriggers=true.
     /// </param>
+    /// <param name="udev">udev's database (/run/udev/data by default).</param>
     public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null,
-        Dhclient.IResolverPusher? resolver = null, StateMemory? memory = null)
+        Dhclient.IResolverPusher? resolver = null, StateMemory? memory = null, Udev.UdevDatabase? udev = null)
     {
         Config = config;
         _log = log;
         _memory = memory;
         _leases = new DhcpLeaseActions(() => Config, scripts, resolver, log);
         _routes = new RoutesScripts(() => Config, scripts, CloseRoutesWindowLater);
-        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(log: log), log);
+        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(log: log), log, udev);
     }
 
     /// <summary>Replaced on reload, on the loop; every component reads it at each use.</summary>

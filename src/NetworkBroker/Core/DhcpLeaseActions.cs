@@ -140,7 +140,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
                 ImmutableDictionary<string, string>.Empty,
                 new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', ValidDomains([lease])) },
-                null)));
+                null, domainSearch: string.Join(' ', lease.DomainSearch.Where(DhcpValues.IsValidDomain)))));
         return environment;
     }
 }
