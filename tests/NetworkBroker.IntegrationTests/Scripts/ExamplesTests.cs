@@ -226,8 +226,31 @@ public partial class ExamplesTests : IDisposable
         Assert.Contains($"could not post to http://127.0.0.1:{hook.Port}/network", refused.Stderr);
     }
 
-    /// <summary>Copies an example into this test's STATE.d, its settings block edited as an admin would; returns its path.</summary>
-    private string Install(string example, params (string Name, string Value)[] settings)
+    [Fact]
+    public async Task Online_notify_posts_offline_then_online_when_the_real_networkd_loses_and_regains_the_hosts_only_uplink()
+    {
+        using var hook = new WebHook();
+        using var sandbox = new NetworkdSandbox(Networkd.NetworkdScripts.StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        broker.Directory.Script("manager", "50-online-notify",
+            Configured("manager.d/50-online-notify", ("NOTIFY_URL", $"http://127.0.0.1:{hook.Port}/network"), ("NOTIFY_HOST", "db1")));
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await Networkd.NetworkdScripts.WaitForNetworkdState(broker, ifindex, "OnlineState", "online");
+        await broker.IdleAsync();
+        var before = hook.Requests.Count;
+
+        sandbox.Carrier(false);
+        await BrokerHarness.WaitForAsync(() => hook.Requests.Skip(before).Any(r => r.Body == "db1 is offline"));
+        sandbox.Carrier(true);
+        await BrokerHarness.WaitForAsync(() => hook.Requests.Skip(before).Any(r => r.Body == "db1 is online"));
+        await broker.IdleAsync();
+
+        // One post per change of the host's OnlineState, whatever else networkd's manager said meanwhile.
+        Assert.Equal(["db1 is offline", "db1 is online"], hook.Requests.Skip(before).Select(r => r.Body));
+    }
+
+    /// <summary>An example's text, its settings block edited as an admin would.</summary>
+    private static string Configured(string example, params (string Name, string Value)[] settings)
     {
         var text = File.ReadAllText(Path.Combine(ExamplesDirectory, example));
         foreach (var (name, value) in settings)
@@ -236,9 +259,15 @@ public partial class ExamplesTests : IDisposable
             Assert.True(line.IsMatch(text), $"{example} has no setting {name}=");
             text = line.Replace(text, $"{name}={value}", 1);
         }
+        return text;
+    }
+
+    /// <summary>Copies an example, configured, into this test's STATE.d; returns its path.</summary>
+    private string Install(string example, params (string Name, string Value)[] settings)
+    {
         var directory = Path.GetDirectoryName(example)!;
         var state = directory == "any.d" ? "routable" : directory[..^2];
-        return _dir.Script(state, Path.GetFileName(example), text);
+        return _dir.Script(state, Path.GetFileName(example), Configured(example, settings));
     }
 
     /// <summary>A stand-in for COMMAND that appends its name, its arguments and its stdin to RECORD.</summary>
