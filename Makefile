@@ -16,8 +16,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-# Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian
+# Debian packages: the NativeAOT link (clang, zlib), the real peers the tests drive, man (the man pages'
+# check) and curl (an example's web hook).
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
@@ -72,6 +73,11 @@ install: bin/network-broker
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
 	install -D -m 0644 packaging/man/network-broker.8 $(DESTDIR)$(PREFIX)/share/man/man8/network-broker.8
 	install -D -m 0644 packaging/man/network-broker.toml.5 $(DESTDIR)$(PREFIX)/share/man/man5/network-broker.toml.5
+	install -D -m 0644 packaging/bash-completion/network-broker $(DESTDIR)$(PREFIX)/share/bash-completion/completions/network-broker
+	@find examples -type f | LC_ALL=C sort | while read -r f; do \
+	  echo "install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/share/doc/network-broker/$$f"; \
+	  install -D -m 0755 "$$f" "$(DESTDIR)$(PREFIX)/share/doc/network-broker/$$f" || exit 1; \
+	done
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi
