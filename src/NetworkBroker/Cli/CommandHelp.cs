@@ -52,9 +52,14 @@ public static class CommandHelp
             """,
         CommandKind.RunScripts => """
             Usage: network-broker run-scripts --link NAME --state STATE [--env NAME=VALUE]... [--config FILE]
+                   network-broker run-scripts --state manager [--env NAME=VALUE]...
 
-            Runs the scripts of STATE.d once for NAME with a synthesised event, as the daemon would, with
-            LINK, LINKINDEX and STATE set, and exits 0 only if every script succeeded. Use it to test scripts.
+            Runs the scripts of STATE.d once for NAME exactly as the daemon runs them for a real event, and
+            prints each script's output and exit status. When the daemon runs, it is asked (its control
+            socket): the scripts run in the daemon, as its user, with its capabilities, behind the link's own
+            events, with the environment it would build now (the link's states, addresses, DHCP_LEASE, JSON,
+            networkd-dispatcher's variables). Without the daemon, the same is built here from the kernel and
+            networkd, after becoming the daemon's user as it does. Exits 0 only if every script succeeded.
 
             Options:
               -l, --link NAME     the link the event is about

@@ -142,7 +142,9 @@ public static class CommandLineParser
             return Failed("--verbose belongs to status");
         if (result.Quiet && result.Command != CommandKind.CheckConfig)
             return Failed("--quiet belongs to check-config");
-        if (result.Command == CommandKind.RunScripts && (string.IsNullOrEmpty(result.Link) || string.IsNullOrEmpty(result.State)))
+        if (result.Command == CommandKind.RunScripts && string.IsNullOrEmpty(result.State))
+            return Failed("run-scripts needs --link NAME and --state STATE (only --state for manager)");
+        if (result.Command == CommandKind.RunScripts && string.IsNullOrEmpty(result.Link) && result.State != "manager")
             return Failed("run-scripts needs --link NAME and --state STATE");
         if (result.Command == CommandKind.RunScripts && !Scripts.ScriptVariables.IsStateWord(result.State!))
             return Failed($"\"{result.State}\" is not a state name (lower-case letters, digits and '-')");

@@ -85,7 +85,8 @@ public static class DaemonCommand
         ControlServer? control;
         try
         {
-            control = ControlServer.Start(RuntimeDirectory.ControlSocket, Status, monitors, log);
+            control = ControlServer.Start(RuntimeDirectory.ControlSocket, Status, monitors, log,
+                runScripts: (request, observer) => broker.QueryAsync(b => b.RunOnRequest(request.State, request.Link, observer)));
         }
         catch (ControlSocketInUseException e)
         {
@@ -245,15 +246,6 @@ public static class DaemonCommand
         {
             context.Cancel = true;
             stop.TrySetResult(context.Signal);
-        }
-    }
-
-    private sealed class Disposables(IReadOnlyList<IDisposable> items) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var item in items)
-                item.Dispose();
         }
     }
 }

@@ -1,13 +1,23 @@
-using System.Globalization;
 using NetworkBroker.Cli;
+using NetworkBroker.Configuration;
+using NetworkBroker.Control;
+using NetworkBroker.Core;
+using NetworkBroker.DBus;
+using NetworkBroker.Dhclient;
+using NetworkBroker.Events;
+using NetworkBroker.Logging;
+using NetworkBroker.Netlink;
+using NetworkBroker.Networkd;
 using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Commands;
 
 /// <summary>
-/// <c>network-broker run-scripts --link eth1 --state routable</c>: runs one directory's scripts with a
-/// synthesised event, as the daemon would run them (as its user, with its two capabilities, by the same
-/// rules), so that admins can test their scripts.
+/// <c>network-broker run-scripts --link eth1 --state routable</c>: runs one directory's scripts as the daemon runs
+/// them for a real event, so that a script that passes here passes there. With the daemon running, the daemon
+/// itself runs them (its control socket): same user, capabilities, environment, ordering. Without it, the same
+/// event is built here by the daemon's own code from the kernel's and networkd's state, after becoming User=.
+/// Each script's output and exit status are printed.
 /// </summary>
 public static class RunScriptsCommand
 {
@@ -15,44 +25,132 @@ public static class RunScriptsCommand
     {
         if (Startup.Load(command) is not var (config, log))
             return ExitCodes.Config;
+        var request = new RunScriptsRequest(command.State!, command.State == StateScripts.ManagerState ? null : command.Link, command.Environment);
+
+        try
+        {
+            return await AskDaemonAsync(request, RuntimeDirectory.ControlSocket).ConfigureAwait(false);
+        }
+        catch (ControlClientException e) when (e.NotRunning)
+        {
+            log.Info("The daemon is not running: running the scripts here, as it would");
+        }
+        catch (ControlClientException e)
+        {
+            Console.Error.WriteLine($"network-broker run-scripts: {e.Message}");
+            return ExitCodes.Failure;
+        }
+
         // As the daemon runs them: started as root, become User= with only CAP_NET_ADMIN and CAP_SYS_ADMIN first,
         // so a script that passes here does not fail there (EACCES on a 0700 script, a write to /root, ...).
         if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
             return failed;
-
-        var link = command.Link!;
-        var ifindex = ReadIfIndex(link);
-        if (ifindex == 0)
-            log.ForLink(link).Warn("No such link in this network namespace; LINKINDEX=0");
-
-        var variables = new List<KeyValuePair<string, string>>
-        {
-            new("LINK", link),
-            new("LINKINDEX", ifindex.ToString(CultureInfo.InvariantCulture)),
-            new("STATE", command.State!),
-        };
-        variables.AddRange(command.Environment);
-
-        var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
-        var results = await runner.RunAsync(new ScriptEvent(command.State!, link, ifindex, variables));
-        if (results.Count == 0)
-            log.ForLink(link, ifindex).Info($"No scripts ran from {ScriptDirectories.PathOf(config.Directory, command.State!)}");
-        return results.All(r => r.Succeeded) ? ExitCodes.Success : ExitCodes.Failure;
+        return await RunHereAsync(config, log, request).ConfigureAwait(false);
     }
 
-    /// <summary>The link's ifindex from sysfs, 0 when it does not exist here.</summary>
-    private static int ReadIfIndex(string link)
+    private static async Task<int> AskDaemonAsync(RunScriptsRequest request, string socket)
     {
-        if (link.Contains('/') || link is "." or "..")
-            return 0;
+        var results = 0;
+        var failures = 0;
+        await foreach (var line in ControlClient.RequestAsync(socket, request.ToLine(), CancellationToken.None).ConfigureAwait(false))
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(line);
+            var root = document.RootElement;
+            switch (root.TryGetProperty("event", out var kind) ? kind.GetString() : null)
+            {
+                case "output":
+                    Print(root.GetProperty("script").GetString()!, root.GetProperty("stream").GetString() == "stderr", root.GetProperty("line").GetString()!);
+                    break;
+                case "result":
+                    results++;
+                    if (!root.GetProperty("succeeded").GetBoolean())
+                        failures++;
+                    Console.WriteLine($"{root.GetProperty("script").GetString()}: {root.GetProperty("result").GetString()}");
+                    break;
+                case "note":
+                    Console.Error.WriteLine($"network-broker run-scripts: note: {root.GetProperty("text").GetString()}");
+                    break;
+                case "not-run":
+                    Console.Error.WriteLine($"network-broker run-scripts: not run: {root.GetProperty("why").GetString()}");
+                    failures++;
+                    break;
+            }
+        }
+        if (results == 0 && failures == 0)
+            Console.WriteLine($"No scripts ran for {request.State}.d (run by the daemon)");
+        return failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+    }
+
+    /// <summary>The daemon's own broker, fed the kernel's and networkd's (or dhclient's) current state, asked for the event.</summary>
+    private static async Task<int> RunHereAsync(BrokerConfiguration config, Logger log, RunScriptsRequest request)
+    {
+        var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
+        await using var dispatcher = new ScriptDispatcher(runner, log);
+        var broker = new Broker(config, log, dispatcher);
+        using var stop = new CancellationTokenSource();
+        var loop = broker.RunAsync(stop.Token);
         try
         {
-            return int.TryParse(File.ReadAllText($"/sys/class/net/{link}/ifindex").Trim(), NumberStyles.None,
-                CultureInfo.InvariantCulture, out var index) ? index : 0;
+            using (var client = RtnetlinkClient.Open())
+                await broker.Events.WriteAsync(new KernelResynced(KernelSnapshot.Read(client), ResyncReason.Initial)).ConfigureAwait(false);
+            if (config.Generator.HasFlag(EventSources.SystemdNetworkd))
+            {
+                var networkd = new NetworkdSource(broker.Events, log, DBusAddress.SystemBus);
+                using var reading = new CancellationTokenSource();
+                var running = networkd.RunAsync(reading.Token);
+                await networkd.FirstAttempt.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                await reading.CancelAsync().ConfigureAwait(false);
+                await running.ConfigureAwait(false);
+            }
+            using var dhclient = new Disposables(config.Generator.HasFlag(EventSources.DHClient)
+                ? DhclientSource.ForEach(config.DHClientLeaseFiles, broker.Events, log)
+                : []);
+
+            var observer = new ScriptObserver(request.Environment);
+            if (await broker.QueryAsync(b => b.RunOnRequest(request.State, request.Link, observer)).ConfigureAwait(false) is { } refused)
+            {
+                Console.Error.WriteLine($"network-broker run-scripts: {refused}");
+                return ExitCodes.Failure;
+            }
+            var results = 0;
+            var failures = 0;
+            await foreach (var observation in observer.Observations.ReadAllAsync().ConfigureAwait(false))
+                switch (observation)
+                {
+                    case ScriptObservation.Line line:
+                        Print(line.Script, line.StandardError, line.Text);
+                        break;
+                    case ScriptObservation.Result result:
+                        results++;
+                        if (!result.Outcome.Succeeded)
+                            failures++;
+                        Console.WriteLine($"{result.Outcome.Path}: {MonitorEvents.Describe(result.Outcome)}");
+                        break;
+                    case ScriptObservation.Note note:
+                        Console.Error.WriteLine($"network-broker run-scripts: note: {note.Text}");
+                        break;
+                    case ScriptObservation.NotRun notRun:
+                        Console.Error.WriteLine($"network-broker run-scripts: not run: {notRun.Why}");
+                        failures++;
+                        break;
+                }
+            if (results == 0 && failures == 0)
+                Console.WriteLine($"No scripts ran for {request.State}.d");
+            return failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is NetlinkException or TimeoutException)
         {
-            return 0;
+            Console.Error.WriteLine($"network-broker run-scripts: cannot read the network's state: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        finally
+        {
+            broker.Events.TryComplete();
+            await stop.CancelAsync().ConfigureAwait(false);
+            await loop.ConfigureAwait(false);
         }
     }
+
+    private static void Print(string script, bool standardError, string line) =>
+        (standardError ? Console.Error : Console.Out).WriteLine($"{Path.GetFileName(script)}: {line}");
 }

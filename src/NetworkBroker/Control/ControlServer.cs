@@ -31,6 +31,8 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Socket _listener;
     private readonly string _path;
     private readonly Func<Task<DaemonStatus>> _status;
+
+    private Func<RunScriptsRequest, Scripts.ScriptObserver, Task<string?>>? RunScripts { get; init; }
     private readonly MonitorHub _monitors;
     private readonly Logger _log;
     private readonly CancellationTokenSource _stopping = new();
@@ -58,7 +60,9 @@ public sealed class ControlServer : IAsyncDisposable
     /// </summary>
     /// <exception cref="ControlSocketInUseException">Another daemon answers on the socket.</exception>
     /// <param name="monitorStall">How long a monitor may stop reading before it is dropped (<see cref="DefaultMonitorStall"/>).</param>
-    public static ControlServer? Start(string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log, TimeSpan? monitorStall = null)
+    /// <param name="runScripts">run-scripts: queues the event with the observer; null when queued, else why not.</param>
+    public static ControlServer? Start(string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log, TimeSpan? monitorStall = null,
+        Func<RunScriptsRequest, Scripts.ScriptObserver, Task<string?>>? runScripts = null)
     {
         // File.Exists is true for a socket too (anything but a directory).
         if (File.Exists(path))
@@ -89,7 +93,7 @@ public sealed class ControlServer : IAsyncDisposable
             log.Warn($"No control socket ({path}: {Native.ErrorText.Of(e)}): status shows no daemon counters and monitor cannot attach");
             return null;
         }
-        var server = new ControlServer(listener, path, status, monitors, log) { MonitorStall = monitorStall ?? DefaultMonitorStall };
+        var server = new ControlServer(listener, path, status, monitors, log) { MonitorStall = monitorStall ?? DefaultMonitorStall, RunScripts = runScripts };
         server._accepting = server.AcceptAsync();
         log.Debug($"Control socket {path}");
         return server;
@@ -188,8 +192,11 @@ public sealed class ControlServer : IAsyncDisposable
                     break;
                 case null:
                     break;
+                case not null when request.StartsWith(RunScriptsRequest.Verb + " ", StringComparison.Ordinal) && RunScripts is not null:
+                    await RunScriptsAsync(client, pid, request[(RunScriptsRequest.Verb.Length + 1)..]).ConfigureAwait(false);
+                    break;
                 default:
-                    await SendAsync(client, Error($"unknown request \"{PeerText.Excerpt(request, 40)}\" (known: status, monitor)"), _stopping.Token).ConfigureAwait(false);
+                    await SendAsync(client, Error($"unknown request \"{PeerText.Excerpt(request, 40)}\" (known: status, monitor, run-scripts)"), _stopping.Token).ConfigureAwait(false);
                     break;
             }
         }
@@ -210,6 +217,40 @@ public sealed class ControlServer : IAsyncDisposable
                 _sockets.Remove(client);
             client.Dispose();
         }
+    }
+
+    /// <summary>Runs a directory's scripts as the daemon runs them, streaming their output and results back; a client that goes away stops only the stream.</summary>
+    private async Task RunScriptsAsync(Socket client, int pid, string text)
+    {
+        if (RunScriptsRequest.Parse(text, out var error) is not { } request)
+        {
+            await SendAsync(client, Error(error!), _stopping.Token).ConfigureAwait(false);
+            return;
+        }
+        var observer = new Scripts.ScriptObserver(request.Environment);
+        if (await RunScripts!(request, observer).ConfigureAwait(false) is { } refused)
+        {
+            await SendAsync(client, Error(refused), _stopping.Token).ConfigureAwait(false);
+            return;
+        }
+        _log.Info($"Control socket: pid {pid} asked to run {request.State}.d{(request.Link is null ? "" : " for " + PeerText.Excerpt(request.Link, 32))}");
+        var sending = true;
+        await foreach (var observation in observer.Observations.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
+        {
+            if (!sending)
+                continue;
+            try
+            {
+                await SendAsync(client, RunScriptsRequest.Reply(observation), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                // The scripts run on as any event's would; only the stream to this client ends.
+                sending = false;
+            }
+        }
+        if (sending)
+            await SendAsync(client, Line("done", "\"ok\":true"), _stopping.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -286,15 +327,23 @@ public sealed class ControlServer : IAsyncDisposable
 
     private static async Task<string?> ReadLineAsync(Socket client, CancellationToken cancellation)
     {
+        // 256 bytes for the short requests; a run-scripts request may carry variables, up to its own bound.
         var buffer = new byte[256];
         var length = 0;
-        while (length < buffer.Length)
+        while (true)
         {
+            if (length == buffer.Length)
+            {
+                if (buffer.Length >= RunScriptsRequest.MaxBytes || !buffer.AsSpan().StartsWith("run-scripts "u8))
+                    break;
+                Array.Resize(ref buffer, Math.Min(buffer.Length * 4, RunScriptsRequest.MaxBytes));
+            }
             var read = await client.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, cancellation).ConfigureAwait(false);
             if (read == 0)
                 break;
+            var before = length;
             length += read;
-            if (Array.IndexOf(buffer, (byte)'\n', 0, length) is var end and >= 0)
+            if (Array.IndexOf(buffer, (byte)'\n', before, length - before) is var end and >= 0)
                 return Encoding.UTF8.GetString(buffer, 0, end).Trim();
         }
         return length == 0 ? null : Encoding.UTF8.GetString(buffer, 0, length).Trim();

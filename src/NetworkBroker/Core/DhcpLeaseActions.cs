@@ -71,6 +71,15 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             Push(name, kernel);
     }
 
+    /// <summary>run-scripts through the control socket: routable.d for the link's current lease, as a lease change runs it.</summary>
+    public bool RunOnRequest(string name, KernelModel kernel, ScriptObserver observer)
+    {
+        if (kernel.Link(name) is not { } link || _known.Where(k => k.Key.Interface == name).Select(k => k.Value).FirstOrDefault() is not { } lease)
+            return false;
+        scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, Environment(lease, link, kernel)) { Observer = observer });
+        return true;
+    }
+
     /// <summary>One link's lease data, all families together, to resolved and hostnamed, after checking every value.</summary>
     private void Push(string name, KernelModel kernel)
     {

@@ -29,7 +29,8 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     /// <summary>Called before the transitions of one event: what was made for another event is not reused.</summary>
     public void BeginEvent() => _last = default;
 
-    public void Run(LinkTransition transition, string name, KernelModel kernel)
+    /// <param name="observer">run-scripts through the control socket: who waits on this run.</param>
+    public void Run(LinkTransition transition, string name, KernelModel kernel, ScriptObserver? observer = null)
     {
         if (!config.Links.Matches(name))
             return;
@@ -55,7 +56,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         environment.AddRange(NetworkdDispatcherVariables.Of(name, addresses));
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
             _last = (transition.IfIndex, transition.States, Deferred(transition, name, kernel, addresses));
-        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred });
+        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred, Observer = observer });
     }
 
     /// <summary>
@@ -92,7 +93,12 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         });
     }
 
-    public void Run(ManagerTransition transition)
+    /// <summary>run-scripts for what no model makes (an unknown link, routes.d): LINK, LINKINDEX and STATE, the rest from the asker.</summary>
+    public void RunSynthesised(string state, string name, int ifindex, ScriptObserver observer) =>
+        scripts.Enqueue(new ScriptEvent(state, name, ifindex,
+            [new("LINK", name), new("LINKINDEX", ifindex.ToString(CultureInfo.InvariantCulture)), new("STATE", state)]) { Observer = observer });
+
+    public void Run(ManagerTransition transition, ScriptObserver? observer = null)
     {
         var environment = new List<KeyValuePair<string, string>>
         {
@@ -100,7 +106,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         };
         environment.AddRange(transition.Changed);
         log.Info($"networkd manager: {string.Join(", ", transition.Changed.Select(c => $"{c.Key}={c.Value}"))}");
-        scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment));
+        scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment) { Observer = observer });
     }
 
     /// <summary>

@@ -63,7 +63,10 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         lock (_gate)
         {
             if (_stopping.IsCancellationRequested)
+            {
+                scriptEvent.Observer?.Complete("the daemon is stopping");
                 return false;
+            }
             var key = scriptEvent.OrderingKey;
             // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
             if (_lanes.TryGetValue(key, out var lane))
@@ -113,11 +116,14 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                     IReadOnlyList<ScriptResult> results;
                     try
                     {
+                        var cut = false;
                         results = await _runner.RunAsync(next, _stopping.Token, () =>
                         {
+                            cut = true;
                             lock (_gate)
                                 _notRun.Add(next);
                         }).ConfigureAwait(false);
+                        next.Observer?.Complete(cut ? "the daemon is stopping" : null);
                     }
                     finally
                     {
@@ -133,11 +139,13 @@ public sealed class ScriptDispatcher : IAsyncDisposable
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
+                next.Observer?.Complete("the daemon is stopping");
                 lock (_gate)
                     _notRun.Add(next);
             }
             catch (Exception e)
             {
+                next.Observer?.Complete($"running {next.State}.d failed: {e.Message}");
                 // One bad event must not stall its link's lane for good.
                 _log.Write(LogLevel.Error, next.Link, next.IfIndex, $"Running {next.State}.d failed: {e.Message}");
             }
@@ -149,6 +157,8 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 {
                     _log.Write(LogLevel.Warn, next.Link, next.IfIndex, $"Shutting down: {lane.Pending.Count} queued event(s) not run");
                     _notRun.AddRange(lane.Pending);
+                    foreach (var dropped in lane.Pending)
+                        dropped.Observer?.Complete("the daemon is stopping");
                     lane.Pending.Clear();
                 }
             }

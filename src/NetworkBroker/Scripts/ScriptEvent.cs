@@ -13,6 +13,9 @@ public sealed record ScriptEvent(string State, string? Link, int IfIndex, IReadO
     /// </summary>
     public Lazy<IReadOnlyList<KeyValuePair<string, string>>>? Deferred { get; init; }
 
+    /// <summary>Someone waiting on this event's runs (run-scripts), or null.</summary>
+    public ScriptObserver? Observer { get; init; }
+
     /// <summary>Events with the same key run strictly one after another, in the order they were queued.</summary>
     public string OrderingKey => Link ?? "(manager)";
 }

@@ -67,7 +67,9 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
                 cutShort?.Invoke();
                 break;
             }
-            results.Add(await RunScriptAsync(scriptEvent, path, environment.Entries).ConfigureAwait(false));
+            var result = await RunScriptAsync(scriptEvent, path, environment.Entries).ConfigureAwait(false);
+            scriptEvent.Observer?.Finished(result);
+            results.Add(result);
         }
         return results;
     }
@@ -128,16 +130,17 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>
     private IEnumerable<KeyValuePair<string, string>> Variables(ScriptEvent scriptEvent)
     {
+        var overrides = scriptEvent.Observer?.Overrides ?? [];
         if (scriptEvent.Deferred is not { } deferred)
-            return scriptEvent.Environment;
+            return scriptEvent.Environment.Concat(overrides);
         try
         {
-            return scriptEvent.Environment.Concat(deferred.Value);
+            return scriptEvent.Environment.Concat(deferred.Value).Concat(overrides);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
             Write(scriptEvent, LogLevel.Warn, $"Some variables could not be made ({ErrorText.Of(e)}); running without them");
-            return scriptEvent.Environment;
+            return scriptEvent.Environment.Concat(overrides);
         }
     }
 
@@ -169,8 +172,17 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 
         Write(scriptEvent, LogLevel.Debug, $"{name}: started as pid {process.Pid}", new LogField("SCRIPT", path));
         // Every line a script prints carries SCRIPT= too, so `journalctl SCRIPT=...` shows what it said, not only how it ended.
-        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line => Write(scriptEvent, LogLevel.Info, $"{name}: {line}", new LogField("SCRIPT", path)));
-        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line => Write(scriptEvent, LogLevel.Warn, $"{name}: {line}", new LogField("SCRIPT", path)));
+        var observer = scriptEvent.Observer;
+        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line =>
+        {
+            Write(scriptEvent, LogLevel.Info, $"{name}: {line}", new LogField("SCRIPT", path));
+            observer?.Output(path, false, line);
+        });
+        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line =>
+        {
+            Write(scriptEvent, LogLevel.Warn, $"{name}: {line}", new LogField("SCRIPT", path));
+            observer?.Output(path, true, line);
+        });
 
         var timedOut = false;
         if (!await CompletesWithin(process.Exited, options.Timeout).ConfigureAwait(false))

@@ -28,6 +28,15 @@ public class SystemdRestartTests
             printf '#!/bin/sh\n[ "$LINK" = nbt0 ] || exit 0\necho "$LINK $STATE" >> /var/lib/nbtest/record\n' > /etc/network-broker/$state.d/10-record
             chmod 755 /etc/network-broker/$state.d/10-record
         done
+        cat > /etc/network-broker/routable.d/20-environment <<'EOF'
+        #!/bin/sh
+        [ "$LINK" = nbt0 ] || exit 0
+        { echo "uid=$(id -u) $(grep CapEff /proc/self/status | tr -d '\t')"
+          env | grep -E '^(LINK|LINKINDEX|STATE|OperationalState|CarrierState|IFACE|ADDR|IP_ADDRS|IP6_ADDRS)=' | sort
+          [ -n "$JSON" ] && echo "JSON is set"; } > /var/lib/nbtest/environment
+        echo "seen by $(id -un)"
+        EOF
+        chmod 755 /etc/network-broker/routable.d/20-environment
         mkdir -p /etc/systemd/system/network-broker.service.d
         printf '[Service]\nReadWritePaths=/var/lib/nbtest\n' > /etc/systemd/system/network-broker.service.d/test.conf
         printf '[Unit]\nDescription=network-broker test machine\nWants=systemd-journald.service dbus.service systemd-networkd.service network-broker.service\n' > /etc/systemd/system/nbtest.target
@@ -93,6 +102,28 @@ public class SystemdRestartTests
             machine.Run("systemctl", "start", Unit);
             WaitFor(() => Runs() == (1, noCarrier + 2), "the current state once after a boot");
             Assert.Contains("is from an earlier boot", Journal());
+
+            // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
+            // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
+            machine.Run("ip", "link", "set", "nbt0p", "up");
+            WaitFor(() => Runs().Routable == 2, "routable.d for the carrier's return");
+            var real = machine.Run("cat", "/var/lib/nbtest/environment");
+            Assert.Contains("IFACE=nbt0\n", real);
+            Assert.Contains("ADDR=192.0.2.1\n", real);
+            Assert.Contains("JSON is set", real);
+            Assert.Matches(@"^uid=\d+ CapEff:0000000000201000\n", real);
+            machine.Run("rm", "/var/lib/nbtest/environment");
+            var asked = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
+            Assert.Contains("20-environment: seen by network-broker", asked);
+            Assert.Contains("/etc/network-broker/routable.d/20-environment: exit status 0", asked);
+            Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
+            Assert.Contains("asked to run routable.d for nbt0", Journal());
+
+            machine.Run("systemctl", "stop", Unit);
+            machine.Run("rm", "/var/lib/nbtest/environment");
+            var alone = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
+            Assert.Contains("20-environment: seen by network-broker", alone);
+            Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
         }
         finally
         {

@@ -110,7 +110,8 @@ public partial class ExamplesTests : IDisposable
 
         InMountNamespace(Recorder("nsupdate", record),
             $"{Broker} run-scripts --config {_config} --link eth1 --state routable --env ADDR=198.51.100.7 >/dev/null 2>&1\n" +
-            $"{Broker} run-scripts --config {_config} --link eth0 --state routable " +
+            // As a dhclient event: no ADDR (the kernel's address would otherwise be in it, as on a networkd run).
+            $"{Broker} run-scripts --config {_config} --link eth0 --state routable --env ADDR= --env IP6_ADDRS= " +
             "--env 'DHCP_LEASE=ADDRESS=10.0.0.5,ROUTER=10.0.0.1,SUBNETMASK=255.255.255.0,DNS=10.0.0.53 10.0.0.54,DOMAIN=example.test' >/dev/null 2>&1");
 
         Assert.Equal("""
