@@ -136,15 +136,8 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             $"DNS={string.Join(' ', lease.DnsServers)}",
             $"DOMAIN={string.Join(' ', ValidDomains([lease]))}",
         });
-        var environment = new List<KeyValuePair<string, string>>
-        {
-            new("LINK", link.Name),
-            new("LINKINDEX", link.Index.ToString(CultureInfo.InvariantCulture)),
-            new("STATE", State),
-            new("DHCP_LEASE", summary),
-            new("DNS", dns),
-            new("DOMAIN", domains),
-        };
+        var environment = LinkVariables.Of(link.Name, link.Index, State);
+        environment.AddRange([new("DHCP_LEASE", summary), new("DNS", dns), new("DOMAIN", domains)]);
         if (config.EmitJSON)
             environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
                 ImmutableDictionary<string, string>.Empty,

@@ -69,11 +69,9 @@ public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, Scrip
         if (!_pending.Remove(index, out var changes) || changes.Count == 0 || link(index) is not { } owner)
             return;
         var (kind, last) = changes[^1];
-        scripts.Enqueue(new ScriptEvent(State, owner.Name, index,
+        var environment = LinkVariables.Of(owner.Name, index, State);
+        environment.AddRange(
         [
-            new("LINK", owner.Name),
-            new("LINKINDEX", index.ToString(CultureInfo.InvariantCulture)),
-            new("STATE", State),
             new("ROUTE_EVENT", kind),
             new("ROUTE_DST", RouteDescription.Destination(last)),
             new("ROUTE_GATEWAY", RouteDescription.Gateway(last)),
@@ -81,6 +79,7 @@ public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, Scrip
             new("ROUTE_PROTOCOL", RouteProtocol.Name(last.Protocol)),
             new("ROUTE_CHANGES", changes.Count.ToString(CultureInfo.InvariantCulture)),
             new("ROUTES", string.Join('\n', changes.Select(c => RouteDescription.Describe(c.Change, c.Route)))),
-        ]));
+        ]);
+        scripts.Enqueue(new ScriptEvent(State, owner.Name, index, environment));
     }
 }

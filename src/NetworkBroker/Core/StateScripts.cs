@@ -43,12 +43,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         }
         link.Info($"{transition.Property} is {transition.Value}");
 
-        var environment = new List<KeyValuePair<string, string>>
-        {
-            new("LINK", name),
-            new("LINKINDEX", transition.IfIndex.ToString(CultureInfo.InvariantCulture)),
-            new("STATE", transition.Value),
-        };
+        var environment = LinkVariables.Of(name, transition.IfIndex, transition.Value);
         foreach (var state in ScriptVariables.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
@@ -95,8 +90,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
 
     /// <summary>run-scripts for what no model makes (an unknown link, routes.d): LINK, LINKINDEX and STATE, the rest from the asker.</summary>
     public void RunSynthesised(string state, string name, int ifindex, ScriptObserver observer) =>
-        scripts.Enqueue(new ScriptEvent(state, name, ifindex,
-            [new("LINK", name), new("LINKINDEX", ifindex.ToString(CultureInfo.InvariantCulture)), new("STATE", state)]) { Observer = observer });
+        scripts.Enqueue(new ScriptEvent(state, name, ifindex, LinkVariables.Of(name, ifindex, state)) { Observer = observer });
 
     public void Run(ManagerTransition transition, ScriptObserver? observer = null)
     {
