@@ -17,7 +17,7 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian networkd-dispatcher
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 

@@ -14,7 +14,8 @@ public sealed class NetworkdSandbox : IDisposable
     private Process? _server;
     private PrivateBus? _serverBus;
 
-    public NetworkdSandbox(string nodeNetwork, string? peerNetwork = null)
+    /// <param name="prepare">Runs once both namespaces and eth1 exist, before networkd starts: more links, more .network files.</param>
+    public NetworkdSandbox(string nodeNetwork, string? peerNetwork = null, Action<NetworkdSandbox>? prepare = null)
     {
         Directory = new TempDirectory();
         Bus = new PrivateBus(Directory.Combine("bus"));
@@ -22,7 +23,7 @@ public sealed class NetworkdSandbox : IDisposable
         Peer = NetworkNamespace.Create();
         try
         {
-            Build(nodeNetwork, peerNetwork);
+            Build(nodeNetwork, peerNetwork, prepare);
         }
         catch
         {
@@ -32,7 +33,7 @@ public sealed class NetworkdSandbox : IDisposable
         }
     }
 
-    private void Build(string nodeNetwork, string? peerNetwork)
+    private void Build(string nodeNetwork, string? peerNetwork, Action<NetworkdSandbox>? prepare)
     {
         Peer.Ip("link add veth0 type veth peer name eth1");
         Peer.Ip($"link set eth1 netns {Node.Name}");
@@ -49,6 +50,7 @@ public sealed class NetworkdSandbox : IDisposable
             _serverBus = new PrivateBus(Directory.Combine("server-bus"));
             _server = StartNetworkd(Peer, "peer", _serverBus);
         }
+        prepare?.Invoke(this);
         StartNodeNetworkd();
     }
 
@@ -61,6 +63,9 @@ public sealed class NetworkdSandbox : IDisposable
     public string NetifDirectory => Directory.Combine("node-run", "netif");
 
     public int NetworkdPid => _networkd?.Id ?? 0;
+
+    /// <summary>Another .network file for the node's networkd (read when it starts, or on its Reload).</summary>
+    public void WriteNodeNetwork(string file, string contents) => WriteNetwork("node-network", file, contents);
 
     private void WriteNetwork(string directory, string file, string contents)
     {
