@@ -16,9 +16,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-# Debian packages: the NativeAOT link (clang, zlib), the real peers the tests drive, man (the man pages'
-# check) and curl (an example's web hook).
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl
+# Debian packages: the NativeAOT link (clang, zlib), the real peers the tests drive (networkd-dispatcher for
+# the differential test), man (the man pages' check) and curl (an example's web hook).
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl networkd-dispatcher
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 

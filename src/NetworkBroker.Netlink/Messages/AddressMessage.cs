@@ -9,6 +9,8 @@ public sealed record AddressMessage
     public const int HeaderSize = 8;
     /// <summary>IFA_F_PERMANENT: a static address; its lifetimes are "forever".</summary>
     public const uint FlagPermanent = 0x80;
+    /// <summary>IFA_F_DEPRECATED: the preferred lifetime is over; not chosen as a source any more.</summary>
+    public const uint FlagDeprecated = 0x20;
 
     private const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_LABEL = 3, IFA_BROADCAST = 4, IFA_CACHEINFO = 6, IFA_FLAGS = 8;
 

@@ -4,31 +4,42 @@ using NetworkBroker.Netlink.Messages;
 namespace NetworkBroker.Core;
 
 /// <summary>
-/// The variables networkd-dispatcher gives its scripts, so that its hooks run here unchanged: IFACE (the
-/// link), ADDR (the first IPv4 address), IP_ADDRS (IPv4 without 127.0.0.0/8) and IP6_ADDRS (IPv6 without
-/// link-local fe80::/10), space-separated in the kernel's order, and ESSID (empty: the broker does not ask
-/// the wireless stack). STATE, AdministrativeState and OperationalState are the broker's own already.
+/// The variables networkd-dispatcher gives its scripts, so that its hooks run here unchanged, with its values:
+/// it takes them from the "Address:" lines of <c>networkctl status</c>, so the addresses are taken as networkctl
+/// lists them (deprecated ones left out; IPv4 before IPv6, then by scope, global first, then by value).
+/// IFACE is the link, ADDR the first address of that list whatever it is (on a link without IPv4 that is
+/// an IPv6 address, link-local included; 127.0.0.1 on lo), IP_ADDRS its IPv4 addresses without "127.",
+/// IP6_ADDRS its IPv6 addresses without "fe80:", space-separated; ESSID is empty (the broker does not ask the
+/// wireless stack). STATE, AdministrativeState and OperationalState are the broker's own already.
 /// </summary>
 public static class NetworkdDispatcherVariables
 {
     public static IEnumerable<KeyValuePair<string, string>> Of(string link, IEnumerable<AddressMessage> addresses)
     {
-        var ipv4 = new List<string>();
-        var ipv6 = new List<string>();
-        foreach (var address in addresses)
-        {
-            if (address.Family == AddressFamily.IPv4 && address.Address.GetAddressBytes()[0] != 127)
-                ipv4.Add(address.Address.ToString());
-            else if (address.Family == AddressFamily.IPv6 && !address.Address.IsIPv6LinkLocal)
-                ipv6.Add(address.Address.ToString());
-        }
+        var listed = addresses.Where(a => (a.Flags & AddressMessage.FlagDeprecated) == 0 && a.Family is AddressFamily.IPv4 or AddressFamily.IPv6)
+            .Select(a => (a.Family, a.Scope, Bytes: a.Address.GetAddressBytes(), Text: a.Address.ToString()))
+            .OrderBy(a => a.Family == AddressFamily.IPv4 ? 0 : 1)
+            .ThenBy(a => a.Scope)
+            .ThenBy(a => a.Bytes, ByteOrder.Instance)
+            .ToList();
+        // networkd-dispatcher's own filter is on the text, not on the prefix: "127." and "fe80:".
+        var ipv4 = listed.Where(a => a.Family == AddressFamily.IPv4 && !a.Text.StartsWith("127.", StringComparison.Ordinal)).Select(a => a.Text);
+        var ipv6 = listed.Where(a => a.Family == AddressFamily.IPv6 && !a.Text.StartsWith("fe80:", StringComparison.Ordinal)).Select(a => a.Text);
         return
         [
             new("IFACE", link),
-            new("ADDR", ipv4.Count > 0 ? ipv4[0] : ""),
+            new("ADDR", listed.Count > 0 ? listed[0].Text : ""),
             new("IP_ADDRS", string.Join(' ', ipv4)),
             new("IP6_ADDRS", string.Join(' ', ipv6)),
             new("ESSID", ""),
         ];
+    }
+
+    /// <summary>memcmp of two addresses of one family: network byte order.</summary>
+    private sealed class ByteOrder : IComparer<byte[]>
+    {
+        public static readonly ByteOrder Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
     }
 }

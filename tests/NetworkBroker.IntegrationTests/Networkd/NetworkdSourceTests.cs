@@ -61,6 +61,62 @@ public class NetworkdSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task With_the_Go_projects_StateProperties_online_d_and_offline_d_run_once_per_OnlineState_change_and_no_directory_twice_per_signal()
+    {
+        string[] goSet = ["OperationalState", "AdministrativeState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
+        using var monitor = new BusMonitor(_sandbox.Bus);
+        await monitor.Listening;
+        var broker = await BrokerHarness.StartAsync(_sandbox.Node, c => c with { StateProperties = [.. goSet] }, networkd: _sandbox);
+        await using var _ = broker;
+        Install(broker);
+        foreach (var state in new[] { "online", "offline", "partial" })
+            broker.Directory.Script(state, "10-record", $"#!/bin/sh\necho \"$STATE|$LINK|$LINKINDEX|$OperationalState|$AdministrativeState|$CarrierState|$AddressState|$OnlineState||\" >> {broker.Directory.Path}/record\n");
+        var ifindex = _sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await WaitForNetworkdState(broker, ifindex, "AdministrativeState", "configured");
+        await broker.IdleAsync();
+        var (runsBefore, signalsBefore) = (Record(broker).Length, monitor.Count);
+        var states = await broker.Broker.QueryAsync(b => b.Networkd.Link(ifindex)!);
+
+        const int Flaps = 3;
+        for (var flap = 0; flap < Flaps; flap++)
+        {
+            await Flap(broker, ifindex);
+            await WaitForNetworkdState(broker, ifindex, "AdministrativeState", "configured");
+        }
+        await broker.IdleAsync();
+
+        // What networkd said, read by busctl: each signal runs the distinct new values of the selected properties
+        // it changed, in its order; the Go project ran one directory per changed property.
+        var path = global::NetworkBroker.Networkd.NetworkdBus.LinkPath(ifindex);
+        var (expected, perProperty) = (new List<string>(), 0);
+        var last = new Dictionary<string, string>(states);
+        foreach (var changed in monitor.Signals(path, signalsBefore))
+        {
+            var directories = new List<string>();
+            foreach (var (property, value) in changed)
+            {
+                if (!goSet.Contains(property) || last.GetValueOrDefault(property) == value)
+                    continue;
+                last[property] = value;
+                perProperty++;
+                if (!directories.Contains(value))
+                    directories.Add(value);
+            }
+            expected.AddRange(directories);
+        }
+        var runs = Record(broker)[runsBefore..].Select(l => l.Split('|')).Where(f => f[1] == "eth1").Select(f => f[0]).ToList();
+        Assert.Equal(expected, runs);
+        Assert.True(perProperty > expected.Count, "no signal named one directory by two properties: the test would not see a second run");
+
+        string[] online = ["online", "offline", "partial"];
+        var onlineChanges = monitor.Transitions(path, "OnlineState", signalsBefore, states.GetValueOrDefault("OnlineState"));
+        Assert.Equal(onlineChanges, runs.Where(online.Contains));
+        Assert.Equal(Flaps, runs.Count(r => r == "offline"));
+        Assert.Equal(Flaps, runs.Count(r => r == "online"));
+    }
+
+    [Fact]
     public async Task The_JSON_describes_the_link_in_the_seeds_schema()
     {
         var (broker, ifindex) = await StartRoutable();

@@ -53,6 +53,13 @@ public sealed class BusMonitor : IDisposable
             _signals.Add((root.GetProperty("path").GetString()!, data[0].GetString()!, changed));
     }
 
+    /// <summary>The properties each PropertiesChanged on <paramref name="path"/> carried, in order, from signal number <paramref name="from"/> on.</summary>
+    public List<Dictionary<string, string>> Signals(string path, int from)
+    {
+        lock (_signals)
+            return _signals.Skip(from).Where(s => s.Path == path).Select(s => s.Changed).ToList();
+    }
+
     /// <summary>The values <paramref name="property"/> took on a link's path, from signal number <paramref name="from"/> on, repeats collapsed.</summary>
     public List<string> Transitions(string path, string property, int from, string? startingValue)
     {

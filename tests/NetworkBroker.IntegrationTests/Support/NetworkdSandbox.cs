@@ -15,7 +15,8 @@ public sealed class NetworkdSandbox : IDisposable
     private Process? _server;
     private PrivateBus? _serverBus;
 
-    public NetworkdSandbox(string nodeNetwork, string? peerNetwork = null)
+    /// <param name="prepare">Runs once both namespaces and eth1 exist, before networkd starts: more links, more .network files.</param>
+    public NetworkdSandbox(string nodeNetwork, string? peerNetwork = null, Action<NetworkdSandbox>? prepare = null)
     {
         Directory = new TempDirectory();
         Bus = new PrivateBus(Directory.Combine("bus"));
@@ -23,7 +24,7 @@ public sealed class NetworkdSandbox : IDisposable
         Peer = NetworkNamespace.Create();
         try
         {
-            Build(nodeNetwork, peerNetwork);
+            Build(nodeNetwork, peerNetwork, prepare);
         }
         catch
         {
@@ -33,7 +34,7 @@ public sealed class NetworkdSandbox : IDisposable
         }
     }
 
-    private void Build(string nodeNetwork, string? peerNetwork)
+    private void Build(string nodeNetwork, string? peerNetwork, Action<NetworkdSandbox>? prepare)
     {
         Peer.Ip("link add veth0 type veth peer name eth1");
         Peer.Ip($"link set eth1 netns {Node.Name}");
@@ -50,6 +51,7 @@ public sealed class NetworkdSandbox : IDisposable
             _serverBus = new PrivateBus(Directory.Combine("server-bus"));
             _server = StartNetworkd(Peer, "peer", _serverBus);
         }
+        prepare?.Invoke(this);
         StartNodeNetworkd();
     }
 
@@ -87,6 +89,9 @@ public sealed class NetworkdSandbox : IDisposable
     }
 
     public int NetworkdPid => _networkd?.Id ?? 0;
+
+    /// <summary>Another .network file for the node's networkd (read when it starts, or on its Reload).</summary>
+    public void WriteNodeNetwork(string file, string contents) => WriteNetwork("node-network", file, contents);
 
     private void WriteNetwork(string directory, string file, string contents)
     {
