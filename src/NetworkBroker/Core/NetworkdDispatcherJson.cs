@@ -41,7 +41,6 @@ public sealed record NetworkdDispatcherLink(
 /// </summary>
 public static class NetworkdDispatcherJson
 {
-    private const uint IFA_F_DEPRECATED = 0x20;
     private static readonly string[] AddressGenerationModes = ["eui64", "none", "stable-privacy", "random"];
 
     public static string Build(NetworkdDispatcherLink d)
@@ -143,7 +142,7 @@ public static class NetworkdDispatcherJson
     /// cuts networkctl's " (DHCP4 via ...)" off.
     /// </summary>
     public static IEnumerable<string> Addresses(IEnumerable<AddressMessage> addresses) => addresses
-        .Where(a => (a.Flags & IFA_F_DEPRECATED) == 0 && a.Family is AddressFamily.IPv4 or AddressFamily.IPv6)
+        .Where(a => (a.Flags & AddressMessage.FlagDeprecated) == 0 && a.Family is AddressFamily.IPv4 or AddressFamily.IPv6)
         .Select(a => (Message: a, Bytes: a.Address.GetAddressBytes()))
         .OrderBy(a => a.Message.Family == AddressFamily.IPv4 ? 0 : 1)
         .ThenBy(a => a.Message.Scope)

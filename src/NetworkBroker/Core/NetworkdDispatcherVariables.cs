@@ -1,4 +1,3 @@
-using NetworkBroker.Netlink;
 using NetworkBroker.Netlink.Messages;
 
 namespace NetworkBroker.Core;
@@ -16,30 +15,18 @@ public static class NetworkdDispatcherVariables
 {
     public static IEnumerable<KeyValuePair<string, string>> Of(string link, IEnumerable<AddressMessage> addresses)
     {
-        var listed = addresses.Where(a => (a.Flags & AddressMessage.FlagDeprecated) == 0 && a.Family is AddressFamily.IPv4 or AddressFamily.IPv6)
-            .Select(a => (a.Family, a.Scope, Bytes: a.Address.GetAddressBytes(), Text: a.Address.ToString()))
-            .OrderBy(a => a.Family == AddressFamily.IPv4 ? 0 : 1)
-            .ThenBy(a => a.Scope)
-            .ThenBy(a => a.Bytes, ByteOrder.Instance)
-            .ToList();
+        // The order is networkctl's, as networkd-dispatcher's json lists them: one owner of that rule.
+        var listed = NetworkdDispatcherJson.Addresses(addresses).ToList();
         // networkd-dispatcher's own filter is on the text, not on the prefix: "127." and "fe80:".
-        var ipv4 = listed.Where(a => a.Family == AddressFamily.IPv4 && !a.Text.StartsWith("127.", StringComparison.Ordinal)).Select(a => a.Text);
-        var ipv6 = listed.Where(a => a.Family == AddressFamily.IPv6 && !a.Text.StartsWith("fe80:", StringComparison.Ordinal)).Select(a => a.Text);
+        var ipv4 = listed.Where(a => !a.Contains(':') && !a.StartsWith("127.", StringComparison.Ordinal));
+        var ipv6 = listed.Where(a => a.Contains(':') && !a.StartsWith("fe80:", StringComparison.Ordinal));
         return
         [
             new("IFACE", link),
-            new("ADDR", listed.Count > 0 ? listed[0].Text : ""),
+            new("ADDR", listed.Count > 0 ? listed[0] : ""),
             new("IP_ADDRS", string.Join(' ', ipv4)),
             new("IP6_ADDRS", string.Join(' ', ipv6)),
             new("ESSID", ""),
         ];
-    }
-
-    /// <summary>memcmp of two addresses of one family: network byte order.</summary>
-    private sealed class ByteOrder : IComparer<byte[]>
-    {
-        public static readonly ByteOrder Instance = new();
-
-        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
     }
 }

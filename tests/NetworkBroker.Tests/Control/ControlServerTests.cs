@@ -39,7 +39,7 @@ public class ControlServerTests : IDisposable
             {
             }
         });
-        Assert.Equal("the daemon refused: unknown request \"reboot\" (known: status, monitor)", error.Message);
+        Assert.Equal("the daemon refused: unknown request \"reboot\" (known: status, monitor, run-scripts)", error.Message);
     }
 
     [Fact]
