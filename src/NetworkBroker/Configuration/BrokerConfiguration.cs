@@ -22,6 +22,8 @@ public sealed record BrokerConfiguration
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
     public EventSources Generator { get; init; } = EventSources.SystemdNetworkd;
     public string User { get; init; } = "network-broker";
+    /// <summary>User= is written in the file: under systemd only then does it speak against the unit's User=.</summary>
+    public bool UserGiven { get; init; }
     public string DHClientLeaseFile { get; init; } = "/var/lib/dhclient/dhclient.leases";
     public TimeSpan ScriptTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool RunStartupTriggers { get; init; }
