@@ -91,22 +91,31 @@ public static class ScriptUser
         return decision.Level == Logging.LogLevel.Info ? null : "Reload: " + decision.Report;
     }
 
-    /// <summary>CapEff in words: "every capability", "no capabilities", or the names.</summary>
+    /// <summary>
+    /// CapEff in words: "no capabilities", the names of a few, or "every capability" and the names of the few
+    /// missing (a container's bounding set may lack one or two that a host's root has).
+    /// </summary>
     public static string Describe(ulong capabilities, ulong all)
     {
         if (capabilities == 0)
             return "no capabilities";
-        if (all != 0 && (capabilities & all) == all)
-            return "every capability";
+        var missing = all & ~capabilities;
+        if (all != 0 && System.Numerics.BitOperations.PopCount(missing) < System.Numerics.BitOperations.PopCount(all) / 4)
+            return missing == 0 ? "every capability" : "every capability but " + Names(missing);
+        return Names(capabilities);
+    }
+
+    private static string Names(ulong capabilities)
+    {
         var names = new List<string>();
         for (var bit = 0; bit < 64; bit++)
             if ((capabilities & (1UL << bit)) != 0)
-                names.Add(bit < Names.Length ? Names[bit] : $"capability {bit.ToString(CultureInfo.InvariantCulture)}");
+                names.Add(bit < CapabilityNames.Length ? CapabilityNames[bit] : $"capability {bit.ToString(CultureInfo.InvariantCulture)}");
         return string.Join(' ', names);
     }
 
     // linux/capability.h, in bit order.
-    private static readonly string[] Names =
+    private static readonly string[] CapabilityNames =
     [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
         "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",

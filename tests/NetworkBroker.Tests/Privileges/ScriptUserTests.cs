@@ -109,6 +109,7 @@ public class ScriptUserTests
     {
         Assert.Equal("CAP_NET_ADMIN CAP_SYS_ADMIN", ScriptUser.Describe(0x201000, All));
         Assert.Equal("every capability", ScriptUser.Describe(All, All));
+        Assert.Equal("every capability but CAP_SYS_RESOURCE", ScriptUser.Describe(All & ~(1UL << 24), All));
         Assert.Equal("no capabilities", ScriptUser.Describe(0, All));
         Assert.Equal("capability 45", ScriptUser.Describe(1UL << 45, All));
     }
