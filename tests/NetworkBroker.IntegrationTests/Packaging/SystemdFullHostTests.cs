@@ -138,6 +138,14 @@ public class SystemdFullHostTests
             machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active again");
             Assert.Equal("network-broker", machine.Property(Unit, "User"));
             Assert.Equal("disabled", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
+
+            // A broken file at start: EX_CONFIG, and no restart at all (RestartPreventExitStatus=78).
+            machine.Sh($"printf '[System]\\nLogLevel = \"loud\"\\n' > {Toml}");
+            machine.Sh($"systemctl restart {Unit} || true");
+            Thread.Sleep(3000); // three times RestartSec=
+            Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
+            Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
+            Assert.Equal("0", machine.Property(Unit, "NRestarts"));
         }
     }
 
