@@ -23,9 +23,10 @@ public class DebianPackageTests : IDisposable
         Assert.True(File.Exists(deb), deb);
 
         // The control file and the contents.
-        var fields = Shell.Run("dpkg-deb", "-f", deb, "Package", "Architecture", "Depends");
+        var fields = Shell.Run("dpkg-deb", "-f", deb, "Package", "Architecture", "Depends", "Recommends");
         Assert.Contains("Package: network-broker", fields);
         Assert.Contains("Depends: libc6 (>= 2.34), systemd", fields);
+        Assert.Contains("Recommends: iproute2, dbus, polkitd", fields);
         var contents = Shell.Run("dpkg-deb", "-c", deb);
         foreach (var path in new[]
                  {
@@ -33,8 +34,10 @@ public class DebianPackageTests : IDisposable
                      "./etc/network-broker/network-broker.toml", "./etc/iproute2/rt_protos.d/network-broker.conf", "./etc/network-broker/routable.d/",
                      "./usr/share/man/man8/network-broker.8.gz", "./usr/share/man/man5/network-broker.toml.5.gz",
                      "./usr/share/doc/network-broker/copyright", "./usr/share/doc/network-broker/changelog.Debian.gz",
+                     "./usr/share/polkit-1/rules.d/50-network-broker.rules", "./usr/lib/network-broker/full-host.conf",
                  })
             Assert.Contains(path, contents);
+        Assert.Matches(@"-rwxr-xr-x root/root .* \./usr/lib/network-broker/full-host\n", contents);
         Assert.All(contents.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Contains(" root/root ", line));
         Assert.Equal("/etc/network-broker/network-broker.toml\n/etc/iproute2/rt_protos.d/network-broker.conf",
             Shell.Run("/bin/sh", "-c", $"dpkg-deb --ctrl-tarfile {deb} | tar -xOf - ./conffiles").Trim());
