@@ -14,6 +14,7 @@ namespace NetworkBroker.Privileges;
 /// before Main (the seed's in-process drop left 11 of 12 threads and every script as uid 0). The
 /// capabilities are made ambient so that scripts (ip rule, ...) get them too. Under systemd the unit's
 /// User= and AmbientCapabilities= do the same and the daemon starts unprivileged: nothing to do then.
+/// Whether to change user at all is <see cref="ScriptUser.Decide"/>'s (the unit decides under systemd).
 /// </summary>
 public static unsafe class PrivilegeDrop
 {

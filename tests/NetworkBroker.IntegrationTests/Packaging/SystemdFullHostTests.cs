@@ -63,90 +63,88 @@ public class SystemdFullHostTests
 
     private static void Run(SystemdMachine machine)
     {
-        {
-            machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
-            machine.Sh("ip link add nbeth0 type veth peer name nbeth1 && ip link set nbeth0 up && ip link set nbeth1 up");
-            var uid = machine.Run("id", "-u", "network-broker").Trim();
-            Assert.Contains($"Scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN: systemd started the daemon as network-broker (the unit's User=); " +
-                            "hooks that need the whole host (restart services, write /etc or /var) need the full-host switch: /usr/lib/network-broker/full-host enable",
-                Journal(machine));
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
+        machine.Sh("ip link add nbeth0 type veth peer name nbeth1 && ip link set nbeth0 up && ip link set nbeth1 up");
+        var uid = machine.Run("id", "-u", "network-broker").Trim();
+        Assert.Contains($"Scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN: systemd started the daemon as network-broker (the unit's User=); " +
+                        "hooks that need the whole host (restart services, write /etc or /var) need the full-host switch: /usr/lib/network-broker/full-host enable",
+            Journal(machine));
 
-            // Least privilege: the first three fail, each with its reason in the journal beside the script; the others work.
-            var dummy = machine.Property("nbtest-dummy.service", "MainPID");
-            var record = Trigger(machine, "198.51.100.0/24");
-            Assert.Equal(["10-restart failed", "20-etc failed", "30-varlog failed", "40-route ok", "50-ethtool ok"], record);
-            var log = Journal(machine);
-            Assert.Contains("routes.d/10-restart failed: exit status 1", log);
-            Assert.Contains("routes.d/20-etc failed: exit status 2", log);
-            Assert.Contains("Failed to try-restart nbtest-dummy.service: Interactive authentication required", log);
-            Assert.Matches(@"nbtest-hook\.conf: (Read-only file system|Permission denied)", log);
-            Assert.Matches(@"nbtest-hook\.log: (Read-only file system|Permission denied)", log);
-            Assert.Equal(dummy, machine.Property("nbtest-dummy.service", "MainPID"));
-            Assert.Contains("203.0.113.0/24 dev lo", machine.Run("ip", "route", "show", "203.0.113.0/24"));
-            Assert.Contains("tx-checksumming: off", machine.Run("ethtool", "-k", "nbeth0"));
+        // Least privilege: the first three fail, each with its reason in the journal beside the script; the others work.
+        var dummy = machine.Property("nbtest-dummy.service", "MainPID");
+        var record = Trigger(machine, "198.51.100.0/24");
+        Assert.Equal(["10-restart failed", "20-etc failed", "30-varlog failed", "40-route ok", "50-ethtool ok"], record);
+        var log = Journal(machine);
+        Assert.Contains("routes.d/10-restart failed: exit status 1", log);
+        Assert.Contains("routes.d/20-etc failed: exit status 2", log);
+        Assert.Contains("Failed to try-restart nbtest-dummy.service: Interactive authentication required", log);
+        Assert.Matches(@"nbtest-hook\.conf: (Read-only file system|Permission denied)", log);
+        Assert.Matches(@"nbtest-hook\.log: (Read-only file system|Permission denied)", log);
+        Assert.Equal(dummy, machine.Property("nbtest-dummy.service", "MainPID"));
+        Assert.Contains("203.0.113.0/24 dev lo", machine.Run("ip", "route", "show", "203.0.113.0/24"));
+        Assert.Contains("tx-checksumming: off", machine.Run("ethtool", "-k", "nbeth0"));
 
-            // User = "root" in the file cannot take effect under this unit: said at reload (not "at the next restart") and at start.
-            machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"root\"/' {Toml}");
-            machine.Run("systemctl", "reload", Unit);
-            log = Journal(machine);
-            Assert.Contains($"Reload: User = \"root\" in {Toml} cannot take effect: systemd started the daemon as network-broker (the unit's User=), " +
-                            $"and only a daemon started as root can change user; scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN; " +
-                            "to run hooks as root, enable the full-host switch: /usr/lib/network-broker/full-host enable", log);
-            Assert.DoesNotContain("takes effect at the next restart", log);
-            machine.Run("systemctl", "restart", Unit);
-            machine.WaitFor(() => Journal(machine).Contains($"User = \"root\" in {Toml} cannot take effect"), "the warning at start");
+        // User = "root" in the file cannot take effect under this unit: said at reload (not "at the next restart") and at start.
+        machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"root\"/' {Toml}");
+        machine.Run("systemctl", "reload", Unit);
+        log = Journal(machine);
+        Assert.Contains($"Reload: User = \"root\" in {Toml} cannot take effect: systemd started the daemon as network-broker (the unit's User=), " +
+                        $"and only a daemon started as root can change user; scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN; " +
+                        "to run hooks as root, enable the full-host switch: /usr/lib/network-broker/full-host enable", log);
+        Assert.DoesNotContain("takes effect at the next restart", log);
+        machine.Run("systemctl", "restart", Unit);
+        machine.WaitFor(() => Journal(machine).Contains($"User = \"root\" in {Toml} cannot take effect"), "the warning at start");
 
-            // The switch: one command; all five hooks work, as root with every capability.
-            machine.Sh($"sed -i '/^User/d' {Toml}");
-            Assert.Contains("full-host enabled", machine.Run("/usr/lib/network-broker/full-host", "enable"));
-            machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active as root");
-            Assert.Equal("enabled (/etc/systemd/system/network-broker.service.d/50-full-host.conf)", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
-            Assert.Equal("root", machine.Property(Unit, "User"));
-            // (A test machine's bounding set may lack a capability or two that the host's root has: named after "but".)
-            machine.WaitFor(() => System.Text.RegularExpressions.Regex.IsMatch(Journal(machine),
-                $"Scripts run as root with every capability( but [A-Z_ ]+)?: systemd started the daemon as root \\(the unit's User=\\) and User= is not set in {Toml}"), "the start line as root");
-            machine.Run("ethtool", "-K", "nbeth0", "tx", "on");
-            machine.Run("ip", "route", "del", "203.0.113.0/24");
-            record = Trigger(machine, "198.51.101.0/24");
-            Assert.Equal(["10-restart ok", "20-etc ok", "30-varlog ok", "40-route ok", "50-ethtool ok"], record);
-            Assert.NotEqual(dummy, machine.Property("nbtest-dummy.service", "MainPID"));
-            Assert.Equal("198.51.101.0/24", machine.Run("cat", "/etc/nbtest-hook.conf").Trim());
-            Assert.Equal("198.51.101.0/24", machine.Run("cat", "/var/log/nbtest-hook.log").Trim());
-            Assert.Contains("203.0.113.0/24 dev lo", machine.Run("ip", "route", "show", "203.0.113.0/24"));
-            Assert.Contains("tx-checksumming: off", machine.Run("ethtool", "-k", "nbeth0"));
+        // The switch: one command; all five hooks work, as root with every capability.
+        machine.Sh($"sed -i '/^User/d' {Toml}");
+        Assert.Contains("full-host enabled", machine.Run("/usr/lib/network-broker/full-host", "enable"));
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active as root");
+        Assert.Equal("enabled (/etc/systemd/system/network-broker.service.d/50-full-host.conf)", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
+        Assert.Equal("root", machine.Property(Unit, "User"));
+        // (A test machine's bounding set may lack a capability or two that the host's root has: named after "but".)
+        machine.WaitFor(() => System.Text.RegularExpressions.Regex.IsMatch(Journal(machine),
+            $"Scripts run as root with every capability( but [A-Z_ ]+)?: systemd started the daemon as root \\(the unit's User=\\) and User= is not set in {Toml}"), "the start line as root");
+        machine.Run("ethtool", "-K", "nbeth0", "tx", "on");
+        machine.Run("ip", "route", "del", "203.0.113.0/24");
+        record = Trigger(machine, "198.51.101.0/24");
+        Assert.Equal(["10-restart ok", "20-etc ok", "30-varlog ok", "40-route ok", "50-ethtool ok"], record);
+        Assert.NotEqual(dummy, machine.Property("nbtest-dummy.service", "MainPID"));
+        Assert.Equal("198.51.101.0/24", machine.Run("cat", "/etc/nbtest-hook.conf").Trim());
+        Assert.Equal("198.51.101.0/24", machine.Run("cat", "/var/log/nbtest-hook.log").Trim());
+        Assert.Contains("203.0.113.0/24 dev lo", machine.Run("ip", "route", "show", "203.0.113.0/24"));
+        Assert.Contains("tx-checksumming: off", machine.Run("ethtool", "-k", "nbeth0"));
 
-            // A drop-in that empties the bounding set: User= unset, the daemon runs as root without capabilities and says so;
-            // User= set, it cannot change user: exit 78, and systemd does not restart it.
-            machine.Sh("printf '[Service]\\nCapabilityBoundingSet=\\n' > /etc/systemd/system/network-broker.service.d/60-empty.conf && systemctl daemon-reload");
-            machine.Run("systemctl", "restart", Unit);
-            machine.WaitFor(() => Journal(machine).Contains("Scripts run as root with no capabilities"), "the start line without capabilities");
-            Assert.Equal("active", machine.Property(Unit, "ActiveState"));
-            Assert.Equal("0", machine.Property(Unit, "NRestarts"));
-            machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"network-broker\"/' {Toml}");
-            machine.Sh($"systemctl restart {Unit} || true");
-            Thread.Sleep(3000); // three times RestartSec=: long enough for a restart loop to show
-            Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
-            Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
-            Assert.Equal("0", machine.Property(Unit, "NRestarts"));
-            Assert.Contains("Cannot become network-broker", Journal(machine));
-            Assert.DoesNotContain("setresuid failed", Journal(machine));
+        // A drop-in that empties the bounding set: User= unset, the daemon runs as root without capabilities and says so;
+        // User= set, it cannot change user: exit 78, and systemd does not restart it.
+        machine.Sh("printf '[Service]\\nCapabilityBoundingSet=\\n' > /etc/systemd/system/network-broker.service.d/60-empty.conf && systemctl daemon-reload");
+        machine.Run("systemctl", "restart", Unit);
+        machine.WaitFor(() => Journal(machine).Contains("Scripts run as root with no capabilities"), "the start line without capabilities");
+        Assert.Equal("active", machine.Property(Unit, "ActiveState"));
+        Assert.Equal("0", machine.Property(Unit, "NRestarts"));
+        machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"network-broker\"/' {Toml}");
+        machine.Sh($"systemctl restart {Unit} || true");
+        Thread.Sleep(3000); // three times RestartSec=: long enough for a restart loop to show
+        Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
+        Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
+        Assert.Equal("0", machine.Property(Unit, "NRestarts"));
+        Assert.Contains("Cannot become network-broker", Journal(machine));
+        Assert.DoesNotContain("setresuid failed", Journal(machine));
 
-            // Off again: least privilege.
-            machine.Sh("rm /etc/systemd/system/network-broker.service.d/60-empty.conf");
-            Assert.Contains("full-host disabled", machine.Run("/usr/lib/network-broker/full-host", "disable"));
-            machine.Run("systemctl", "restart", Unit);
-            machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active again");
-            Assert.Equal("network-broker", machine.Property(Unit, "User"));
-            Assert.Equal("disabled", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
+        // Off again: least privilege.
+        machine.Sh("rm /etc/systemd/system/network-broker.service.d/60-empty.conf");
+        Assert.Contains("full-host disabled", machine.Run("/usr/lib/network-broker/full-host", "disable"));
+        machine.Run("systemctl", "restart", Unit);
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active again");
+        Assert.Equal("network-broker", machine.Property(Unit, "User"));
+        Assert.Equal("disabled", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
 
-            // A broken file at start: EX_CONFIG, and no restart at all (RestartPreventExitStatus=78).
-            machine.Sh($"printf '[System]\\nLogLevel = \"loud\"\\n' > {Toml}");
-            machine.Sh($"systemctl restart {Unit} || true");
-            Thread.Sleep(3000); // three times RestartSec=
-            Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
-            Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
-            Assert.Equal("0", machine.Property(Unit, "NRestarts"));
-        }
+        // A broken file at start: EX_CONFIG, and no restart at all (RestartPreventExitStatus=78).
+        machine.Sh($"printf '[System]\\nLogLevel = \"loud\"\\n' > {Toml}");
+        machine.Sh($"systemctl restart {Unit} || true");
+        Thread.Sleep(3000); // three times RestartSec=
+        Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
+        Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
+        Assert.Equal("0", machine.Property(Unit, "NRestarts"));
     }
 
     /// <summary>Adds a route that the hooks act on and returns whether each one's command succeeded, in order.</summary>
