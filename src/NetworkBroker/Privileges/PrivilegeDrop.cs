@@ -24,8 +24,30 @@ public static unsafe class PrivilegeDrop
     private const ulong CapNetAdmin = 1UL << 12;
 
     /// <summary>How this process was started (<see cref="ScriptUser"/> decides from it).</summary>
-    public static StartedAs Current() => new(Libc.geteuid(), Environment.UserName, EffectiveCapabilities(),
-        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")), Environment.GetEnvironmentVariable(Marker) == "1");
+    public static StartedAs Current() => new(Libc.geteuid(), Environment.UserName, EffectiveCapabilities(), StartedBySystemd(),
+        Environment.GetEnvironmentVariable(Marker) == "1");
+
+    /// <summary>
+    /// A service's main process: systemd (PID 1) is the parent and INVOCATION_ID is set. Either alone is not
+    /// enough: every descendant of a service inherits INVOCATION_ID (a test runner that is itself a service),
+    /// and an orphan has PID 1 as parent too.
+    /// </summary>
+    private static bool StartedBySystemd()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")))
+            return false;
+        try
+        {
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 1 && fields[1] == "1";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Who runs the scripts under this configuration, started as this process was, and the line that says so.</summary>
     public static ScriptUserDecision Decide(BrokerConfiguration config) =>

@@ -6,7 +6,7 @@ namespace NetworkBroker.Privileges;
 /// <param name="Uid">The effective uid now.</param>
 /// <param name="UserName">That uid's name.</param>
 /// <param name="Capabilities">CapEff now.</param>
-/// <param name="UnderSystemd">Started by systemd as a service (INVOCATION_ID is set): the unit's User= chose the user.</param>
+/// <param name="UnderSystemd">Started by systemd as a service's main process: the unit's User= chose the user.</param>
 /// <param name="Reexecuted">This process is the daemon re-executed as User= by <see cref="PrivilegeDrop"/>: it was started as root.</param>
 public readonly record struct StartedAs(uint Uid, string UserName, ulong Capabilities, bool UnderSystemd, bool Reexecuted);
 
