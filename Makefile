@@ -16,8 +16,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-# Debian packages: the NativeAOT link (clang, zlib) and the real peers the tests drive.
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian polkitd ethtool
+# Debian packages: the NativeAOT link (clang, zlib), the real peers the tests drive, man (the man pages'
+# check), curl (an example's web hook), polkitd and ethtool (the package's tests under systemd).
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl polkitd ethtool
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
@@ -25,14 +26,10 @@ STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
 all: build
 
-# Installs the missing Debian packages (root only; the callers below make sure of that).
+# Installs the missing Debian packages on one line of progress, apt's output in out/apt.log (root only;
+# the callers below make sure of that).
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing: $$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "need root to install $$missing (run: sudo make deps)" >&2; exit 1; fi; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@./scripts/install-packages.sh $(CURDIR)/out/apt.log $(APT_PACKAGES)
 
 build: bin/network-broker
 
@@ -42,19 +39,29 @@ bin/network-broker: $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/nul
 	@mkdir -p bin && cp out/publish/network-broker bin/network-broker
 	@ls -l bin/network-broker
 
+# Every test project (TEST_FILTER= narrows them: dotnet test's --filter), results in TestResults/*.trx, then
+# the line "N passed, N failed" over all of them (scripts/test-totals.sh), whose exit status is the verdict.
+RUN_TESTS = rm -rf TestResults; \
+	$(DOTNET) test NetworkBroker.sln -c $(CONFIG) --nologo --logger "trx" --logger "console;verbosity=normal" \
+	  --results-directory TestResults $(if $(TEST_FILTER),--filter '$(TEST_FILTER)'); \
+	./scripts/test-totals.sh TestResults $$?
+
+# Ends with the totals line and fails when a test did; when a step before the tests fails (packages,
+# build), the line still ends it, with nothing counted. The tests run in this make, not a sub-make, so a
+# failure adds one line of make's own after the totals, not two.
 test:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory test; fi; \
-	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && \
-	NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker $(MAKE) --no-print-directory unit-test
+	if $(MAKE) --no-print-directory deps && { $(MAKE) --no-print-directory -q build || $(MAKE) --no-print-directory build; }; then \
+	  export NETWORK_BROKER_BIN=$(CURDIR)/bin/network-broker; $(RUN_TESTS); \
+	else rm -rf TestResults; ./scripts/test-totals.sh TestResults 1; fi
 
-# Runs every test project; results land in TestResults/*.trx (read by .ci/run for the totals).
+# The tests alone, against the JIT build (NETWORK_BROKER_BIN, when set, points them at a native binary).
 unit-test:
-	@rm -rf TestResults
-	$(DOTNET) test NetworkBroker.sln -c $(CONFIG) --nologo --logger "trx" --logger "console;verbosity=normal" --results-directory TestResults
+	@$(RUN_TESTS)
 
 demo:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory demo; fi; \
-	$(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory build && ./demo/run-demo.sh
+	$(MAKE) --no-print-directory deps && { $(MAKE) --no-print-directory -q build || $(MAKE) --no-print-directory build; } && ./demo/run-demo.sh
 
 install: bin/network-broker
 	install -D -m 0755 bin/network-broker $(DESTDIR)$(PREFIX)/bin/network-broker
@@ -69,6 +76,11 @@ install: bin/network-broker
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
 	install -D -m 0644 packaging/man/network-broker.8 $(DESTDIR)$(PREFIX)/share/man/man8/network-broker.8
 	install -D -m 0644 packaging/man/network-broker.toml.5 $(DESTDIR)$(PREFIX)/share/man/man5/network-broker.toml.5
+	install -D -m 0644 packaging/bash-completion/network-broker $(DESTDIR)$(PREFIX)/share/bash-completion/completions/network-broker
+	@find examples -type f | LC_ALL=C sort | while read -r f; do \
+	  echo "install -D -m 0755 $$f $(DESTDIR)$(PREFIX)/share/doc/network-broker/$$f"; \
+	  install -D -m 0755 "$$f" "$(DESTDIR)$(PREFIX)/share/doc/network-broker/$$f" || exit 1; \
+	done
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml ]; then \
 	  install -m 0644 packaging/network-broker.toml $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml; \
 	else echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/network-broker/network-broker.toml"; fi

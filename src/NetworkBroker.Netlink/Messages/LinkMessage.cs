@@ -45,7 +45,8 @@ public sealed record LinkMessage
         IFLA_MASTER = 10, IFLA_TXQLEN = 13, IFLA_OPERSTATE = 16, IFLA_LINKINFO = 18, IFLA_IFALIAS = 20,
         IFLA_STATS64 = 23, IFLA_GROUP = 27, IFLA_PROMISCUITY = 30, IFLA_NUM_TX_QUEUES = 31, IFLA_NUM_RX_QUEUES = 32,
         IFLA_CARRIER = 33, IFLA_GSO_MAX_SEGS = 40, IFLA_GSO_MAX_SIZE = 41, IFLA_PROP_LIST = 52, IFLA_ALT_IFNAME = 53,
-        IFLA_PERM_ADDRESS = 54, IFLA_INFO_KIND = 1;
+        IFLA_PERM_ADDRESS = 54, IFLA_INFO_KIND = 1, IFLA_QDISC = 6, IFLA_AF_SPEC = 26, IFLA_MIN_MTU = 50, IFLA_MAX_MTU = 51,
+        AF_INET6 = 10, IFLA_INET6_ADDR_GEN_MODE = 8;
 
     public int Index { get; init; }
     /// <summary>ARPHRD_* (1 = ether, 772 = loopback).</summary>
@@ -72,6 +73,13 @@ public sealed record LinkMessage
     public uint GsoMaxSegments { get; init; }
     public uint Group { get; init; }
     public bool? Carrier { get; init; }
+    /// <summary>IFLA_MIN_MTU and IFLA_MAX_MTU: the MTUs the driver accepts (0: not said).</summary>
+    public uint MinMtu { get; init; }
+    public uint MaxMtu { get; init; }
+    /// <summary>IFLA_QDISC: the root queueing discipline ("noqueue", "fq_codel", ...).</summary>
+    public string? Qdisc { get; init; }
+    /// <summary>IFLA_INET6_ADDR_GEN_MODE: how the IPv6 link-local address is made (0 eui64, 1 none, 2 stable-privacy, 3 random).</summary>
+    public byte? IPv6AddressGenerationMode { get; init; }
 
     public static LinkMessage Decode(ReadOnlySpan<byte> payload)
     {
@@ -80,7 +88,9 @@ public sealed record LinkMessage
         // Collected in locals and built once: a `with` per attribute would copy the whole record each time.
         byte[]? hardwareAddress = null, broadcast = null, permanentAddress = null;
         string name = "";
-        string? kind = null, alias = null;
+        string? kind = null, alias = null, qdisc = null;
+        byte? addrGenMode = null;
+        uint minMtu = 0, maxMtu = 0;
         uint mtu = 0, txQueueLength = 0, group = 0, promiscuity = 0, txQueues = 0, rxQueues = 0, gsoMaxSize = 0, gsoMaxSegments = 0;
         int master = 0, parent = 0;
         var operState = OperState.Unknown;
@@ -111,6 +121,21 @@ public sealed record LinkMessage
                 case IFLA_CARRIER: carrier = attributes.Byte() != 0; break;
                 case IFLA_GSO_MAX_SEGS: gsoMaxSegments = attributes.UInt32(); break;
                 case IFLA_GSO_MAX_SIZE: gsoMaxSize = attributes.UInt32(); break;
+                case IFLA_MIN_MTU: minMtu = attributes.UInt32(); break;
+                case IFLA_MAX_MTU: maxMtu = attributes.UInt32(); break;
+                case IFLA_QDISC: qdisc = attributes.String(); break;
+                case IFLA_AF_SPEC:
+                    var families = attributes.Nested();
+                    while (families.Next())
+                    {
+                        if (families.Type != AF_INET6)
+                            continue;
+                        var inet6 = families.Nested();
+                        while (inet6.Next())
+                            if (inet6.Type == IFLA_INET6_ADDR_GEN_MODE)
+                                addrGenMode = inet6.Byte();
+                    }
+                    break;
                 case IFLA_LINKINFO:
                     var info = attributes.Nested();
                     while (info.Next())
@@ -134,7 +159,7 @@ public sealed record LinkMessage
             PermanentAddress = permanentAddress, OperState = operState, Master = master, ParentIndex = parent, Kind = kind,
             AlternativeNames = altNames?.ToImmutable() ?? [], Alias = alias, Statistics = statistics, Promiscuity = promiscuity,
             TxQueues = txQueues, RxQueues = rxQueues, GsoMaxSize = gsoMaxSize, GsoMaxSegments = gsoMaxSegments, Group = group,
-            Carrier = carrier,
+            Carrier = carrier, MinMtu = minMtu, MaxMtu = maxMtu, Qdisc = qdisc, IPv6AddressGenerationMode = addrGenMode,
         };
     }
 

@@ -14,11 +14,14 @@ public static class CommandHelp
             Usage: network-broker check-config [--config FILE] [--quiet]
 
             Validates the configuration as the daemon would at start (every key, its value, and that User=
-            exists when run as root), then prints the effective configuration.
+            exists when run as root), with its drop-ins FILE.d/*.toml read after it in lexical order, then
+            prints the effective configuration, each key followed by the file and line that set it. Old idioms
+            (a bare prefix such as "ens" in Links=) are warnings on stderr; they do not fail.
 
             Options:
               -c, --config FILE   the file to check (default /etc/network-broker/network-broker.toml)
-              -q, --quiet         print nothing when the file is valid (the unit's ExecReload= uses it)
+              -q, --quiet         print nothing, not even warnings, when the file is valid (the unit's
+                                  ExecReload= uses it; the daemon logs the warnings when it reloads)
 
             Exit status: 0 when the daemon would accept the file, 1 with one line per problem
             (FILE:LINE: [Section] Key: what is wrong), 2 for a bad command line.

@@ -3,19 +3,27 @@ using NetworkBroker.Configuration;
 
 namespace NetworkBroker.Commands;
 
-/// <summary><c>network-broker check-config</c>: validates the file and prints the effective configuration.</summary>
+/// <summary>
+/// <c>network-broker check-config</c>: validates the file and its drop-ins, prints the warnings (on stderr) and the
+/// effective configuration with the file that set each key.
+/// </summary>
 public static class CheckConfigCommand
 {
     public static int Run(CommandLine command)
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon: true, command.ConfigGiven);
+            var loaded = ConfigurationLoader.Read(command.ConfigPath, Environment.GetEnvironmentVariable, forDaemon: true, command.ConfigGiven);
+            // Quiet is for ExecReload=: the daemon logs the warnings itself when it reloads.
             if (command.Quiet)
                 return ExitCodes.Success;
-            if (!exists)
-                Console.Out.WriteLine($"# {command.ConfigPath} does not exist: the defaults apply");
-            Console.Out.Write(ConfigurationFormatter.Format(config));
+            foreach (var warning in loaded.Warnings)
+                Console.Error.WriteLine($"warning: {warning}");
+            if (!loaded.MainFileExists)
+                Console.Out.WriteLine(loaded.DropIns.IsEmpty
+                    ? $"# {command.ConfigPath} does not exist: the defaults apply"
+                    : $"# {command.ConfigPath} does not exist: the defaults apply, then its drop-ins");
+            Console.Out.Write(ConfigurationFormatter.Format(loaded));
             return ExitCodes.Success;
         }
         catch (ConfigurationException e)

@@ -58,7 +58,9 @@ public static class DaemonCommand
         var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
         await using var scripts = new ScriptDispatcher(runner, log);
         await using var resolver = config.UseDNS || config.UseDomain || config.UseHostname ? new ResolverPusher(DBusAddress.SystemBus, log) : null;
-        var broker = new Broker(config, log, scripts, resolver: resolver);
+        // Kept across restarts in the runtime directory: a restart runs only what changed while stopped.
+        var memory = new StateMemory(RuntimeDirectory.Path, StateMemory.CurrentBootId(), log);
+        var broker = new Broker(config, log, scripts, resolver: resolver, memory: memory);
         var started = DateTime.UtcNow;
         var monitors = new MonitorHub();
         using var systemd = new SystemdNotifier();
@@ -118,10 +120,9 @@ public static class DaemonCommand
             loop = broker.RunAsync(cancel.Token);
             kernel.Start();
             log.Debug($"rtnetlink receive buffer: {kernel.ReceiveBufferSize} bytes");
-            using var dhclient = config.Generator.HasFlag(EventSources.DHClient)
-                ? new DhclientSource(broker.Events, log, config.DHClientLeaseFile)
-                : null;
-            dhclient?.Start();
+            using var dhclient = new Disposables(config.Generator.HasFlag(EventSources.DHClient)
+                ? DhclientSource.ForEach(config.DHClientLeaseFiles, broker.Events, log)
+                : []);
             networkdSource = config.Generator.HasFlag(EventSources.SystemdNetworkd) ? new NetworkdSource(broker.Events, log, DBusAddress.SystemBus) : null;
             var networkd = networkdSource?.RunAsync(cancel.Token) ?? Task.CompletedTask;
 
@@ -170,7 +171,9 @@ public static class DaemonCommand
                         systemd.Notify($"RELOADING=1\nMONOTONIC_USEC={Environment.TickCount64 * 1000}");
                         try
                         {
-                            var reloaded = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out _, forDaemon: true, command.ConfigGiven);
+                            var loaded = ConfigurationLoader.Read(command.ConfigPath, Environment.GetEnvironmentVariable, forDaemon: true, command.ConfigGiven);
+                            Startup.LogReading(loaded, log);
+                            var reloaded = loaded.Config;
                             runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
                             await broker.ReloadAsync(reloaded);
                             if (Privileges.ScriptUser.OnReload(reloaded.User, reloaded.UserGiven, reloaded.Path, Privileges.PrivilegeDrop.Current(), startedAsRoot,
@@ -219,6 +222,7 @@ public static class DaemonCommand
         if (scripts.Statistics.Running > 0)
             log.Info($"Waiting for {scripts.Statistics.Running} running script event(s) to finish");
         await scripts.DisposeAsync();
+        await memory.StopAsync(scripts.NotRun.Where(e => e.State != RoutesScripts.State).Select(e => (e.Link, e.IfIndex)));
         log.Info("Stopped");
         return ExitCodes.Success;
 
@@ -252,6 +256,15 @@ public static class DaemonCommand
         {
             context.Cancel = true;
             stop.TrySetResult(context.Signal);
+        }
+    }
+
+    private sealed class Disposables(IReadOnlyList<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+                item.Dispose();
         }
     }
 }

@@ -14,10 +14,13 @@ internal static class Startup
     {
         try
         {
-            var config = ConfigurationLoader.Load(command.ConfigPath, Environment.GetEnvironmentVariable, out var exists, forDaemon, command.ConfigGiven);
+            var loaded = ConfigurationLoader.Read(command.ConfigPath, Environment.GetEnvironmentVariable, forDaemon, command.ConfigGiven);
+            var config = loaded.Config;
             var log = Logger.ToStandardError(config.LogLevel, config.LogFormat);
-            if (!exists)
-                log.Info($"{command.ConfigPath} does not exist: using the defaults");
+            if (!loaded.MainFileExists)
+                log.Info($"{command.ConfigPath} does not exist: using the defaults{(loaded.DropIns.IsEmpty ? "" : ", then its drop-ins")}");
+            if (forDaemon)
+                LogReading(loaded, log);
             return (config, log);
         }
         catch (ConfigurationException e)
@@ -27,6 +30,15 @@ internal static class Startup
                 log.Fatal(error.ToString());
             return null;
         }
+    }
+
+    /// <summary>The drop-ins read and the warnings, at start and at every reload.</summary>
+    public static void LogReading(LoadedConfiguration loaded, Logger log)
+    {
+        if (!loaded.DropIns.IsEmpty)
+            log.Info($"Configuration drop-ins: {string.Join(' ', loaded.DropIns.Select(PeerText.Excerpt))}");
+        foreach (var warning in loaded.Warnings)
+            log.Warn($"Configuration: {warning}");
     }
 
     public static ScriptRunnerOptions ScriptOptions(BrokerConfiguration config) => new()

@@ -24,7 +24,15 @@ public sealed record BrokerConfiguration
     public string User { get; init; } = "network-broker";
     /// <summary>User= is written in the file: under systemd only then does it speak against the unit's User=.</summary>
     public bool UserGiven { get; init; }
-    public string DHClientLeaseFile { get; init; } = "/var/lib/dhclient/dhclient.leases";
+    /// <summary>
+    /// dhclient's lease files, space-separated paths with a glob allowed in the file name. The default covers
+    /// Debian and Ubuntu (/var/lib/dhcp) and Red Hat and Photon OS (/var/lib/dhclient).
+    /// </summary>
+    public string DHClientLeaseFile { get; init; } = DefaultLeaseFiles;
+
+    public const string DefaultLeaseFiles = "/var/lib/dhcp/dhclient*.leases /var/lib/dhclient/*.leases";
+
+    public IReadOnlyList<string> DHClientLeaseFiles => DHClientLeaseFile.Split(' ', StringSplitOptions.RemoveEmptyEntries);
     public TimeSpan ScriptTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public bool RunStartupTriggers { get; init; }
     /// <summary>ScriptDirectories= as written; null: the default (<see cref="ScriptRoots"/>).</summary>
@@ -37,6 +45,7 @@ public sealed record BrokerConfiguration
     public bool UseDomain { get; init; }
     public bool UseHostname { get; init; }
     public bool EmitJSON { get; init; } = true;
+    public bool EmitNetworkdDispatcherJSON { get; init; }
     public uint RouteTableBase { get; init; } = DefaultRouteTableBase;
     public uint RoutingPolicyRulePriority { get; init; } = DefaultRoutingPolicyRulePriority;
     public bool RemoveRulesOnStop { get; init; }

@@ -7,35 +7,59 @@ namespace NetworkBroker.Configuration;
 /// <summary>Renders the effective configuration as TOML that the loader reads back to the same value.</summary>
 public static class ConfigurationFormatter
 {
-    public static string Format(BrokerConfiguration config)
+    public static string Format(BrokerConfiguration config) => Format(config, null, []);
+
+    /// <summary>With the drop-ins read and, after each key a file or the environment set, "# from FILE:LINE".</summary>
+    public static string Format(LoadedConfiguration loaded) => Format(loaded.Config, loaded.Origins, loaded.DropIns);
+
+    private static string Format(BrokerConfiguration config, IReadOnlyDictionary<string, ConfigurationOrigin>? origins, IReadOnlyList<string> dropIns)
     {
         var text = new StringBuilder();
         text.Append("# effective configuration of ").Append(config.Path).Append('\n');
+        foreach (var dropIn in dropIns)
+            text.Append("#   and its drop-in ").Append(Comment(dropIn)).Append('\n');
+        if (origins is not null)
+            text.Append("# a key without \"# from\" has its default\n");
+        var section = "System";
+        void Key(string key, string value)
+        {
+            text.Append(key).Append(" = ").Append(value);
+            if (origins?.GetValueOrDefault(LoadedConfiguration.KeyName(section, key)) is { } origin)
+                text.Append("  # from ").Append(Comment(origin.ToString()));
+            text.Append('\n');
+        }
+
         text.Append("[System]\n");
-        Key(text, "LogLevel", Quote(config.LogLevel.Name()));
-        Key(text, "LogFormat", Quote(config.LogFormat.Name()));
-        Key(text, "Generator", Quote(EventSourceNames.Format(config.Generator)));
-        Key(text, "User", Quote(config.User));
-        Key(text, "DHClientLeaseFile", Quote(config.DHClientLeaseFile));
-        Key(text, "ScriptTimeoutSec", ((long)config.ScriptTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture));
-        Key(text, "RunStartupTriggers", Bool(config.RunStartupTriggers));
-        Key(text, "ScriptDirectories", Quote(string.Join(' ', config.ScriptRoots)));
+        Key("LogLevel", Quote(config.LogLevel.Name()));
+        Key("LogFormat", Quote(config.LogFormat.Name()));
+        Key("Generator", Quote(EventSourceNames.Format(config.Generator)));
+        Key("User", Quote(config.User));
+        Key("DHClientLeaseFile", Quote(config.DHClientLeaseFile));
+        Key("ScriptTimeoutSec", ((long)config.ScriptTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        Key("RunStartupTriggers", Bool(config.RunStartupTriggers));
+        Key("ScriptDirectories", Quote(string.Join(' ', config.ScriptRoots)));
         text.Append("\n[Network]\n");
-        Key(text, "Links", Quote(config.Links.ToString()));
-        Key(text, "RoutingPolicyRules", Quote(string.Join(' ', config.RoutingPolicyRules)));
-        Key(text, "UseDNS", Bool(config.UseDNS));
-        Key(text, "UseDomain", Bool(config.UseDomain));
-        Key(text, "UseHostname", Bool(config.UseHostname));
-        Key(text, "EmitJSON", Bool(config.EmitJSON));
-        Key(text, "RouteTableBase", config.RouteTableBase.ToString(CultureInfo.InvariantCulture));
-        Key(text, "RoutingPolicyRulePriority", config.RoutingPolicyRulePriority.ToString(CultureInfo.InvariantCulture));
-        Key(text, "RemoveRulesOnStop", Bool(config.RemoveRulesOnStop));
-        Key(text, "StateProperties", Quote(string.Join(' ', config.StateProperties)));
+        section = "Network";
+        Key("Links", Quote(config.Links.ToString()));
+        Key("RoutingPolicyRules", Quote(string.Join(' ', config.RoutingPolicyRules)));
+        Key("UseDNS", Bool(config.UseDNS));
+        Key("UseDomain", Bool(config.UseDomain));
+        Key("UseHostname", Bool(config.UseHostname));
+        Key("EmitJSON", Bool(config.EmitJSON));
+        Key("EmitNetworkdDispatcherJSON", Bool(config.EmitNetworkdDispatcherJSON));
+        Key("RouteTableBase", config.RouteTableBase.ToString(CultureInfo.InvariantCulture));
+        Key("RoutingPolicyRulePriority", config.RoutingPolicyRulePriority.ToString(CultureInfo.InvariantCulture));
+        Key("RemoveRulesOnStop", Bool(config.RemoveRulesOnStop));
+        Key("StateProperties", Quote(string.Join(' ', config.StateProperties)));
         return text.ToString();
     }
 
-    private static void Key(StringBuilder text, string key, string value) =>
-        text.Append(key).Append(" = ").Append(value).Append('\n');
+    /// <summary>A file name in a comment: a control character in it must not end the comment and begin a line of TOML.</summary>
+    private static string Comment(string text) => string.Create(text.Length, text, (span, source) =>
+    {
+        for (var i = 0; i < source.Length; i++)
+            span[i] = char.IsControl(source[i]) ? '?' : source[i];
+    });
 
     private static string Bool(bool value) => value ? "true" : "false";
 

@@ -9,7 +9,9 @@ namespace NetworkBroker.Configuration;
 /// Reads <c>network-broker.toml</c>. Works on Tomlyn's syntax tree rather than its object model
 /// so that every error names the line of the key, and so that quoted booleans (the seed's own
 /// example writes <c>UseDNS="true"</c>) can be accepted where a TOML boolean is expected.
-/// Unknown sections and keys are errors: a typo must never silently become a default.
+/// Unknown sections and keys are errors: a typo must never silently become a default. Old idioms that
+/// are accepted (from the Go network-event-broker's files) are warnings: check-config prints them, the
+/// daemon logs them, neither fails.
 /// </summary>
 public static partial class ConfigurationLoader
 {
@@ -26,7 +28,7 @@ public static partial class ConfigurationLoader
             ["LogFormat"] = (c, v) => v.Enum("text or json", LogLevelNames.TryParseFormat, out LogFormat f) ? c with { LogFormat = f } : c,
             ["Generator"] = (c, v) => v.Generators(out var g) ? c with { Generator = g } : c,
             ["User"] = (c, v) => v.UserName(out var u) ? c with { User = u, UserGiven = true } : c,
-            ["DHClientLeaseFile"] = (c, v) => v.AbsolutePath(out var p) ? c with { DHClientLeaseFile = p } : c,
+            ["DHClientLeaseFile"] = (c, v) => v.AbsolutePaths(out var p) ? c with { DHClientLeaseFile = string.Join(' ', p) } : c,
             ["ScriptTimeoutSec"] = (c, v) => v.Integer(1, 86_400, out var s) ? c with { ScriptTimeout = TimeSpan.FromSeconds(s) } : c,
             ["ScriptDirectories"] = (c, v) => v.AbsolutePaths(out var d) ? c with { ScriptDirectories = d } : c,
             ["RunStartupTriggers"] = (c, v) => v.Boolean(out var b) ? c with { RunStartupTriggers = b } : c,
@@ -39,6 +41,7 @@ public static partial class ConfigurationLoader
             ["UseDomain"] = (c, v) => v.Boolean(out var b) ? c with { UseDomain = b } : c,
             ["UseHostname"] = (c, v) => v.Boolean(out var b) ? c with { UseHostname = b } : c,
             ["EmitJSON"] = (c, v) => v.Boolean(out var b) ? c with { EmitJSON = b } : c,
+            ["EmitNetworkdDispatcherJSON"] = (c, v) => v.Boolean(out var b) ? c with { EmitNetworkdDispatcherJSON = b } : c,
             // Tables 253-255 are the kernel's default/main/local; base + ifindex must stay clear of them and of 2^32.
             ["RouteTableBase"] = (c, v) => v.Integer(256, 2_000_000_000, out var t) ? c with { RouteTableBase = (uint)t } : c,
             // The rules must come before the main table's rule (32766) or they would never be consulted.
@@ -54,7 +57,7 @@ public static partial class ConfigurationLoader
 
     /// <summary>
     /// Loads FILE: a missing file means the defaults (<paramref name="fileExists"/> false), an unreadable or
-    /// invalid one throws <see cref="ConfigurationException"/> with every error found.
+    /// invalid one throws <see cref="ConfigurationException"/> with every error found. Drop-ins apply as in <see cref="Read"/>.
     /// </summary>
     /// <param name="forDaemon">Also check what only the daemon's start needs (User= exists when started as root): for the
     /// daemon, its reload and check-config, not for status or run-scripts.</param>
@@ -62,57 +65,151 @@ public static partial class ConfigurationLoader
     public static BrokerConfiguration Load(string path, Func<string, string?> environment, out bool fileExists, bool forDaemon = false,
         bool mustExist = false)
     {
+        var loaded = Read(path, environment, forDaemon, mustExist);
+        fileExists = loaded.MainFileExists;
+        return loaded.Config;
+    }
+
+    /// <summary>
+    /// Reads FILE, then the drop-ins <c>FILE.d/*.toml</c> in lexical order, each setting only the keys it names (a
+    /// later one wins), then the environment. The drop-ins apply even when FILE is absent. Every file gets the main
+    /// file's checks (regular, at most 1 MiB, a FIFO refused at once); every error of every file is thrown at once.
+    /// </summary>
+    public static LoadedConfiguration Read(string path, Func<string, string?> environment, bool forDaemon = false, bool mustExist = false)
+    {
         // The admin's file, so a link is followed; but a FIFO or a device must not hang start-up or check-config.
-        var file = Security.PeerFile.Read(path, new Security.PeerFileRules { FollowLink = true });
-        fileExists = file.Refusal != Security.PeerFileRefusal.Missing;
+        var file = Security.PeerFile.Read(path, AdminFile);
+        var fileExists = file.Refusal != Security.PeerFileRefusal.Missing;
         if (!fileExists && mustExist)
             throw new ConfigurationException([new ConfigurationError(path, 0, null,
                 "no such file (given with --config; only the default configuration file may be absent, meaning the defaults)")]);
         if (fileExists && !file.IsRead)
             throw new ConfigurationException([new ConfigurationError(path, 0, null, $"cannot read: {file.Reason}")]);
-        var text = file.IsRead ? file.Text : null;
 
-        var errors = new List<ConfigurationError>();
-        var config = text is null ? new BrokerConfiguration { Path = path } : Parse(text, path, errors);
-        config = ApplyEnvironment(config, environment, errors);
-        // Only for a file that parsed: otherwise the defaults stand in for what it says.
-        if (forDaemon && errors.Count == 0)
-            CheckUser(config, text, errors);
-        if (errors.Count > 0)
-            throw new ConfigurationException(errors);
-        return config;
+        var reading = new Reading(path);
+        var config = new BrokerConfiguration { Path = path };
+        if (file.IsRead)
+            config = Parse(config, file.Text, path, reading);
+        var dropIns = DropIns(LoadedConfiguration.DropInDirectory(path), reading.Errors);
+        foreach (var dropIn in dropIns)
+        {
+            var text = Security.PeerFile.Read(dropIn, AdminFile);
+            if (text.IsRead)
+                config = Parse(config, text.Text, dropIn, reading);
+            else
+                reading.Errors.Add(new ConfigurationError(dropIn, 0, null, $"cannot read: {text.Reason}"));
+        }
+        config = ApplyEnvironment(config, environment, reading.Errors, reading.Origins);
+        // Only for files that parsed: otherwise the defaults stand in for what they say.
+        if (forDaemon && reading.Errors.Count == 0)
+            CheckUser(config, reading);
+        if (reading.Errors.Count > 0)
+            throw new ConfigurationException(reading.Errors);
+        return new LoadedConfiguration(config, fileExists, [.. dropIns], reading.Origins.ToImmutableDictionary(), [.. reading.Warnings]);
+    }
+
+    private static readonly Security.PeerFileRules AdminFile = new() { FollowLink = true };
+
+    /// <summary>More drop-ins than any configuration management writes; a bound on the time a directory can cost.</summary>
+    internal const int MaxDropIns = 256;
+
+    /// <summary>
+    /// The drop-ins of DIRECTORY in lexical (byte) order, as systemd orders them: files named *.toml, not hidden
+    /// (an editor's or a package manager's leftovers never end in .toml, or begin with a dot). One linked to
+    /// /dev/null is masked, systemd's convention. A missing directory has none.
+    /// </summary>
+    private static List<string> DropIns(string directory, List<ConfigurationError> errors)
+    {
+        if (!Directory.Exists(directory))
+        {
+            if (Path.Exists(directory))
+                errors.Add(new ConfigurationError(directory, 0, null, "not a directory (drop-ins go in a directory of *.toml files)"));
+            return [];
+        }
+        List<string> names;
+        try
+        {
+            names = [.. Directory.EnumerateFileSystemEntries(directory)
+                .Select(Path.GetFileName)
+                .OfType<string>()
+                .Where(name => name.EndsWith(".toml", StringComparison.Ordinal) && !name.StartsWith('.'))
+                .Take(MaxDropIns + 1)
+                .Order(StringComparer.Ordinal)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new ConfigurationError(directory, 0, null, $"cannot list the drop-ins: {Logging.PeerText.Excerpt(e.Message)}"));
+            return [];
+        }
+        if (names.Count > MaxDropIns)
+        {
+            errors.Add(new ConfigurationError(directory, 0, null, $"more than {MaxDropIns} drop-ins"));
+            return [];
+        }
+        return [.. names.Select(name => Path.Combine(directory, name)).Where(path => !IsMasked(path))];
+    }
+
+    private static bool IsMasked(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName == "/dev/null";
+        }
+        catch (IOException)
+        {
+            return false; // a dangling or looping link: reading it reports why
+        }
+    }
+
+    /// <summary>What reading the files gathers besides the values.</summary>
+    private sealed class Reading(string mainPath)
+    {
+        public string MainPath { get; } = mainPath;
+        public List<ConfigurationError> Errors { get; } = [];
+        public List<ConfigurationError> Warnings { get; } = [];
+        public Dictionary<string, ConfigurationOrigin> Origins { get; } = new(StringComparer.Ordinal);
     }
 
     /// <summary>
     /// What start-up would refuse, so that check-config's exit 0 means the daemon accepts the file: started as
     /// root, the daemon becomes User=, which must exist.
     /// </summary>
-    private static void CheckUser(BrokerConfiguration config, string? text, List<ConfigurationError> errors)
+    private static void CheckUser(BrokerConfiguration config, Reading reading)
     {
         if (Native.Libc.geteuid() != 0 || config.User == "root" || Privileges.PrivilegeDrop.LookUp(config.User, out _, out _))
             return;
-        var line = text is null ? 0 : Array.FindIndex(text.Split('\n'), l => UserKey().IsMatch(l)) + 1;
-        errors.Add(new ConfigurationError(config.Path, line, "[System] User",
-            $"user \"{config.User}\" does not exist{(line == 0 ? " (the default)" : "")}: create it (the package's sysusers.d/network-broker.conf does) or set User = \"root\""));
+        var origin = reading.Origins.GetValueOrDefault(LoadedConfiguration.KeyName("System", "User"));
+        reading.Errors.Add(new ConfigurationError(origin?.Where ?? reading.MainPath, origin?.Line ?? 0, "[System] User",
+            $"user \"{config.User}\" does not exist{(origin is null ? " (the default)" : "")}: create it (the package's sysusers.d/network-broker.conf does) or set User = \"root\""));
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*User\s*=")]
-    private static partial System.Text.RegularExpressions.Regex UserKey();
-
     /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>, never thrown.</summary>
-    public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors)
+    public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors) => Parse(text, path, errors, []);
+
+    /// <summary>As <see cref="Parse(string, string, List{ConfigurationError})"/>, with the warnings (old idioms) too.</summary>
+    public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors, List<ConfigurationError> warnings)
+    {
+        var reading = new Reading(path);
+        var config = Parse(new BrokerConfiguration { Path = path }, text, path, reading);
+        errors.AddRange(reading.Errors);
+        warnings.AddRange(reading.Warnings);
+        return config;
+    }
+
+    /// <summary>Applies the keys that the file at <paramref name="path"/> names onto <paramref name="config"/>; the others keep their value.</summary>
+    private static BrokerConfiguration Parse(BrokerConfiguration config, string text, string path, Reading reading)
     {
         try
         {
-            return ParseDocument(text, path, errors);
+            return ParseDocument(config, text, path, reading);
         }
         catch (Tomlyn.TomlException e)
         {
             // The parser gives up rather than recurse without bound (more than 64 nested arrays or inline tables).
             var deep = e.Message.Contains("maximum depth", StringComparison.Ordinal);
-            errors.Add(new ConfigurationError(path, e.Line ?? (deep ? LineNestedTooDeep(text) : 0), null,
+            reading.Errors.Add(new ConfigurationError(path, e.Line ?? (deep ? LineNestedTooDeep(text) : 0), null,
                 deep ? "nested deeper than 64 levels of arrays or inline tables" : Logging.PeerText.Excerpt(e.Message)));
-            return new BrokerConfiguration { Path = path };
+            return config;
         }
     }
 
@@ -156,9 +253,9 @@ public static partial class ConfigurationLoader
         return 0;
     }
 
-    private static BrokerConfiguration ParseDocument(string text, string path, List<ConfigurationError> errors)
+    private static BrokerConfiguration ParseDocument(BrokerConfiguration config, string text, string path, Reading reading)
     {
-        var config = new BrokerConfiguration { Path = path };
+        var errors = reading.Errors;
         var document = SyntaxParser.Parse(text, path);
         var hinted = new HashSet<int>();
         foreach (var diagnostic in document.Diagnostics)
@@ -189,26 +286,52 @@ public static partial class ConfigurationLoader
             {
                 var key = KeyText(keyValue.Key);
                 var located = $"[{name}] {key}";
+                if (key is not null && GoIgnoredKeys.TryGetValue(located, out var why))
+                {
+                    reading.Warnings.Add(new ConfigurationError(path, LineOf(keyValue), located, why));
+                    continue;
+                }
                 if (key is null || !keys.TryGetValue(key, out var apply))
                 {
                     errors.Add(new ConfigurationError(path, LineOf(keyValue), located,
                         $"unknown key{Suggest(key, keys.Keys)}"));
                     continue;
                 }
-                config = apply(config, new ValueReader(keyValue.Value, path, LineOf(keyValue), located, errors));
+                var before = errors.Count;
+                config = apply(config, new ValueReader(keyValue.Value, path, LineOf(keyValue), located, errors, reading.Warnings));
+                if (errors.Count == before)
+                    reading.Origins[located] = new ConfigurationOrigin(path, LineOf(keyValue));
             }
         }
         return config;
     }
 
+    /// <summary>
+    /// Keys the Go network-event-broker's own files wrote where it ignored them; ignored here too, with a warning, so
+    /// that those files pass unchanged. Its shipped conf/network-broker.toml put Generator= in [Network], where its
+    /// reader (a struct without that field) dropped it: the default, systemd-networkd, ran.
+    /// </summary>
+    private static readonly Dictionary<string, string> GoIgnoredKeys = new(StringComparer.Ordinal)
+    {
+        ["[Network] Generator"] = "ignored: Generator= belongs in [System] (the Go network-event-broker ignored it here too, " +
+            "so systemd-networkd ran; move it to [System] to have it count)",
+    };
+
     /// <summary>NETWORK_EVENT_LOG_LEVEL and NETWORK_EVENT_LOG_FORMAT win over the file.</summary>
-    public static BrokerConfiguration ApplyEnvironment(BrokerConfiguration config, Func<string, string?> environment, List<ConfigurationError> errors)
+    public static BrokerConfiguration ApplyEnvironment(BrokerConfiguration config, Func<string, string?> environment, List<ConfigurationError> errors) =>
+        ApplyEnvironment(config, environment, errors, new Dictionary<string, ConfigurationOrigin>());
+
+    private static BrokerConfiguration ApplyEnvironment(BrokerConfiguration config, Func<string, string?> environment, List<ConfigurationError> errors,
+        Dictionary<string, ConfigurationOrigin> origins)
     {
         var level = environment(LogLevelVariable);
         if (!string.IsNullOrWhiteSpace(level))
         {
             if (LogLevelNames.TryParseLevel(level, out var parsed))
+            {
                 config = config with { LogLevel = parsed };
+                origins[LoadedConfiguration.KeyName("System", "LogLevel")] = new ConfigurationOrigin($"environment {LogLevelVariable}", 0);
+            }
             else
                 errors.Add(new ConfigurationError("environment", 0, LogLevelVariable,
                     $"unknown value \"{level}\" (expected debug, info, warn, error or fatal)"));
@@ -218,7 +341,10 @@ public static partial class ConfigurationLoader
         if (!string.IsNullOrWhiteSpace(format))
         {
             if (LogLevelNames.TryParseFormat(format, out var parsed))
+            {
                 config = config with { LogFormat = parsed };
+                origins[LoadedConfiguration.KeyName("System", "LogFormat")] = new ConfigurationOrigin($"environment {LogFormatVariable}", 0);
+            }
             else
                 errors.Add(new ConfigurationError("environment", 0, LogFormatVariable,
                     $"unknown value \"{format}\" (expected text or json)"));

@@ -5,9 +5,24 @@ namespace NetworkBroker.Configuration;
 /// characters, <c>?</c> one character, <c>[abc]</c>, <c>[a-z]</c> and <c>[!a]</c> one of a set. A name
 /// without these characters matches only itself (<c>eth1</c> never matches <c>eth10</c>).
 /// </summary>
-public static class LinkPattern
+public static partial class LinkPattern
 {
     public static bool IsGlob(string pattern) => pattern.AsSpan().IndexOfAny("*?[") >= 0;
+
+    /// <summary>
+    /// A name that is only the beginning of the usual link names, so almost surely meant as a prefix (the Go
+    /// network-event-broker's Links= was a substring test, and its users wrote <c>ens</c>): the kernel's
+    /// traditional stems (<c>eth</c>, <c>wlan</c>, <c>usb</c>, <c>em</c>, <c>bond</c>, <c>br</c>, <c>veth</c>,
+    /// <c>vlan</c>, <c>team</c>, <c>tun</c>, <c>tap</c>, <c>wg</c>, <c>ppp</c>), and the two-letter types of
+    /// systemd's predictable names (<c>en</c>, <c>wl</c>, <c>ww</c>, <c>ib</c>, <c>sl</c>) alone or with one
+    /// naming-scheme letter (<c>ens</c>, <c>enp</c>, <c>eno</c>, <c>enx</c>, <c>enP</c>, <c>wlp</c> ...). Such names
+    /// end in a number or a MAC address once complete, so a full name (<c>eth0</c>, <c>ens3</c>, <c>enp0s3</c>,
+    /// <c>wlp2s0</c>, <c>enx0250b6a1c2d3</c>, <c>lo</c>) and an admin's own (<c>wan</c>, <c>uplink</c>) never count.
+    /// </summary>
+    public static bool IsNameStem(string name) => !IsGlob(name) && NameStem().IsMatch(name);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A(?:(?:en|wl|ww|ib|sl)[abcdiopPsuvx]?|eth|wlan|usb|em|bond|br|veth|vlan|team|tun|tap|wg|ppp)\z")]
+    private static partial System.Text.RegularExpressions.Regex NameStem();
 
     public static bool Matches(string pattern, string name) =>
         IsGlob(pattern) ? Match(pattern, 0, name, 0) : string.Equals(pattern, name, StringComparison.Ordinal);

@@ -6,9 +6,11 @@ namespace NetworkBroker.Configuration;
 /// <summary>
 /// Reads one key's value with the conversions the configuration allows, recording any problem
 /// against the key's line. Each reader returns false (and records why) when the value is unusable,
-/// so the default stays in force and every error in the file is reported in one pass.
+/// so the default stays in force and every error in the file is reported in one pass. A value that is
+/// accepted but likely not meant is recorded as a warning.
 /// </summary>
-internal sealed class ValueReader(ValueSyntax? value, string path, int line, string key, List<ConfigurationError> errors)
+internal sealed class ValueReader(ValueSyntax? value, string path, int line, string key, List<ConfigurationError> errors,
+    List<ConfigurationError>? warnings = null)
 {
     public delegate bool TryParse<T>(string text, out T result);
 
@@ -83,6 +85,14 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
             {
                 case EventSourceNames.SystemdNetworkd: result |= EventSources.SystemdNetworkd; break;
                 case EventSourceNames.DHClient: result |= EventSources.DHClient; break;
+                // A near miss is read as what it nearly names: the Go project's own README sample says "systemd-networks".
+                case var typo when Cli.NearestWord.Find(typo, [EventSourceNames.SystemdNetworkd, EventSourceNames.DHClient]) is { } meant:
+                    result |= meant == EventSourceNames.DHClient ? EventSources.DHClient : EventSources.SystemdNetworkd;
+                    Warn(meant == EventSourceNames.SystemdNetworkd
+                        ? $"unknown generator \"{typo}\", read as {meant}; the Go network-event-broker read any value without " +
+                          $"\"{meant}\" as dhclient: write \"{meant}\", or \"{EventSourceNames.DHClient}\" if that is what ran"
+                        : $"unknown generator \"{typo}\", read as {meant}: write \"{meant}\"");
+                    break;
                 default:
                     return Fail($"unknown generator \"{word}\" (expected {EventSourceNames.SystemdNetworkd} and/or {EventSourceNames.DHClient})");
             }
@@ -117,6 +127,8 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
                 return Fail($"\"{word}\": names are separated by spaces, not commas (write \"{string.Join(' ', word.Split(',', StringSplitOptions.RemoveEmptyEntries))}\")");
             if (!IsValidLinkName(word))
                 return Fail($"\"{word}\" is not a valid interface name or glob");
+            if (LinkPattern.IsNameStem(word))
+                Warn($"\"{word}\" matches only a link named exactly {word}; for every link whose name begins with {word}, write \"{word}*\"");
         }
         result = [.. words.Distinct(StringComparer.Ordinal)];
         return true;
@@ -145,7 +157,7 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         if (!Words(out var words))
             return false;
         if (words.Count == 0)
-            return Fail("at least one directory is needed");
+            return Fail("at least one path is needed");
         foreach (var word in words)
             if (!word.StartsWith('/') || word.Contains('\0'))
                 return Fail($"\"{word}\" is not an absolute path");
@@ -198,6 +210,8 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         DateTimeValueSyntax => "a date",
         _ => "an unsupported value",
     };
+
+    private void Warn(string message) => warnings?.Add(new ConfigurationError(path, line, key, message));
 
     private bool Fail(string message)
     {

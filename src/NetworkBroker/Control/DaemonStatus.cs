@@ -57,7 +57,7 @@ public sealed record DaemonStatus
             Generator = Configuration.EventSourceNames.Format(config.Generator),
             Links = links.Count,
             LinksSelected = links.Count(l => config.Links.Matches(l.Name)),
-            NetworkdLinks = broker.Networkd.Links.Count,
+            NetworkdLinks = broker.Networkd.LinkCount,
             PolicyRules = policy is null ? 0 : policy.Desired.Rules.Count,
             PolicyRoutes = policy is null ? 0 : policy.Desired.Routes.Count,
             PolicyRoutingFailed = policy?.Failed ?? 0,

@@ -25,6 +25,7 @@ public sealed class Broker
     private readonly RoutesScripts _routes;
     private readonly StateScripts _states;
     private readonly DhcpLeaseActions _leases;
+    private readonly StateMemory? _memory;
     private IKernel? _kernel;
     private Routing.PolicyRoutingWorker? _policyRouting;
     private int _policyRoutingScheduled;
@@ -41,14 +42,21 @@ public sealed class Broker
     public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <param name="networkdFiles">networkd's runtime directory (leases, link state files); the standard one by default.</param>
+    /// <param name="memory">
+    /// The states scripts last ran for, across restarts: with it, the first start of a boot runs every current state
+    /// once and a restart what changed meanwhile; without it (embedded, no runtime directory) a start runs nothing
+    /// unless RunStartupTriggers=true.
+    /// </param>
+    /// <param name="udev">udev's database (/run/udev/data by default).</param>
     public Broker(BrokerConfiguration config, Logger log, ScriptDispatcher scripts, NetworkdFiles? networkdFiles = null,
-        Dhclient.IResolverPusher? resolver = null)
+        Dhclient.IResolverPusher? resolver = null, StateMemory? memory = null, Udev.UdevDatabase? udev = null)
     {
         Config = config;
         _log = log;
+        _memory = memory;
         _leases = new DhcpLeaseActions(() => Config, scripts, resolver, log);
         _routes = new RoutesScripts(() => Config, scripts, CloseRoutesWindowLater);
-        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(log: log), log);
+        _states = new StateScripts(() => Config, scripts, networkdFiles ?? new NetworkdFiles(log: log), log, udev);
     }
 
     /// <summary>Replaced on reload, on the loop; every component reads it at each use.</summary>
@@ -279,11 +287,13 @@ public sealed class Broker
         {
             case DhclientLeases leases:
                 Observed?.Invoke(leases);
-                _leases.Handle(leases, Kernel);
+                _leases.Handle(leases, Kernel, leases.Initial && ReplayAtStart, leases.Initial ? _memory?.Recalled : null);
+                Remember();
                 return;
             case NetworkdPropertiesChanged changed:
                 Observed?.Invoke(changed);
                 Act(Networkd.Apply(changed, Config.StateProperties));
+                Remember();
                 return;
             case NetworkdSnapshot snapshot:
                 Observed?.Invoke(snapshot);
@@ -291,9 +301,23 @@ public sealed class Broker
                     _log.Info("networkd: not on the bus; its links' last known states are kept until it answers");
                 else if (snapshot.Reason != NetworkdSnapshotReason.Initial)
                     _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
-                Act(Networkd.Apply(snapshot, replay: Config.RunStartupTriggers, Config.StateProperties));
+                Act(Networkd.Apply(snapshot, replay: ReplayAtStart, Config.StateProperties, _memory?.Recalled));
+                if (snapshot.Available)
+                    Remember();
                 return;
         }
+    }
+
+    /// <summary>At start every current state runs: RunStartupTriggers=true, or the first start of this boot.</summary>
+    private bool ReplayAtStart => Config.RunStartupTriggers || _memory is { Recalled: null };
+
+    /// <summary>What scripts were run for, handed to the memory's writer (the loop never waits for the file).</summary>
+    private void Remember()
+    {
+        if (_memory is null)
+            return;
+        var (links, names, manager) = Networkd.Now;
+        _memory.Remember(new RememberedStates(_memory.BootId, links, names, manager, _leases.Now));
     }
 
     private void Act(IReadOnlyList<BrokerEvent> transitions)

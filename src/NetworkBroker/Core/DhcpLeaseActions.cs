@@ -22,11 +22,20 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
 
     public const string State = "routable";
 
-    private readonly Dictionary<(string Path, string Interface, int Family), DhcpLease> _known = [];
+    private readonly Dictionary<LeaseKey, DhcpLease> _known = [];
 
-    public void Handle(DhclientLeases leases, KernelModel kernel)
+    /// <summary>What identifies a lease's run: its data and its expiry (a renewal runs routable.d again).</summary>
+    public static string Remembered(DhcpLease lease) =>
+        lease.Identity + "@" + (lease.Expire?.Ticks.ToString(CultureInfo.InvariantCulture) ?? "never");
+
+    /// <summary>Every known lease as remembered across restarts.</summary>
+    public ImmutableDictionary<LeaseKey, string> Now => _known.ToImmutableDictionary(k => k.Key, k => Remembered(k.Value));
+
+    /// <param name="replay">At start: run every lease (RunStartupTriggers=, or the first start of a boot).</param>
+    /// <param name="since">At start after a restart: run the leases that differ from these.</param>
+    public void Handle(DhclientLeases leases, KernelModel kernel, bool replay = false, RememberedStates? since = null)
     {
-        var current = leases.Current.ToDictionary(l => (leases.Path, l.Interface, l.Family));
+        var current = leases.Current.ToDictionary(l => new LeaseKey(leases.Path, l.Interface, l.Family));
         var changedLinks = new HashSet<string>(StringComparer.Ordinal);
 
         foreach (var (key, lease) in current)
@@ -35,7 +44,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
                 continue;
             _known[key] = lease;
             changedLinks.Add(lease.Interface);
-            if (leases.Initial && !config.RunStartupTriggers)
+            if (leases.Initial && !replay && (since is null || since.Leases.GetValueOrDefault(key) == Remembered(lease)))
                 continue;
             if (kernel.Link(lease.Interface) is not { } link)
             {
@@ -131,7 +140,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
                 ImmutableDictionary<string, string>.Empty,
                 new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', ValidDomains([lease])) },
-                null)));
+                null, domainSearch: string.Join(' ', lease.DomainSearch.Where(DhcpValues.IsValidDomain)))));
         return environment;
     }
 }

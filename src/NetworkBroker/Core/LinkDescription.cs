@@ -14,9 +14,14 @@ namespace NetworkBroker.Core;
 /// </summary>
 public static class LinkDescription
 {
+    /// <param name="driver">The driver sysfs names, for when udev does not say (null for a virtual link: its kind is shown).</param>
+    /// <param name="udev">udev's database entry: the device path, vendor, model and driver (none without udev).</param>
+    /// <param name="domainSearch">The search domains (networkd's, or the lease's option 119); null: networkd's file's DOMAINS.</param>
     public static string Build(LinkMessage link, IEnumerable<AddressMessage> addresses, IEnumerable<RouteMessage> routes,
-        ImmutableDictionary<string, string> states, IReadOnlyDictionary<string, string> networkdFile, string? driver)
+        ImmutableDictionary<string, string> states, IReadOnlyDictionary<string, string> networkdFile, string? driver,
+        Udev.UdevLink? udev = null, string? domainSearch = null)
     {
+        udev ??= Udev.UdevLink.None;
         var buffer = new ArrayBufferWriter<byte>(4096);
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -56,22 +61,25 @@ public static class LinkDescription
             json.WriteString("KernelOperState", OperStateName(link.OperState));
             json.WriteString("AddressState", State("AddressState"));
             json.WriteString("CarrierState", State("CarrierState"));
-            json.WriteString("Driver", driver ?? link.Kind ?? "");
+            json.WriteString("Driver", udev.Driver ?? driver ?? link.Kind ?? "");
             json.WriteString("IPv4AddressState", State("IPv4AddressState"));
             json.WriteString("IPv6AddressState", State("IPv6AddressState"));
-            json.WriteString("LinkFile", "");
-            json.WriteString("Model", "");
+            json.WriteString("LinkFile", udev.LinkFile ?? "");
+            json.WriteString("Model", udev.Model ?? "");
             json.WriteString("OnlineState", State("OnlineState"));
             json.WriteString("OperationalState", State("OperationalState"));
-            json.WriteString("Path", "");
+            json.WriteString("Path", udev.Path ?? "");
             json.WriteString("SetupState", State("AdministrativeState"));
             json.WriteString("Type", LinkType(link.Type));
-            json.WriteString("Vendor", "");
-            json.WriteString("ProductID", "");
+            json.WriteString("Vendor", udev.Vendor ?? "");
+            json.WriteString("ProductID", udev.ModelId ?? "");
             json.WriteString("Manufacturer", "");
-            json.WriteString("NetworkFile", networkdFile.GetValueOrDefault("NETWORK_FILE") ?? "");
+            // The Go project's `json:"NetworkFile,omitempty"`: no key at all when there is no .network file.
+            if (networkdFile.GetValueOrDefault("NETWORK_FILE") is { Length: > 0 } networkFile)
+                json.WriteString("NetworkFile", networkFile);
             WriteList(json, "DNS", networkdFile.GetValueOrDefault("DNS"));
             WriteList(json, "Domains", networkdFile.GetValueOrDefault("DOMAINS"));
+            WriteList(json, "DomainSearch", domainSearch ?? networkdFile.GetValueOrDefault("DOMAINS"));
             WriteList(json, "NTP", networkdFile.GetValueOrDefault("NTP"));
 
             json.WriteStartArray("Address");
@@ -79,6 +87,7 @@ public static class LinkDescription
             {
                 json.WriteStartObject();
                 json.WriteString("IP", address.Address.ToString());
+                json.WriteString("Family", address.Family == AddressFamily.IPv6 ? "IPv6" : "IPv4");
                 json.WriteNumber("Mask", address.PrefixLength);
                 json.WriteString("Label", address.Label ?? "");
                 json.WriteNumber("Flags", address.Flags);

@@ -19,13 +19,14 @@ public sealed record ManagerTransition(ImmutableArray<KeyValuePair<string, strin
 /// </summary>
 public sealed class NetworkdStates
 {
-    private readonly Dictionary<int, ImmutableDictionary<string, string>> _links = [];
-    private readonly Dictionary<int, string> _names = [];
+    // Immutable, so that what is remembered across restarts is taken without a copy.
+    private ImmutableDictionary<int, ImmutableDictionary<string, string>> _links = ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty;
+    private ImmutableDictionary<int, string> _names = ImmutableDictionary<int, string>.Empty;
     private ImmutableDictionary<string, string> _manager = ImmutableDictionary<string, string>.Empty;
 
     public ImmutableDictionary<string, string>? Link(int index) => _links.GetValueOrDefault(index);
 
-    public IReadOnlyCollection<int> Links => _links.Keys;
+    public int LinkCount => _links.Count;
 
     /// <summary>networkd's name for a link (from its snapshot), for links the kernel model has not named.</summary>
     public string? NameOf(int index) => _names.GetValueOrDefault(index);
@@ -44,7 +45,7 @@ public sealed class NetworkdStates
 
         var before = _links.GetValueOrDefault(change.IfIndex) ?? ImmutableDictionary<string, string>.Empty;
         var after = before.SetItems(change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key)));
-        _links[change.IfIndex] = after;
+        _links = _links.SetItem(change.IfIndex, after);
         var transitions = new List<BrokerEvent>(1);
         foreach (var (property, value) in change.Changed)
         {
@@ -59,10 +60,13 @@ public sealed class NetworkdStates
     }
 
     /// <summary>
-    /// Takes a fresh read of every state. At start nothing fires (unless <paramref name="replay"/>:
-    /// RunStartupTriggers=); after a reconnect or a networkd restart the differences fire, once each.
+    /// Takes a fresh read of every state. At start: with <paramref name="replay"/> (RunStartupTriggers=, or the
+    /// first start of a boot) every current state fires; with <paramref name="since"/> (a restart) what differs
+    /// from the states last run fires; with neither, nothing. After a reconnect or a networkd restart the
+    /// differences fire, once each.
     /// </summary>
-    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay, IReadOnlyList<string>? selecting = null)
+    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay, IReadOnlyList<string>? selecting = null,
+        RememberedStates? since = null)
     {
         selecting ??= Configuration.BrokerConfiguration.DefaultStateProperties;
         if (!snapshot.Available)
@@ -72,24 +76,27 @@ public sealed class NetworkdStates
         foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))
         {
             var tracked = states.Where(s => ScriptVariables.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);
-            var before = initial ? ImmutableDictionary<string, string>.Empty : _links.GetValueOrDefault(index) ?? ImmutableDictionary<string, string>.Empty;
-            _links[index] = tracked;
-            if (initial && !replay)
+            var before = !initial ? _links.GetValueOrDefault(index)
+                : replay ? null
+                : since?.Link(index, snapshot.Names.GetValueOrDefault(index));
+            _links = _links.SetItem(index, tracked);
+            if (initial && !replay && since is null)
                 continue;
+            before ??= ImmutableDictionary<string, string>.Empty;
             var first = transitions.Count;
             foreach (var property in selecting)
                 if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value && !Selects(transitions.Skip(first), value))
                     transitions.Add(new LinkTransition(index, property, value, tracked));
         }
-        foreach (var gone in _links.Keys.Where(k => !snapshot.Links.ContainsKey(k)).ToList())
-            _links.Remove(gone);
-        foreach (var (index, name) in snapshot.Names)
-            _names[index] = name;
+        _links = _links.RemoveRange(_links.Keys.Where(k => !snapshot.Links.ContainsKey(k)).ToList());
+        _names = _names.SetItems(snapshot.Names);
 
-        var managerChanged = snapshot.Manager.Where(m => _manager.GetValueOrDefault(m.Key) != m.Value).ToImmutableArray();
+        var managerBefore = initial && !replay && since is not null ? since.Manager : _manager;
+        var managerChanged = snapshot.Manager.Where(m => managerBefore.GetValueOrDefault(m.Key) != m.Value).ToImmutableArray();
         _manager = snapshot.Manager;
-        if ((initial ? replay : managerChanged.Length > 0) && !snapshot.Manager.IsEmpty)
-            transitions.Add(new ManagerTransition(initial ? [.. snapshot.Manager] : managerChanged, _manager));
+        var managerRuns = initial ? replay || (since is not null && managerChanged.Length > 0) : managerChanged.Length > 0;
+        if (managerRuns && !snapshot.Manager.IsEmpty)
+            transitions.Add(new ManagerTransition(initial && replay ? [.. snapshot.Manager] : managerChanged, _manager));
         return transitions;
     }
 
@@ -98,7 +105,11 @@ public sealed class NetworkdStates
 
     public void Forget(int index)
     {
-        _links.Remove(index);
-        _names.Remove(index);
+        _links = _links.Remove(index);
+        _names = _names.Remove(index);
     }
+
+    /// <summary>Every link's states and the manager's as of now, for <see cref="StateMemory"/> (no copy).</summary>
+    public (ImmutableDictionary<int, ImmutableDictionary<string, string>> Links, ImmutableDictionary<int, string> Names,
+        ImmutableDictionary<string, string> Manager) Now => (_links, _names, _manager);
 }

@@ -12,10 +12,13 @@ namespace NetworkBroker.Core;
 /// Turns networkd transitions into script runs: &lt;value&gt;.d for a link's OperationalState or
 /// AdministrativeState, manager.d for the manager, with the environment the README documents.
 /// </summary>
-public sealed class StateScripts(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, NetworkdFiles files, Logger log)
+public sealed class StateScripts(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, NetworkdFiles files, Logger log,
+    Udev.UdevDatabase? udevDatabase = null)
 {
     /// <summary>Read at each use: a reload takes effect with the next event.</summary>
     private BrokerConfiguration config => configuration();
+
+    private readonly Udev.UdevDatabase _udev = udevDatabase ?? new Udev.UdevDatabase(log: log);
 
     public const string ManagerState = "manager";
 
@@ -56,22 +59,35 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     }
 
     /// <summary>
-    /// DHCP_LEASE and JSON: the model's part is taken now, on the loop (the link, its addresses and routes as of
-    /// this event); networkd's files and sysfs are read when the scripts are about to run, off the loop.
+    /// DHCP_LEASE, JSON and json: the model's part is taken now, on the loop (the link, its addresses and routes, its
+    /// master's name as of this event); networkd's files, udev's database and sysfs are read when the scripts are
+    /// about to run, off the loop.
     /// </summary>
     private Lazy<IReadOnlyList<KeyValuePair<string, string>>> Deferred(LinkTransition transition, string name, KernelModel kernel,
         List<Netlink.Messages.AddressMessage> addresses)
     {
-        var message = config.EmitJSON ? kernel.Link(transition.IfIndex) : null;
+        var (emitJson, emitDispatcherJson) = (config.EmitJSON, config.EmitNetworkdDispatcherJSON);
+        var message = emitJson || emitDispatcherJson ? kernel.Link(transition.IfIndex) : null;
         var routes = message is null ? [] : kernel.Routes(transition.IfIndex).ToList();
+        var master = emitDispatcherJson && message is { Master: > 0 } ? kernel.Link(message.Master)?.Name : null;
         var (ifindex, states) = (transition.IfIndex, transition.States);
         return new Lazy<IReadOnlyList<KeyValuePair<string, string>>>(() =>
         {
-            var variables = new List<KeyValuePair<string, string>>(2);
-            if (files.Lease(ifindex) is { } lease)
+            var variables = new List<KeyValuePair<string, string>>(3);
+            var lease = files.Lease(ifindex);
+            if (lease is not null)
                 variables.Add(new("DHCP_LEASE", lease));
-            if (message is not null)
-                variables.Add(new("JSON", LinkDescription.Build(message, addresses, routes, states, files.LinkState(ifindex), Driver(name))));
+            if (!emitJson && !emitDispatcherJson)
+                return variables;
+            var linkState = files.LinkState(ifindex);
+            var udev = _udev.Link(ifindex);
+            if (emitJson && message is not null)
+                variables.Add(new("JSON", LinkDescription.Build(message, addresses, routes, states, linkState,
+                    InSysfs(name, ifindex) ? Driver(name) : null, udev)));
+            if (emitDispatcherJson)
+                variables.Add(new("json", NetworkdDispatcherJson.Build(new NetworkdDispatcherLink(
+                    Netlink.KernelText.Display(name), message, addresses, routes, states, linkState, lease, udev, InSysfs(name, ifindex) ? DeviceType(name) : null,
+                    master is null ? null : Netlink.KernelText.Display(master)))));
             return variables;
         });
     }
@@ -85,6 +101,38 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         environment.AddRange(transition.Changed);
         log.Info($"networkd manager: {string.Join(", ", transition.Changed.Select(c => $"{c.Key}={c.Value}"))}");
         scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment));
+    }
+
+    /// <summary>
+    /// Whether /sys/class/net/NAME is this link: sysfs shows the links of the namespace it was mounted in, which
+    /// need not be the daemon's (a test harness, a daemon moved into a namespace); another one's facts are none.
+    /// </summary>
+    private static bool InSysfs(string name, int ifindex)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), NumberStyles.None, CultureInfo.InvariantCulture,
+                out var index) && index == ifindex;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>DEVTYPE of the link's uevent in sysfs ("wlan", "bridge", "vlan"), what networkctl shows as its type; null without one.</summary>
+    private static string? DeviceType(string name)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/sys/class/net/{name}/uevent"))
+                if (line.StartsWith("DEVTYPE=", StringComparison.Ordinal) && line.Length > 8 && ScriptVariables.IsStateWord(line[8..]))
+                    return line[8..];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+        }
+        return null;
     }
 
     /// <summary>The kernel driver bound to the link's device (sysfs), null for virtual links.</summary>

@@ -49,6 +49,23 @@ public sealed class DhclientSource : IDisposable
         _expiry = new Timer(_ => ReadAll(initial: false));
     }
 
+    /// <summary>
+    /// A started source for each of DHClientLeaseFile='s paths. Of several, those whose directory does not exist
+    /// are left out (the default names both Debian's and Red Hat's directory, one machine has one); when none
+    /// exists, each waits for its directory.
+    /// </summary>
+    public static IReadOnlyList<DhclientSource> ForEach(IReadOnlyList<string> leaseFiles, ChannelWriter<BrokerEvent> events, Logger log)
+    {
+        var present = leaseFiles.Where(f => Directory.Exists(Path.GetDirectoryName(f) ?? "/")).ToList();
+        foreach (var absent in leaseFiles.Except(present))
+            if (present.Count > 0)
+                log.Debug($"dhclient: {Path.GetDirectoryName(absent)} does not exist; {absent} not watched");
+        var sources = (present.Count > 0 ? present : leaseFiles).Select(f => new DhclientSource(events, log, f)).ToList();
+        foreach (var source in sources)
+            source.Start();
+        return sources;
+    }
+
     public void Start()
     {
         if (!Directory.Exists(_directory))

@@ -24,6 +24,17 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _idle = NewIdle(completed: true);
     private bool _disposed;
+    private readonly List<ScriptEvent> _notRun = [];
+
+    /// <summary>After <see cref="DisposeAsync"/>: the events dropped at stop, queued or cut short (remembered as not run).</summary>
+    public IReadOnlyList<ScriptEvent> NotRun
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _notRun];
+        }
+    }
 
     public ScriptDispatcher(ScriptRunner runner, Logger log, int maxParallel = 8)
     {
@@ -102,7 +113,11 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                     IReadOnlyList<ScriptResult> results;
                     try
                     {
-                        results = await _runner.RunAsync(next, _stopping.Token).ConfigureAwait(false);
+                        results = await _runner.RunAsync(next, _stopping.Token, () =>
+                        {
+                            lock (_gate)
+                                _notRun.Add(next);
+                        }).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -118,6 +133,8 @@ public sealed class ScriptDispatcher : IAsyncDisposable
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
+                lock (_gate)
+                    _notRun.Add(next);
             }
             catch (Exception e)
             {
@@ -131,6 +148,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 if (_stopping.IsCancellationRequested && lane.Pending.Count > 0)
                 {
                     _log.Write(LogLevel.Warn, next.Link, next.IfIndex, $"Shutting down: {lane.Pending.Count} queued event(s) not run");
+                    _notRun.AddRange(lane.Pending);
                     lane.Pending.Clear();
                 }
             }

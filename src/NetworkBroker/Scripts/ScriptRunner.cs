@@ -47,7 +47,8 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     }
 
     /// <param name="cancellation">Stops the run before its next script (shutdown); a script already running keeps its timeout.</param>
-    public async Task<IReadOnlyList<ScriptResult>> RunAsync(ScriptEvent scriptEvent, CancellationToken cancellation = default)
+    /// <param name="cutShort">Called when the cancellation left scripts of the event not started.</param>
+    public async Task<IReadOnlyList<ScriptResult>> RunAsync(ScriptEvent scriptEvent, CancellationToken cancellation = default, Action? cutShort = null)
     {
         var scripts = Select(scriptEvent);
         if (scripts.Count == 0)
@@ -63,6 +64,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             if (cancellation.IsCancellationRequested)
             {
                 Write(scriptEvent, LogLevel.Info, $"{scriptEvent.State}.d/{Path.GetFileName(path)} not started: shutting down");
+                cutShort?.Invoke();
                 break;
             }
             results.Add(await RunScriptAsync(scriptEvent, path, environment.Entries).ConfigureAwait(false));

@@ -34,6 +34,9 @@ public class DebianPackageTests : IDisposable
                      "./etc/network-broker/network-broker.toml", "./etc/iproute2/rt_protos.d/network-broker.conf", "./etc/network-broker/routable.d/",
                      "./usr/share/man/man8/network-broker.8.gz", "./usr/share/man/man5/network-broker.toml.5.gz",
                      "./usr/share/doc/network-broker/copyright", "./usr/share/doc/network-broker/changelog.Debian.gz",
+                     "./usr/share/bash-completion/completions/network-broker",
+                     "./usr/share/doc/network-broker/examples/routable.d/50-ddns-update",
+                     "./usr/share/doc/network-broker/examples/manager.d/50-online-notify",
                      "./usr/share/polkit-1/rules.d/50-network-broker.rules", "./usr/lib/network-broker/full-host.conf",
                  })
             Assert.Contains(path, contents);

@@ -26,6 +26,15 @@ public class InstallTests : IDisposable
         Assert.Contains("250\tnetwork-broker", File.ReadAllText(At("/etc/iproute2/rt_protos.d/network-broker.conf")));
         Assert.Contains("u network-broker", File.ReadAllText(At("/usr/lib/sysusers.d/network-broker.conf")));
         Assert.True(File.Exists(At("/usr/share/doc/network-broker/README.md")));
+        Assert.True(File.Exists(At("/usr/share/bash-completion/completions/network-broker")));
+        // Every example, executable, where the README says.
+        var examples = Path.Combine(repository, "examples");
+        foreach (var example in Directory.EnumerateFiles(examples, "*", SearchOption.AllDirectories))
+        {
+            var installed = At("/usr/share/doc/network-broker/examples/" + Path.GetRelativePath(examples, example));
+            Assert.Equal(File.ReadAllText(example), File.ReadAllText(installed));
+            Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(installed));
+        }
         // The man pages render without warnings and document every key.
         var page = Shell.Run("/bin/sh", "-c", $"MANWIDTH=100 man --warnings -l {At("/usr/share/man/man5/network-broker.toml.5")} 2>&1");
         foreach (var (_, key) in NetworkBroker.Configuration.ConfigurationLoader.Keys)

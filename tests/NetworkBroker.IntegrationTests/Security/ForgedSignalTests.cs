@@ -28,7 +28,7 @@ public class ForgedSignalTests
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
         using var broker = BrokerBinary.Start(["--config", config],
             new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name]);
+            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
         Assert.StartsWith("READY=1", await notify.NextAsync(60));
         var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
         var socket = Path.Combine(broker.RuntimeDirectory, "control");

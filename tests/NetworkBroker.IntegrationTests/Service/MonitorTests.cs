@@ -35,7 +35,7 @@ public class MonitorTests
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
         var bus = new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address };
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>(bus) { ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name]);
+            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
         Assert.StartsWith("READY=1", await notify.NextAsync(60));
 
         using var json = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());

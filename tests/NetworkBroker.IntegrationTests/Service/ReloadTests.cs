@@ -60,4 +60,42 @@ public class ReloadTests : DaemonInNamespace
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task A_changed_drop_in_is_in_effect_after_SIGHUP_a_broken_one_is_refused_by_name_and_warnings_are_logged()
+    {
+        Dir.Script("routes", "10-record", $"#!/bin/sh\necho \"$LINK $ROUTE_DST\" >> {Dir.Combine("runs")}\n");
+        var config = Config("lo");
+        Directory.CreateDirectory(Dir.Combine("network-broker.toml.d"));
+        var dropIn = Dir.Write(Path.Combine("network-broker.toml.d", "50-links.toml"), "[Network]\nLinks = \"eth\"\n");
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"));
+        using var broker = await StartAsync(config, notify);
+        await BrokerHarness.WaitForAsync(() =>
+            broker.StandardError.Contains($"{dropIn}:2: [Network] Links: \"eth\" matches only a link named exactly eth"));
+
+        // The drop-in's Links= wins over the main file's lo: nothing runs for lo.
+        Ns.Ip("route add 198.51.100.0/24 dev lo");
+        await Task.Delay(1000); // routes.d's window is 200 ms
+        Assert.Equal(0, Runs());
+
+        File.WriteAllText(dropIn, "[Network]\nLinks = \"l*\"\n");
+        broker.Signal(1);
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
+        Ns.Ip("route add 198.51.101.0/24 dev lo");
+        await BrokerHarness.WaitForAsync(() => Runs() == 1);
+        Assert.Equal("lo 198.51.101.0/24", File.ReadAllText(Dir.Combine("runs")).Trim());
+
+        var broken = Dir.Write(Path.Combine("network-broker.toml.d", "60-broken.toml"), "[Network]\nLinks = \"eth0,eth1\"\n");
+        broker.Signal(1);
+        Assert.StartsWith("RELOADING=1", await notify.NextAsync());
+        Assert.StartsWith("READY=1", await notify.NextAsync());
+        await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains(
+            $"Reload refused, keeping the running configuration: {broken}:2: [Network] Links: \"eth0,eth1\": names are separated by spaces"));
+        Ns.Ip("route add 198.51.102.0/24 dev lo");
+        await BrokerHarness.WaitForAsync(() => Runs() == 2);
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
 }

@@ -41,7 +41,8 @@ public sealed class BrokerHarness : IAsyncDisposable
     public static async Task<BrokerHarness> StartAsync(NetworkNamespace ns, Func<BrokerConfiguration, BrokerConfiguration>? configure = null,
         int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer, TimeSpan? routesWindow = null, Action<BrokerEvent>? observe = null,
         NetworkdSandbox? networkd = null, Action<BrokerHarness>? beforeStart = null, bool policyRouting = false,
-        string? dhclientLeaseFile = null, NetworkBroker.Dhclient.IResolverPusher? resolver = null, string? netifDirectory = null)
+        string? dhclientLeaseFile = null, NetworkBroker.Dhclient.IResolverPusher? resolver = null, string? netifDirectory = null,
+        string? udevDirectory = null)
     {
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
@@ -51,7 +52,9 @@ public sealed class BrokerHarness : IAsyncDisposable
             ScriptRoot = directory.Path,
             SpillDirectory = directory.Combine("spill"),
         }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(netifDirectory ?? networkd.NetifDirectory, log.Logger), resolver)
+        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(netifDirectory ?? networkd.NetifDirectory, log.Logger), resolver,
+            // The host's udev (if any) knows the host's links, not the namespace's: a test's own directory, absent unless given.
+            udev: new NetworkBroker.Udev.UdevDatabase(udevDirectory ?? directory.Combine("udev"), log.Logger))
         {
             RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
         };

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using NetworkBroker.Tests.Support;
 
@@ -59,6 +60,31 @@ public sealed class NetworkdSandbox : IDisposable
 
     /// <summary>networkd's /run/systemd/netif, as seen from outside its mount namespace.</summary>
     public string NetifDirectory => Directory.Combine("node-run", "netif");
+
+    /// <summary>
+    /// Writes, into a daemon's runtime directory, the states networkd's state files show now, as a daemon that
+    /// ran for them would have remembered them: the daemon started then behaves as after a restart with nothing
+    /// changed (its start runs nothing), where a test is about what comes after the start.
+    /// </summary>
+    public void RememberCurrentStates(string runtimeDirectory)
+    {
+        var keys = new Dictionary<string, string>
+        {
+            ["OPER_STATE"] = "OperationalState", ["ADMIN_STATE"] = "AdministrativeState", ["CARRIER_STATE"] = "CarrierState",
+            ["ADDRESS_STATE"] = "AddressState", ["IPV4_ADDRESS_STATE"] = "IPv4AddressState", ["IPV6_ADDRESS_STATE"] = "IPv6AddressState",
+            ["ONLINE_STATE"] = "OnlineState",
+        };
+        System.Collections.Immutable.ImmutableDictionary<string, string> Read(string file) =>
+            File.ReadAllLines(file).Select(l => l.Split('=', 2)).Where(f => f.Length == 2 && keys.ContainsKey(f[0]) && f[1].Length > 0)
+                .ToImmutableDictionary(f => keys[f[0]], f => f[1]);
+        var links = global::System.IO.Directory.GetFiles(Path.Combine(NetifDirectory, "links"))
+            .ToImmutableDictionary(f => int.Parse(Path.GetFileName(f)), Read);
+        var memory = new global::NetworkBroker.Core.RememberedStates(File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(), links,
+            System.Collections.Immutable.ImmutableDictionary<int, string>.Empty,
+            Read(Path.Combine(NetifDirectory, "state")).Remove("AdministrativeState"),
+            System.Collections.Immutable.ImmutableDictionary<global::NetworkBroker.Core.LeaseKey, string>.Empty);
+        File.WriteAllText(Path.Combine(runtimeDirectory, global::NetworkBroker.Core.StateMemory.FileName), memory.Format());
+    }
 
     public int NetworkdPid => _networkd?.Id ?? 0;
 

@@ -27,14 +27,24 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
-    public void An_empty_file_gives_the_seeds_defaults()
+    public void DHClientLeaseFile_takes_several_paths_each_absolute()
+    {
+        Assert.Equal(["/run/a.leases", "/var/lib/dhcp/*.leases"],
+            Valid("[System]\nDHClientLeaseFile = \"/run/a.leases  /var/lib/dhcp/*.leases\"").DHClientLeaseFiles);
+        Assert.Contains("\"dhcp/x.leases\" is not an absolute path", SingleError("[System]\nDHClientLeaseFile = \"/run/a.leases dhcp/x.leases\"").Message);
+        Assert.Contains("at least one path is needed", SingleError("[System]\nDHClientLeaseFile = \" \"").Message);
+    }
+
+    [Fact]
+    public void An_empty_file_gives_the_defaults()
     {
         var config = Valid("");
         Assert.Equal(LogLevel.Info, config.LogLevel);
         Assert.Equal(LogFormat.Text, config.LogFormat);
         Assert.Equal(EventSources.SystemdNetworkd, config.Generator);
         Assert.Equal("network-broker", config.User);
-        Assert.Equal("/var/lib/dhclient/dhclient.leases", config.DHClientLeaseFile);
+        // Where Debian and Ubuntu's dhclient writes, and Red Hat's and Photon OS's.
+        Assert.Equal(["/var/lib/dhcp/dhclient*.leases", "/var/lib/dhclient/*.leases"], config.DHClientLeaseFiles);
         Assert.Equal(TimeSpan.FromSeconds(30), config.ScriptTimeout);
         Assert.False(config.RunStartupTriggers);
         Assert.True(config.Links.IsAll);

@@ -42,7 +42,9 @@ public sealed class BrokerBinary : IDisposable
     public string StandardError { get { lock (_stderr) return _stderr.ToString(); } }
 
     /// <param name="prefix">A command to run the program under (e.g. ip netns exec NAME), its arguments included.</param>
-    public static BrokerBinary Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, IReadOnlyList<string>? prefix = null)
+    /// <param name="prepareRuntime">Called with the runtime directory before the program starts (to put a file there).</param>
+    public static BrokerBinary Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, IReadOnlyList<string>? prefix = null,
+        Action<string>? prepareRuntime = null)
     {
         var native = Environment.GetEnvironmentVariable("NETWORK_BROKER_BIN");
         var info = new ProcessStartInfo
@@ -73,6 +75,7 @@ public sealed class BrokerBinary : IDisposable
             File.SetUnixFileMode(runtime, (UnixFileMode)0b111_101_101);
             info.Environment["RUNTIME_DIRECTORY"] = runtime;
         }
+        prepareRuntime?.Invoke(info.Environment["RUNTIME_DIRECTORY"]!);
         return new BrokerBinary(Process.Start(info)!, info.Environment["RUNTIME_DIRECTORY"]!, runtime);
     }
 

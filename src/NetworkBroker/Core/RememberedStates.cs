@@ -1,0 +1,171 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// What the daemon last ran scripts for, within one boot: every link's networkd states, the manager's, and
+/// every dhclient lease (its identity and expiry). Kept in the runtime directory across restarts, so that a
+/// restart runs only what changed while the daemon was stopped, and a boot (a new boot ID, or no file) runs
+/// every current state once. Pure: the text form is written and read here, the file is <see cref="StateMemory"/>'s.
+/// </summary>
+public sealed record RememberedStates(
+    string BootId,
+    ImmutableDictionary<int, ImmutableDictionary<string, string>> Links,
+    ImmutableDictionary<int, string> Names,
+    ImmutableDictionary<string, string> Manager,
+    ImmutableDictionary<LeaseKey, string> Leases)
+{
+    public static RememberedStates Empty(string bootId) => new(bootId, ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty,
+        ImmutableDictionary<int, string>.Empty, ImmutableDictionary<string, string>.Empty, ImmutableDictionary<LeaseKey, string>.Empty);
+
+    /// <summary>The link's states as last run, when ifindex and name still go together (an ifindex can be reused).</summary>
+    public ImmutableDictionary<string, string>? Link(int index, string? name) =>
+        Links.TryGetValue(index, out var states) && (name is null || Names.GetValueOrDefault(index) is not { } known || known == name) ? states : null;
+
+    /// <summary>Without what the runs named did (they were dropped at stop): they run again at the next start.</summary>
+    public RememberedStates Without(IEnumerable<(string? Link, int IfIndex)> runs)
+    {
+        var result = this;
+        foreach (var (link, index) in runs)
+            result = link is null && index == 0
+                ? result with { Manager = ImmutableDictionary<string, string>.Empty }
+                : result with
+                {
+                    Links = result.Links.Remove(index),
+                    Leases = result.Leases.RemoveRange(result.Leases.Keys.Where(k => k.Interface == link)),
+                };
+        return result;
+    }
+
+    private const string Header = "# network-broker: the states scripts last ran for, this boot only (written by the daemon)";
+
+    public string Format()
+    {
+        var text = new StringBuilder(64 + 96 * Links.Count);
+        text.Append(Header).Append('\n');
+        text.Append("boot ").Append(Escape(BootId)).Append('\n');
+        foreach (var (index, states) in Links.OrderBy(l => l.Key))
+        {
+            text.Append("link ").Append(index.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(Escape(Names.GetValueOrDefault(index) ?? ""));
+            AppendStates(text, states);
+        }
+        if (!Manager.IsEmpty)
+        {
+            text.Append("manager");
+            AppendStates(text, Manager);
+        }
+        foreach (var (key, value) in Leases.OrderBy(l => l.Key.Path, StringComparer.Ordinal).ThenBy(l => l.Key.Interface, StringComparer.Ordinal).ThenBy(l => l.Key.Family))
+            text.Append("lease ").Append(Escape(key.Path)).Append(' ').Append(Escape(key.Interface)).Append(' ')
+                .Append(key.Family.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(Escape(value)).Append('\n');
+        return text.ToString();
+    }
+
+    private static void AppendStates(StringBuilder text, ImmutableDictionary<string, string> states)
+    {
+        foreach (var (property, value) in states.OrderBy(s => s.Key, StringComparer.Ordinal))
+            text.Append(' ').Append(property).Append('=').Append(Escape(value));
+        text.Append('\n');
+    }
+
+    /// <summary>Reads the text form; a line that is not exactly what <see cref="Format"/> writes is an error naming it.</summary>
+    /// <exception cref="FormatException">The text is not a remembered-states file.</exception>
+    public static RememberedStates Parse(string text)
+    {
+        string? boot = null;
+        var links = ImmutableDictionary.CreateBuilder<int, ImmutableDictionary<string, string>>();
+        var names = ImmutableDictionary.CreateBuilder<int, string>();
+        var manager = ImmutableDictionary<string, string>.Empty;
+        var leases = ImmutableDictionary.CreateBuilder<LeaseKey, string>();
+        var number = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            number++;
+            if (line.Length == 0 || line[0] == '#')
+                continue;
+            var words = line.Split(' ');
+            switch (words[0])
+            {
+                case "boot" when words.Length == 2 && boot is null:
+                    boot = Unescape(words[1], number);
+                    break;
+                case "link" when words.Length >= 3 && int.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index > 0
+                                 && !links.ContainsKey(index):
+                    links[index] = States(words.AsSpan(3), ScriptVariables.LinkStates, number);
+                    if (Unescape(words[2], number) is { Length: > 0 } name)
+                        names[index] = name;
+                    break;
+                case "manager" when manager.IsEmpty:
+                    manager = States(words.AsSpan(1), ScriptVariables.ManagerStates, number);
+                    break;
+                case "lease" when words.Length == 5 && int.TryParse(words[3], NumberStyles.None, CultureInfo.InvariantCulture, out var family)
+                                  && family is 4 or 6:
+                    leases[new LeaseKey(Unescape(words[1], number), Unescape(words[2], number), family)] = Unescape(words[4], number);
+                    break;
+                default:
+                    throw new FormatException($"line {number}: not a remembered state");
+            }
+        }
+        if (boot is null)
+            throw new FormatException("no boot line");
+        return new RememberedStates(boot, links.ToImmutable(), names.ToImmutable(), manager, leases.ToImmutable());
+    }
+
+    private static ImmutableDictionary<string, string> States(ReadOnlySpan<string> words, IReadOnlyList<string> known, int number)
+    {
+        var states = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var word in words)
+        {
+            var equals = word.IndexOf('=');
+            if (equals <= 0 || !known.Contains(word[..equals]))
+                throw new FormatException($"line {number}: not a state");
+            var value = Unescape(word[(equals + 1)..], number);
+            if (!ScriptVariables.IsStateWord(value) || !states.TryAdd(word[..equals], value))
+                throw new FormatException($"line {number}: not a state");
+        }
+        return states.ToImmutable();
+    }
+
+    /// <summary>Every character outside printable ASCII, and the separators, as %XXXX (one UTF-16 unit): names are bytes.</summary>
+    internal static string Escape(string value)
+    {
+        if (value.Length > 0 && value.All(c => c is > ' ' and < (char)0x7f and not '%' and not '='))
+            return value;
+        var text = new StringBuilder(value.Length + 8);
+        if (value.Length == 0)
+            return "%";
+        foreach (var c in value)
+            if (c is > ' ' and < (char)0x7f and not '%' and not '=')
+                text.Append(c);
+            else
+                text.Append('%').Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+        return text.ToString();
+    }
+
+    internal static string Unescape(string word, int number)
+    {
+        if (word == "%")
+            return "";
+        if (!word.Contains('%'))
+            return word;
+        var text = new StringBuilder(word.Length);
+        for (var i = 0; i < word.Length; i++)
+        {
+            if (word[i] != '%')
+            {
+                text.Append(word[i]);
+                continue;
+            }
+            if (i + 4 >= word.Length || !ushort.TryParse(word.AsSpan(i + 1, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var unit))
+                throw new FormatException($"line {number}: bad escape");
+            text.Append((char)unit);
+            i += 4;
+        }
+        return text.ToString();
+    }
+}
+
+/// <summary>A dhclient lease's place: its file, interface and address family.</summary>
+public readonly record struct LeaseKey(string Path, string Interface, int Family);

@@ -1,0 +1,164 @@
+using NetworkBroker.Logging;
+using NetworkBroker.Native;
+using NetworkBroker.Security;
+
+namespace NetworkBroker.Core;
+
+/// <summary>
+/// <see cref="RememberedStates"/> in a file of the runtime directory (<c>states</c>), which the unit keeps across
+/// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
+/// written off the loop, latest wins (a newer state replaces one not yet written), by rename so a reader or a
+/// crash never sees half a file; written once more at stop.
+/// </summary>
+public sealed class StateMemory
+{
+    public const string FileName = "states";
+
+    private readonly string _path;
+    private readonly Logger _log;
+    private readonly object _gate = new();
+    private RememberedStates? _pending;
+    private RememberedStates? _latest;
+    private Task _writing = Task.CompletedTask;
+    private string? _written;
+    private bool _warned;
+
+    /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
+    public StateMemory(string directory, string bootId, Logger log)
+    {
+        _path = System.IO.Path.Combine(directory, FileName);
+        BootId = bootId;
+        _log = log;
+        Recalled = Read();
+    }
+
+    public string Path => _path;
+
+    public string BootId { get; }
+
+    /// <summary>What the previous run of this boot last ran scripts for; null after a boot (or with no usable file).</summary>
+    public RememberedStates? Recalled { get; }
+
+    /// <summary>The kernel's ID for this boot (a new one at each boot).</summary>
+    public static string CurrentBootId()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    private RememberedStates? Read()
+    {
+        var content = PeerFile.Read(_path, new PeerFileRules { Owners = [0, Libc.geteuid()], OwnersText = "root or the daemon's user" });
+        if (content.Refusal == PeerFileRefusal.Missing)
+        {
+            _log.Info($"No states remembered in {_path}: first start of this boot, every link's current state runs once");
+            return null;
+        }
+        if (!content.IsRead)
+        {
+            _log.Warn($"Ignoring {_path}: {content.Reason}; every link's current state runs once");
+            return null;
+        }
+        try
+        {
+            var recalled = RememberedStates.Parse(content.Text);
+            if (recalled.BootId != BootId || BootId.Length == 0)
+            {
+                _log.Info($"{_path} is from an earlier boot: every link's current state runs once");
+                return null;
+            }
+            _log.Info($"Restarted: {recalled.Links.Count} link(s) and {recalled.Leases.Count} lease(s) remembered in {_path}; only what changed meanwhile runs");
+            return recalled;
+        }
+        catch (FormatException e)
+        {
+            _log.Warn($"Ignoring {_path}: {e.Message}; every link's current state runs once");
+            return null;
+        }
+    }
+
+    /// <summary>Called on the loop: hands the state to a writer, never waits for the file.</summary>
+    public void Remember(RememberedStates states)
+    {
+        lock (_gate)
+        {
+            var idle = _pending is null;
+            _pending = states;
+            _latest = states;
+            if (idle)
+                _writing = _writing.ContinueWith(_ => WritePending(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// At stop: the runs that were queued but never ran (or were cut short) are forgotten, so that they run at
+    /// the next start, and the file is written.
+    /// </summary>
+    public Task StopAsync(IEnumerable<(string? Link, int IfIndex)> notRun)
+    {
+        lock (_gate)
+        {
+            if (_latest is { } latest && notRun.ToList() is { Count: > 0 } runs)
+            {
+                _log.Info($"{runs.Count} queued event(s) did not run; they run at the next start");
+                Remember(latest.Without(runs));
+            }
+        }
+        return FlushAsync();
+    }
+
+    /// <summary>Waits until the latest state handed over is in the file (at stop).</summary>
+    public Task FlushAsync()
+    {
+        lock (_gate)
+            return _writing;
+    }
+
+    private void WritePending()
+    {
+        RememberedStates? states;
+        lock (_gate)
+        {
+            states = _pending;
+            _pending = null;
+        }
+        if (states is null)
+            return;
+        var text = states.Format();
+        if (text == _written)
+            return;
+        var temporary = _path + ".new";
+        try
+        {
+            File.Delete(temporary);
+            using (var file = new FileStream(temporary, new FileStreamOptions
+                   {
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write,
+                       UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                   }))
+            {
+                var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+                file.Write(bytes);
+            }
+            File.Move(temporary, _path, overwrite: true);
+            _written = text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Once: a runtime directory that cannot be written stays so; the next success says so again.
+            if (!_warned)
+                _log.Warn($"Cannot remember states in {_path}: {e.Message}; a restart will run every current state again");
+            _warned = true;
+            return;
+        }
+        if (_warned)
+            _log.Info($"States remembered in {_path} again");
+        _warned = false;
+    }
+}

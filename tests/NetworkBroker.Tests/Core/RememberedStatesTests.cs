@@ -1,0 +1,174 @@
+using System.Collections.Immutable;
+using NetworkBroker.Core;
+using NetworkBroker.Events;
+
+namespace NetworkBroker.Tests.Core;
+
+/// <summary>Exactly once across restarts: what a start runs, given what the previous run of this boot remembered.</summary>
+public class RememberedStatesTests
+{
+    private static ImmutableDictionary<string, string> States(string operational) =>
+        ImmutableDictionary<string, string>.Empty.Add("OperationalState", operational).Add("AdministrativeState", "configured");
+
+    private static NetworkdSnapshot Initial(params (int IfIndex, string Name, string State)[] links) =>
+        new(links.ToImmutableDictionary(l => l.IfIndex, l => States(l.State)), links.ToImmutableDictionary(l => l.IfIndex, l => l.Name),
+            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"), NetworkdSnapshotReason.Initial);
+
+    private static RememberedStates Remembered(NetworkdStates model)
+    {
+        var (links, names, manager) = model.Now;
+        return new RememberedStates("boot-1", links, names, manager, ImmutableDictionary<LeaseKey, string>.Empty);
+    }
+
+    private static string[] Runs(IReadOnlyList<BrokerEvent> transitions) =>
+        [.. transitions.Select(t => t is LinkTransition l ? $"{l.IfIndex}:{l.Value}" : "manager")];
+
+    [Fact]
+    public void The_first_start_of_a_boot_runs_every_current_state_once()
+    {
+        var transitions = new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "carrier")), replay: true);
+        Assert.Equal(["2:routable", "2:configured", "3:carrier", "3:configured", "manager"], Runs(transitions));
+    }
+
+    [Fact]
+    public void A_restart_with_nothing_changed_runs_nothing_and_one_that_missed_a_change_runs_it_once()
+    {
+        var before = new NetworkdStates();
+        before.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        before.Apply(new NetworkdPropertiesChanged(3, [new("OperationalState", "carrier")]));
+        var memory = RememberedStates.Parse(Remembered(before).Format());
+
+        Assert.Empty(new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "carrier")), replay: false, since: memory));
+
+        // While stopped: eth1 got its address back, eth2 appeared, eth0's ifindex went to another link.
+        var after = new NetworkdStates().Apply(Initial((2, "veth9", "routable"), (3, "eth1", "routable"), (4, "eth2", "no-carrier")), replay: false, since: memory);
+        Assert.Equal(["2:routable", "2:configured", "3:routable", "4:no-carrier", "4:configured"], Runs(after));
+    }
+
+    [Fact]
+    public void Without_memory_a_start_runs_nothing_and_RunStartupTriggers_replays_even_with_memory()
+    {
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        var memory = Remembered(model);
+        Assert.Empty(new NetworkdStates().Apply(Initial((2, "eth0", "routable")), replay: false));
+        Assert.Equal(["2:routable", "2:configured", "manager"], Runs(new NetworkdStates().Apply(Initial((2, "eth0", "routable")), replay: true, since: memory)));
+    }
+
+    [Fact]
+    public void The_manager_runs_after_a_restart_only_when_it_changed()
+    {
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        var memory = Remembered(model) with { Manager = ImmutableDictionary<string, string>.Empty.Add("OperationalState", "degraded") };
+        var transitions = new NetworkdStates().Apply(Initial((2, "eth0", "routable")), replay: false, since: memory);
+        var manager = Assert.IsType<ManagerTransition>(Assert.Single(transitions));
+        Assert.Equal([KeyValuePair.Create("OperationalState", "routable")], manager.Changed.ToArray());
+    }
+
+    [Fact]
+    public void Runs_dropped_at_stop_are_forgotten_so_that_they_run_at_the_next_start()
+    {
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        var memory = Remembered(model) with
+        {
+            Leases = ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/var/lib/dhcp/dhclient.leases", "eth1", 4), "x@1"),
+        };
+        var left = memory.Without([("eth1", 3), (null, 0)]);
+        Assert.Equal([2], left.Links.Keys);
+        Assert.Empty(left.Leases);
+        Assert.Empty(left.Manager);
+        Assert.Equal(["3:routable", "3:configured", "manager"], Runs(new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: false, since: left)));
+    }
+
+    [Fact]
+    public void The_text_form_keeps_names_that_are_bytes_and_every_field()
+    {
+        var memory = new RememberedStates("3f2a-boot",
+            ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(7, States("routable")).Add(8, States("off")),
+            ImmutableDictionary<int, string>.Empty.Add(7, "w\udcffx=%y"),
+            ImmutableDictionary<string, string>.Empty.Add("OnlineState", "online"),
+            ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/var/lib/dhcp/dhclient eth0.leases", "eth0", 6), "6|2001:db8::5|64||@638000000000000000"));
+        var text = memory.Format();
+        Assert.All(text, c => Assert.True(c is '\n' or >= ' ' and < (char)0x7f));
+        var back = RememberedStates.Parse(text);
+        Assert.Equal(memory.BootId, back.BootId);
+        Assert.Equal("w\udcffx=%y", back.Names[7]);
+        Assert.False(back.Names.ContainsKey(8));
+        Assert.Equal(memory.Links[7], back.Links[7]);
+        Assert.Equal(memory.Links[8], back.Links[8]);
+        Assert.Equal(memory.Manager, back.Manager);
+        Assert.Equal(memory.Leases, back.Leases);
+        Assert.Equal(text, back.Format());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("link 3 eth0 OperationalState=routable\n")]
+    [InlineData("boot a\nboot b\n")]
+    [InlineData("boot a\nlink 3 eth0 OperationalState=routable\nlink 3 eth1\n")]
+    [InlineData("boot a\nlink 3 eth0 PATH=/tmp\n")]
+    [InlineData("boot a\nlink 3 eth0 OperationalState=$(reboot)\n")]
+    [InlineData("boot a\nlink -3 eth0\n")]
+    [InlineData("boot a\nlink 3 eth%00\n")]
+    [InlineData("boot a\nlease /x eth0 5 id\n")]
+    [InlineData("boot a\nsomething else\n")]
+    public void Anything_but_its_own_form_is_refused_with_the_line(string text)
+    {
+        var error = Assert.Throws<FormatException>(() => RememberedStates.Parse(text));
+        Assert.True(error.Message.StartsWith("line ", StringComparison.Ordinal) || error.Message == "no boot line", error.Message);
+    }
+
+    [Fact]
+    public void Random_bytes_never_throw_anything_but_a_format_error()
+    {
+        var random = new Random(1234);
+        var valid = "boot b\nlink 3 eth0 OperationalState=routable AdministrativeState=configured\nmanager OnlineState=online\nlease /p eth0 4 x@1\n";
+        for (var i = 0; i < 5000; i++)
+        {
+            var chars = valid.ToCharArray();
+            for (var n = random.Next(1, 6); n > 0; n--)
+                chars[random.Next(chars.Length)] = (char)random.Next(0, 0x2000);
+            try
+            {
+                var parsed = RememberedStates.Parse(new string(chars));
+                Assert.All(parsed.Links.Values.SelectMany(s => s.Values), v => Assert.True(NetworkBroker.Scripts.ScriptVariables.IsStateWord(v)));
+            }
+            catch (FormatException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_file_survives_a_restart_of_the_same_boot_only()
+    {
+        var directory = Directory.CreateTempSubdirectory("nb-memory-");
+        try
+        {
+            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
+            var first = new StateMemory(directory.FullName, "boot-1", log);
+            Assert.Null(first.Recalled);
+            var model = new NetworkdStates();
+            model.Apply(Initial((2, "eth0", "routable")), replay: true);
+            first.Remember(Remembered(model) with { BootId = "boot-1" });
+            await first.StopAsync([]);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(first.Path));
+
+            Assert.Equal(States("routable"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
+            Assert.Null(new StateMemory(directory.FullName, "boot-2", log).Recalled);
+
+            // Garbage, a FIFO or a link in its place: nothing remembered (every state runs), never a failure.
+            File.WriteAllText(first.Path, "boot boot-1\nlink x\n");
+            Assert.Null(new StateMemory(directory.FullName, "boot-1", log).Recalled);
+            File.Delete(first.Path);
+            File.CreateSymbolicLink(first.Path, "/etc/hostname");
+            Assert.Null(new StateMemory(directory.FullName, "boot-1", log).Recalled);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}
