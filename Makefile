@@ -17,8 +17,9 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: the NativeAOT link (clang, zlib), the real peers the tests drive (networkd-dispatcher for
-# the differential test), man (the man pages' check) and curl (an example's web hook).
-APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl networkd-dispatcher
+# the differential test; polkitd and ethtool for the package's tests under systemd), man (the man pages'
+# check) and curl (an example's web hook).
+APT_PACKAGES := clang lld zlib1g-dev iproute2 dbus iputils-ping isc-dhcp-client dnsmasq tcpdump procps util-linux iptables systemd dbus-daemon libglib2.0-bin lintian man-db curl networkd-dispatcher polkitd ethtool
 
 STATE_DIRS := carrier configured degraded no-carrier routable manager routes
 
@@ -70,6 +71,9 @@ install: bin/network-broker
 	install -D -m 0644 packaging/rt_protos.d/network-broker.conf $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/network-broker.conf
 	install -D -m 0644 packaging/systemd/network-broker.service $(DESTDIR)$(UNITDIR)/network-broker.service
 	install -D -m 0644 packaging/sysusers.d/network-broker.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/network-broker.conf
+	install -D -m 0644 packaging/polkit/50-network-broker.rules $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/50-network-broker.rules
+	install -D -m 0644 packaging/systemd/full-host.conf $(DESTDIR)$(PREFIX)/lib/network-broker/full-host.conf
+	install -D -m 0755 packaging/full-host $(DESTDIR)$(PREFIX)/lib/network-broker/full-host
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/network-broker/README.md
 	install -D -m 0644 packaging/man/network-broker.8 $(DESTDIR)$(PREFIX)/share/man/man8/network-broker.8
 	install -D -m 0644 packaging/man/network-broker.toml.5 $(DESTDIR)$(PREFIX)/share/man/man5/network-broker.toml.5

@@ -37,6 +37,11 @@ public static class DaemonCommand
 
         log.Info($"network-broker {BuildInfo.Version} starting: configuration {config.Path}, scripts in {config.Directory}, " +
                  $"generator {EventSourceNames.Format(config.Generator)}, links {(config.Links.IsAll ? "all" : config.Links.ToString())}");
+        // Who runs the scripts and why, said once; a User= in the file that the unit overrules is a warning, not silence.
+        var startedAs = Privileges.PrivilegeDrop.Current();
+        var startedAsRoot = startedAs.Uid == 0 || startedAs.Reexecuted;
+        var user = Privileges.PrivilegeDrop.Decide(config);
+        log.Write(user.Level, null, 0, user.Report);
         Privileges.PrivilegeDrop.CheckCapabilities(config, log);
 
         // SIGUSR1 and SIGUSR2 would end the process by default (a stray `kill -USR1` is not a stop request):
@@ -60,7 +65,8 @@ public static class DaemonCommand
         var monitors = new MonitorHub();
         using var systemd = new SystemdNotifier();
         NetworkdSource? networkdSource = null;
-        Task<DaemonStatus> Status() => broker.QueryAsync(b => DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started, networkdSource?.Rejected ?? 0));
+        Task<DaemonStatus> Status() => broker.QueryAsync(b => DaemonStatus.Of(b, scripts.Statistics, monitors.Count, started, networkdSource?.Rejected ?? 0,
+            resolver?.Statistics ?? default));
         var statusLine = new StatusReporter(systemd, async () => (await Status()).StatusLine(), TimeSpan.FromSeconds(1));
         // The monitor's lines and the STATUS= line follow what the broker sees (on its loop) and what scripts did.
         broker.Observed += e =>
@@ -75,6 +81,8 @@ public static class DaemonCommand
             {
                 if (monitors.HasSubscribers)
                     monitors.Publish(MonitorEvents.FormatPush(link, what, error, DateTime.UtcNow));
+                if (error is not null)
+                    statusLine.Poke();
             };
         scripts.Completed += (e, results) =>
         {
@@ -169,6 +177,9 @@ public static class DaemonCommand
                             var reloaded = loaded.Config;
                             runner.Options = runner.Options with { Timeout = reloaded.ScriptTimeout };
                             await broker.ReloadAsync(reloaded);
+                            if (Privileges.ScriptUser.OnReload(reloaded.User, reloaded.UserGiven, reloaded.Path, Privileges.PrivilegeDrop.Current(), startedAsRoot,
+                                    Privileges.PrivilegeDrop.AllCapabilities(), File.Exists(Privileges.ScriptUser.FullHostCommand)) is { } userChange)
+                                log.Warn(userChange);
                         }
                         catch (ConfigurationException e)
                         {

@@ -22,6 +22,8 @@ public sealed record BrokerConfiguration
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
     public EventSources Generator { get; init; } = EventSources.SystemdNetworkd;
     public string User { get; init; } = "network-broker";
+    /// <summary>User= is written in the file: under systemd only then does it speak against the unit's User=.</summary>
+    public bool UserGiven { get; init; }
     /// <summary>
     /// dhclient's lease files, space-separated paths with a glob allowed in the file name. The default covers
     /// Debian and Ubuntu (/var/lib/dhcp) and Red Hat and Photon OS (/var/lib/dhclient).

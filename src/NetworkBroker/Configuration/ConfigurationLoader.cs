@@ -27,7 +27,7 @@ public static partial class ConfigurationLoader
             ["LogLevel"] = (c, v) => v.Enum("debug, info, warn, error or fatal", LogLevelNames.TryParseLevel, out LogLevel l) ? c with { LogLevel = l } : c,
             ["LogFormat"] = (c, v) => v.Enum("text or json", LogLevelNames.TryParseFormat, out LogFormat f) ? c with { LogFormat = f } : c,
             ["Generator"] = (c, v) => v.Generators(out var g) ? c with { Generator = g } : c,
-            ["User"] = (c, v) => v.UserName(out var u) ? c with { User = u } : c,
+            ["User"] = (c, v) => v.UserName(out var u) ? c with { User = u, UserGiven = true } : c,
             ["DHClientLeaseFile"] = (c, v) => v.AbsolutePaths(out var p) ? c with { DHClientLeaseFile = string.Join(' ', p) } : c,
             ["ScriptTimeoutSec"] = (c, v) => v.Integer(1, 86_400, out var s) ? c with { ScriptTimeout = TimeSpan.FromSeconds(s) } : c,
             ["ScriptDirectories"] = (c, v) => v.AbsolutePaths(out var d) ? c with { ScriptDirectories = d } : c,

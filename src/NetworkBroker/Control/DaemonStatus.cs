@@ -35,9 +35,13 @@ public sealed record DaemonStatus
     public int Monitors { get; init; }
     /// <summary>D-Bus signals dropped because their sender was not the peer they claimed to be (networkd).</summary>
     public long SignalsRejected { get; init; }
+    /// <summary>dhclient's lease data sent to systemd-resolved and systemd-hostnamed, and the calls refused or unanswered.</summary>
+    public long DhcpPushes { get; init; }
+    public long DhcpPushesFailed { get; init; }
 
     /// <summary>Reads the broker's model; call it on the broker's loop (<see cref="Core.Broker.QueryAsync{T}"/>).</summary>
-    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0)
+    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0,
+        (long Pushes, long Failed) dhcpPushes = default)
     {
         var config = broker.Config;
         var links = broker.Kernel.Links;
@@ -65,12 +69,14 @@ public sealed record DaemonStatus
             ScriptsRunning = scripts.Running,
             Monitors = monitors,
             SignalsRejected = signalsRejected,
+            DhcpPushes = dhcpPushes.Pushes,
+            DhcpPushesFailed = dhcpPushes.Failed,
         };
     }
 
-    /// <summary>The STATUS= line: short, and changing only when something worth a look changed.</summary>
+    /// <summary>The STATUS= line: short, and changing only when something worth a look changed (a failed DHCP push is).</summary>
     public string StatusLine() => string.Create(CultureInfo.InvariantCulture,
-        $"Watching {Links} links ({LinksSelected} selected); {PolicyRules} rules, {PolicyRoutes} routes managed; {Scripts} scripts run, {ScriptsFailed} failed");
+        $"Watching {Links} links ({LinksSelected} selected); {PolicyRules} rules, {PolicyRoutes} routes managed; {Scripts} scripts run, {ScriptsFailed} failed{(DhcpPushesFailed > 0 ? $"; {DhcpPushesFailed} DHCP pushes failed" : "")}");
 
     public string ToJson()
     {
@@ -99,6 +105,8 @@ public sealed record DaemonStatus
             json.WriteNumber("scripts_running", ScriptsRunning);
             json.WriteNumber("monitors", Monitors);
             json.WriteNumber("signals_rejected", SignalsRejected);
+            json.WriteNumber("dhcp_pushes", DhcpPushes);
+            json.WriteNumber("dhcp_pushes_failed", DhcpPushesFailed);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -138,6 +146,8 @@ public sealed record DaemonStatus
             ScriptsRunning = (int)N("scripts_running"),
             Monitors = (int)N("monitors"),
             SignalsRejected = N("signals_rejected"),
+            DhcpPushes = N("dhcp_pushes"),
+            DhcpPushesFailed = N("dhcp_pushes_failed"),
         };
     }
 
@@ -155,6 +165,9 @@ public sealed record DaemonStatus
             $"  policy routing: {PolicyRules} rules and {PolicyRoutes} routes managed{(PolicyRoutingFailed > 0 ? $", {PolicyRoutingFailed} changes failed at the last run" : "")}\n");
         text.Append(CultureInfo.InvariantCulture,
             $"  scripts: {Scripts} run for {ScriptEvents} events, {ScriptsFailed} failed, {ScriptsTimedOut} timed out, {ScriptsRunning} running now; {Monitors} monitor(s) attached\n");
+        if (DhcpPushes > 0)
+            text.Append(CultureInfo.InvariantCulture,
+                $"  dhcp pushes: {DhcpPushes} to systemd-resolved and systemd-hostnamed, {DhcpPushesFailed} failed{(DhcpPushesFailed > 0 ? " (see the log)" : "")}\n");
         if (SignalsRejected > 0)
             text.Append(CultureInfo.InvariantCulture,
                 $"  security: {SignalsRejected} D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)\n");

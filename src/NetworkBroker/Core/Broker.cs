@@ -134,14 +134,15 @@ public sealed class Broker
     /// <summary>
     /// Applies a new configuration on the loop, after the events queued before it: Links=, RoutingPolicyRules=
     /// (the reconciler runs at once), EmitJSON=, the Use*= keys, RouteTableBase=, the priority and the log level
-    /// and format take effect now. Generator=, User= and DHClientLeaseFile= need a restart, and the log says so.
+    /// and format take effect now. Generator= and DHClientLeaseFile= need a restart, and the log says so; User= is
+    /// the daemon's to report (<see cref="Privileges.ScriptUser.OnReload"/>): whether a restart applies it depends on the unit.
     /// </summary>
     public Task ReloadAsync(BrokerConfiguration config) => QueryAsync(broker =>
     {
         var old = broker.Config;
         foreach (var (key, changed) in new[]
                  {
-                     ("Generator", old.Generator != config.Generator), ("User", old.User != config.User),
+                     ("Generator", old.Generator != config.Generator),
                      ("DHClientLeaseFile", old.DHClientLeaseFile != config.DHClientLeaseFile),
                  })
             if (changed)

@@ -17,22 +17,30 @@ public interface IResolverPusher
 /// <summary>
 /// Calls org.freedesktop.resolve1 and org.freedesktop.hostname1 over the system bus, one call at a time in
 /// the order asked, on a connection of its own made when first needed and again after it is lost. A call
-/// that fails is logged with the link and dropped: the next lease change sends the state again.
+/// that fails is logged with the link and dropped: the next lease change sends the state again. resolved
+/// and hostnamed ask polkit about a caller that is not root: a refusal names the action and the fix (the
+/// package's polkit rule, read only where polkitd is installed), and every failure is counted.
 /// </summary>
 public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPusher, IAsyncDisposable
 {
     private const int AF_INET = 2, AF_INET6 = 10;
     private const string Resolve1 = "org.freedesktop.resolve1", Hostname1 = "org.freedesktop.hostname1";
-    private readonly Channel<(string Link, string What, string Service, Func<DBusConnection, string, Task> Call)> _calls =
-        Channel.CreateUnbounded<(string, string, string, Func<DBusConnection, string, Task>)>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>The rule the package installs: it grants the daemon's user the four actions below.</summary>
+    public const string PolkitRule = "/usr/share/polkit-1/rules.d/50-network-broker.rules";
+    private readonly Channel<(string Link, string What, string Service, string Action, Func<DBusConnection, string, Task> Call)> _calls =
+        Channel.CreateUnbounded<(string, string, string, string, Func<DBusConnection, string, Task>)>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _worker;
     private DBusConnection? _connection;
+    private long _pushes, _failed;
+
+    /// <summary>Calls made, and of those the ones that failed (refused, or no answer), since start.</summary>
+    public (long Pushes, long Failed) Statistics => (Interlocked.Read(ref _pushes), Interlocked.Read(ref _failed));
 
     /// <summary>After each call: the link, what was pushed, and the error (null when it went through). For the monitor.</summary>
     public event Action<string, string, string?>? Pushed;
 
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
-        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -43,7 +51,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
-        Enqueue(link, $"domains {string.Join(", ", domains)}", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, $"domains {string.Join(", ", domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -52,27 +60,46 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void RevertLink(string link, int ifindex) =>
-        Enqueue(link, "revert", Resolve1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, "revert", Resolve1, "org.freedesktop.resolve1.revert", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "RevertLink", "i", w => w.WriteInt32(ifindex)));
 
     public void SetHostname(string link, string hostname) =>
-        Enqueue(link, $"transient host name {hostname}", Hostname1, (c, owner) => c.CallAsync(owner, "/org/freedesktop/hostname1",
-            "org.freedesktop.hostname1", "SetHostname", "sb", w =>
+        Enqueue(link, $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
+        {
+            await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetHostname", "sb", w =>
             {
                 w.WriteString(hostname);
                 w.WriteBoolean(false); // not interactive: never wait for a polkit prompt
-            }));
+            }).ConfigureAwait(false);
+            // hostnamed accepts the call either way, but a static name (/etc/hostname) wins over the transient one,
+            // which is then not even kept: say so rather than report a name that is not in force.
+            var reply = await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.DBus.Properties", "Get", "ss", w =>
+            {
+                w.WriteString("org.freedesktop.hostname1");
+                w.WriteString("StaticHostname");
+            }).ConfigureAwait(false);
+            if (StaticName(reply) is { Length: > 0 } name && name != hostname)
+                log.ForLink(link).Warn($"dhclient: the transient host name {hostname} does not apply: systemd-hostnamed keeps the static " +
+                                       $"name \"{PeerText.Excerpt(name)}\" (/etc/hostname), which wins over a transient one; empty /etc/hostname to use the lease's");
+        });
 
-    private void Enqueue(string link, string what, string service, Func<DBusConnection, string, Task> call)
+    private static string? StaticName(DBusMessage reply)
     {
-        _calls.Writer.TryWrite((link, what, service, call));
+        var reader = reply.BodyReader();
+        return reader.ReadVariant() as string;
+    }
+
+    private void Enqueue(string link, string what, string service, string action, Func<DBusConnection, string, Task> call)
+    {
+        _calls.Writer.TryWrite((link, what, service, action, call));
         _worker ??= Task.Run(WorkAsync);
     }
 
     private async Task WorkAsync()
     {
-        await foreach (var (link, what, service, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var (link, what, service, action, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            Interlocked.Increment(ref _pushes);
             try
             {
                 if (_connection is null || _connection.Closed.IsCompleted)
@@ -85,11 +112,24 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }
             catch (Exception e) when (e is DBusConnectionException or DBusErrorException or TimeoutException or DBusFormatException)
             {
-                log.ForLink(link).Error($"dhclient: pushing {what} failed: {e.Message}");
+                Interlocked.Increment(ref _failed);
+                log.ForLink(link).Error(e is DBusErrorException refused && IsRefusal(refused.Name)
+                    ? Refused(what, service, action, refused.Name, Environment.UserName)
+                    : $"dhclient: pushing {what} failed: {e.Message}");
                 Pushed?.Invoke(link, what, e.Message);
             }
         }
     }
+
+    /// <summary>What resolved and hostnamed answer when polkit says no (no rule, or no polkitd to ask).</summary>
+    public static bool IsRefusal(string error) =>
+        error is "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" or "org.freedesktop.DBus.Error.AccessDenied";
+
+    /// <summary>One line for a refused call: what was refused, by whom, for which polkit action, and how to grant it.</summary>
+    public static string Refused(string what, string service, string action, string error, string user) =>
+        $"dhclient: {(service == Hostname1 ? "systemd-hostnamed" : "systemd-resolved")} refused {what} ({error}): polkit does not " +
+        $"grant {action} to user {user}; install polkitd (the package's {PolkitRule} grants it to network-broker), " +
+        "or run the daemon as root";
 
     public async ValueTask DisposeAsync()
     {

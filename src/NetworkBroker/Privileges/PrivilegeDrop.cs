@@ -14,6 +14,7 @@ namespace NetworkBroker.Privileges;
 /// before Main (the seed's in-process drop left 11 of 12 threads and every script as uid 0). The
 /// capabilities are made ambient so that scripts (ip rule, ...) get them too. Under systemd the unit's
 /// User= and AmbientCapabilities= do the same and the daemon starts unprivileged: nothing to do then.
+/// Whether to change user at all is <see cref="ScriptUser.Decide"/>'s (the unit decides under systemd).
 /// </summary>
 public static unsafe class PrivilegeDrop
 {
@@ -22,21 +23,58 @@ public static unsafe class PrivilegeDrop
     private const string Capabilities = "-all,+net_admin,+sys_admin";
     private const ulong CapNetAdmin = 1UL << 12;
 
+    /// <summary>How this process was started (<see cref="ScriptUser"/> decides from it).</summary>
+    public static StartedAs Current() => new(Libc.geteuid(), Environment.UserName, EffectiveCapabilities(), StartedBySystemd(),
+        Environment.GetEnvironmentVariable(Marker) == "1");
+
+    /// <summary>
+    /// A service's main process: systemd (PID 1) is the parent and INVOCATION_ID is set. Either alone is not
+    /// enough: every descendant of a service inherits INVOCATION_ID (a test runner that is itself a service),
+    /// and an orphan has PID 1 as parent too.
+    /// </summary>
+    private static bool StartedBySystemd()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")))
+            return false;
+        try
+        {
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 1 && fields[1] == "1";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Who runs the scripts under this configuration, started as this process was, and the line that says so.</summary>
+    public static ScriptUserDecision Decide(BrokerConfiguration config) =>
+        ScriptUser.Decide(config.User, config.UserGiven, config.Path, Current(), AllCapabilities(), File.Exists(ScriptUser.FullHostCommand));
+
     /// <returns>null when nothing is to be done; an exit code when the drop failed (on success exec does not return).</returns>
     public static int? ReexecAsUser(BrokerConfiguration config, Logger log, IReadOnlyList<string> args)
     {
-        if (Libc.geteuid() != 0 || config.User == "root" || Environment.GetEnvironmentVariable(Marker) == "1")
+        var decision = Decide(config);
+        if (decision.Level == LogLevel.Fatal)
+        {
+            // EX_CONFIG: systemd does not restart it (RestartPreventExitStatus=78); starting again would fail the same way.
+            log.Fatal(decision.Report);
+            return ExitCodes.Config;
+        }
+        if (decision.Become is not { } user)
             return null;
 
-        if (!LookUp(config.User, out var uid, out var gid))
+        if (!LookUp(user, out var uid, out var gid))
         {
-            log.Fatal($"User \"{config.User}\" (User= in {config.Path}) does not exist: create it (make install ships sysusers.d/network-broker.conf) or set User=\"root\"");
+            log.Fatal($"User \"{user}\" (User= in {config.Path}) does not exist: create it (make install ships sysusers.d/network-broker.conf) or set User=\"root\"");
             return ExitCodes.Config;
         }
         var setpriv = new[] { "/usr/bin/setpriv", "/bin/setpriv" }.FirstOrDefault(File.Exists);
         if (setpriv is null)
         {
-            log.Fatal($"Cannot drop privileges to {config.User}: setpriv (util-linux) is not installed; install it or set User=\"root\"");
+            log.Fatal($"Cannot drop privileges to {user}: setpriv (util-linux) is not installed; install it or set User=\"root\"");
             return ExitCodes.Failure;
         }
 
@@ -57,7 +95,7 @@ public static unsafe class PrivilegeDrop
             .Append($"{Marker}=1")
             .ToList();
 
-        log.Info($"Dropping privileges: re-executing as {config.User} (uid {uid}) with CAP_NET_ADMIN and CAP_SYS_ADMIN only");
+        log.Info($"Dropping privileges: re-executing as {user} (uid {uid}) with CAP_NET_ADMIN and CAP_SYS_ADMIN only");
         using var argv = new NativeStringArray(command);
         using var envp = new NativeStringArray(environment);
         fixed (byte* path = System.Text.Encoding.UTF8.GetBytes(setpriv + "\0"))
@@ -72,7 +110,7 @@ public static unsafe class PrivilegeDrop
         if (Libc.geteuid() != 0)
             return;
         uint uid = 0, gid = 0;
-        if (config.User != "root" && Environment.GetEnvironmentVariable(Marker) != "1" && !LookUp(config.User, out uid, out gid))
+        if (Decide(config).Become is { } user && !LookUp(user, out uid, out gid))
             return; // ReexecAsUser says why
         Control.RuntimeDirectory.Prepare(uid, gid, log);
     }
@@ -86,16 +124,33 @@ public static unsafe class PrivilegeDrop
                  (config.RoutingPolicyRules.IsEmpty ? "" : ", and policy routing for " + string.Join(' ', config.RoutingPolicyRules) + " will fail"));
     }
 
-    public static bool HasNetAdmin()
+    public static bool HasNetAdmin() => (EffectiveCapabilities() & CapNetAdmin) != 0;
+
+    /// <summary>CapEff of this thread (0 when it cannot be read).</summary>
+    public static ulong EffectiveCapabilities()
     {
         try
         {
             var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
-            return line is not null && (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & CapNetAdmin) != 0;
+            return line is null ? 0 : ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is IOException or FormatException)
         {
-            return false;
+            return 0;
+        }
+    }
+
+    /// <summary>Every capability this kernel knows (bits 0 to /proc/sys/kernel/cap_last_cap).</summary>
+    public static ulong AllCapabilities()
+    {
+        try
+        {
+            var last = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), CultureInfo.InvariantCulture);
+            return last >= 63 ? ulong.MaxValue : (1UL << (last + 1)) - 1;
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return 0;
         }
     }
 

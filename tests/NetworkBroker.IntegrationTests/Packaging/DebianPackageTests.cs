@@ -23,9 +23,10 @@ public class DebianPackageTests : IDisposable
         Assert.True(File.Exists(deb), deb);
 
         // The control file and the contents.
-        var fields = Shell.Run("dpkg-deb", "-f", deb, "Package", "Architecture", "Depends");
+        var fields = Shell.Run("dpkg-deb", "-f", deb, "Package", "Architecture", "Depends", "Recommends");
         Assert.Contains("Package: network-broker", fields);
         Assert.Contains("Depends: libc6 (>= 2.34), systemd", fields);
+        Assert.Contains("Recommends: iproute2, dbus, polkitd", fields);
         var contents = Shell.Run("dpkg-deb", "-c", deb);
         foreach (var path in new[]
                  {
@@ -36,8 +37,10 @@ public class DebianPackageTests : IDisposable
                      "./usr/share/bash-completion/completions/network-broker",
                      "./usr/share/doc/network-broker/examples/routable.d/50-ddns-update",
                      "./usr/share/doc/network-broker/examples/manager.d/50-online-notify",
+                     "./usr/share/polkit-1/rules.d/50-network-broker.rules", "./usr/lib/network-broker/full-host.conf",
                  })
             Assert.Contains(path, contents);
+        Assert.Matches(@"-rwxr-xr-x root/root .* \./usr/lib/network-broker/full-host\n", contents);
         Assert.All(contents.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Contains(" root/root ", line));
         Assert.Equal("/etc/network-broker/network-broker.toml\n/etc/iproute2/rt_protos.d/network-broker.conf",
             Shell.Run("/bin/sh", "-c", $"dpkg-deb --ctrl-tarfile {deb} | tar -xOf - ./conffiles").Trim());

@@ -113,10 +113,13 @@ public class SystemdServiceTests
         machine.Run("systemctl", "start", Unit);
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active again");
         var running = machine.Property(Unit, "MainPID");
-        machine.Sh("cp /etc/network-broker/network-broker.toml /tmp/good.toml && printf '[System]\\nLogLevel = \"loud\"\\n' > /etc/network-broker/network-broker.toml");
+        // The broken file also narrows Links=: were it applied, lo's routes would run nothing.
+        machine.Sh("cp /etc/network-broker/network-broker.toml /tmp/good.toml && printf '[System]\\nLogLevel = \"loud\"\\n[Network]\\nLinks = \"eth9\"\\n' > /etc/network-broker/network-broker.toml");
         Assert.Contains("reload=1", machine.Sh($"systemctl reload {Unit} >/dev/null 2>&1; echo reload=$?"));
         Assert.Equal("active", machine.Property(Unit, "ActiveState"));
         Assert.Equal(running, machine.Property(Unit, "MainPID"));
+        machine.Run("ip", "route", "add", "198.51.103.0/24", "dev", "lo");
+        machine.WaitFor(() => machine.Run("cat", "/var/lib/nbtest/record").Contains("lo 198.51.103.0/24"), "routes.d to run under the old configuration");
         var restarts = machine.Property(Unit, "NRestarts");
         machine.Sh($"systemctl restart {Unit} || true");
         Thread.Sleep(3000); // three times RestartSec=: long enough for a restart loop to show

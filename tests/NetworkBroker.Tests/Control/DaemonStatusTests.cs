@@ -10,7 +10,7 @@ public class DaemonStatusTests
         Pid = 4242, Version = "1.2.3", Uid = 998, User = "network-broker", Started = new DateTime(2026, 11, 24, 18, 0, 0, DateTimeKind.Utc),
         Config = "/etc/network-broker/network-broker.toml", Generator = "systemd-networkd", Links = 4, LinksSelected = 2, NetworkdLinks = 4,
         PolicyRules = 3, PolicyRoutes = 2, PolicyRoutingFailed = 1, Events = 77, ScriptEvents = 5, Scripts = 9, ScriptsFailed = 1,
-        ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2, SignalsRejected = 6,
+        ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2, SignalsRejected = 6, DhcpPushes = 5, DhcpPushesFailed = 2,
     };
 
     [Fact]
@@ -22,13 +22,16 @@ public class DaemonStatusTests
     [Fact]
     public void The_status_line_and_the_text_say_the_counts()
     {
-        Assert.Equal("Watching 4 links (2 selected); 3 rules, 2 routes managed; 9 scripts run, 1 failed", Sample.StatusLine());
+        Assert.Equal("Watching 4 links (2 selected); 3 rules, 2 routes managed; 9 scripts run, 1 failed; 2 DHCP pushes failed", Sample.StatusLine());
+        Assert.Equal("Watching 4 links (2 selected); 3 rules, 2 routes managed; 9 scripts run, 1 failed", (Sample with { DhcpPushesFailed = 0 }).StatusLine());
         var text = Sample.Render(new DateTime(2026, 11, 24, 19, 5, 0, DateTimeKind.Utc));
         Assert.Contains("running: pid 4242, network-broker 1.2.3, user network-broker (uid 998), since 2026-11-24 18:00:00 UTC (up 1h 5m)", text);
         Assert.Contains("watching 4 links (2 selected by Links=, 4 known to networkd); 77 events handled", text);
         Assert.Contains("policy routing: 3 rules and 2 routes managed, 1 changes failed at the last run", text);
         Assert.Contains("scripts: 9 run for 5 events, 1 failed, 1 timed out, 0 running now; 2 monitor(s) attached", text);
         Assert.Contains("security: 6 D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)", text);
+        Assert.Contains("dhcp pushes: 5 to systemd-resolved and systemd-hostnamed, 2 failed (see the log)", text);
+        Assert.DoesNotContain("dhcp pushes:", (Sample with { DhcpPushes = 0, DhcpPushesFailed = 0 }).Render(DateTime.UtcNow));
         Assert.DoesNotContain("security:", (Sample with { SignalsRejected = 0 }).Render(DateTime.UtcNow));
     }
 
