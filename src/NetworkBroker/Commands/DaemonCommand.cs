@@ -61,6 +61,13 @@ public static class DaemonCommand
         // Kept across restarts in the runtime directory: a restart runs only what changed while stopped.
         var memory = new StateMemory(RuntimeDirectory.Path, StateMemory.CurrentBootId(), log);
         var broker = new Broker(config, log, scripts, resolver: resolver, memory: memory);
+        // Only state and lease runs are remembered (not routes.d, not what run-scripts asked for).
+        static bool Remembered(ScriptEvent e) => e.State != RoutesScripts.State && e.Observer is null;
+        scripts.Enqueued += e =>
+        {
+            if (Remembered(e))
+                memory.Queued(e.Link, e.IfIndex);
+        };
         var started = DateTime.UtcNow;
         var monitors = new MonitorHub();
         using var systemd = new SystemdNotifier();
@@ -86,6 +93,8 @@ public static class DaemonCommand
             };
         scripts.Completed += (e, results) =>
         {
+            if (Remembered(e))
+                memory.Ran(e.Link, e.IfIndex);
             if (monitors.HasSubscribers)
                 monitors.Publish(MonitorEvents.FormatScripts(e, results, DateTime.UtcNow));
             statusLine.Poke();
@@ -223,7 +232,7 @@ public static class DaemonCommand
         if (scripts.Statistics.Running > 0)
             log.Info($"Waiting for {scripts.Statistics.Running} running script event(s) to finish");
         await scripts.DisposeAsync();
-        await memory.StopAsync(scripts.NotRun.Where(e => e.State != RoutesScripts.State).Select(e => (e.Link, e.IfIndex)));
+        await memory.StopAsync(scripts.NotRun.Where(Remembered).Select(e => (e.Link, e.IfIndex)));
         log.Info("Stopped");
         return ExitCodes.Success;
 

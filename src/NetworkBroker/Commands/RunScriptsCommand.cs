@@ -86,7 +86,8 @@ public static class RunScriptsCommand
     {
         var runner = new ScriptRunner(Startup.ScriptOptions(config), log);
         await using var dispatcher = new ScriptDispatcher(runner, log);
-        var broker = new Broker(config, log, dispatcher);
+        // No memory and no replay: the state read here is only the ground the asked event is built on.
+        var broker = new Broker(config with { RunStartupTriggers = false }, log, dispatcher);
         using var stop = new CancellationTokenSource();
         var loop = broker.RunAsync(stop.Token);
         try

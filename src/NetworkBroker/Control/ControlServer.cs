@@ -241,9 +241,12 @@ public sealed class ControlServer : IAsyncDisposable
                 continue;
             try
             {
-                await SendAsync(client, RunScriptsRequest.Reply(observation), _stopping.Token).ConfigureAwait(false);
+                // A client that stops reading is let go, as a monitor is: it never holds a request slot for ever.
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                stall.CancelAfter(MonitorStall);
+                await SendAsync(client, RunScriptsRequest.Reply(observation), stall.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or IOException)
+            catch (Exception e) when (e is SocketException or IOException || e is OperationCanceledException && !_stopping.IsCancellationRequested)
             {
                 // The scripts run on as any event's would; only the stream to this client ends.
                 sending = false;

@@ -26,6 +26,7 @@ public sealed class Broker
     private readonly StateScripts _states;
     private readonly DhcpLeaseActions _leases;
     private readonly StateMemory? _memory;
+    private bool _networkdApplied;
     private IKernel? _kernel;
     private Routing.PolicyRoutingWorker? _policyRouting;
     private int _policyRoutingScheduled;
@@ -301,9 +302,17 @@ public sealed class Broker
                     _log.Info("networkd: not on the bus; its links' last known states are kept until it answers");
                 else if (snapshot.Reason != NetworkdSnapshotReason.Initial)
                     _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
-                Act(Networkd.Apply(snapshot, replay: ReplayAtStart, Config.StateProperties, _memory?.Recalled));
+                // networkd absent at start: its first answer is the start's state (after a restart, compared with what
+                // was remembered, not with nothing).
+                var start = _memory is not null && !_networkdApplied && snapshot.Available && snapshot.Reason != NetworkdSnapshotReason.Initial
+                    ? snapshot with { Reason = NetworkdSnapshotReason.Initial }
+                    : snapshot;
+                Act(Networkd.Apply(start, replay: ReplayAtStart, Config.StateProperties, _memory?.Recalled));
                 if (snapshot.Available)
+                {
+                    _networkdApplied = true;
                     Remember();
+                }
                 return;
         }
     }
@@ -357,6 +366,9 @@ public sealed class Broker
         if (_memory is null)
             return;
         var (links, names, manager) = Networkd.Now;
+        // Before networkd's first answer its links are what was remembered, not nothing (a dhclient lease came first).
+        if (!_networkdApplied && _memory.Recalled is { } recalled)
+            (links, names, manager) = (recalled.Links, recalled.Names, recalled.Manager);
         _memory.Remember(new RememberedStates(_memory.BootId, links, names, manager, _leases.Now));
     }
 

@@ -21,6 +21,7 @@ public sealed class StateMemory
     private RememberedStates? _latest;
     private Task _writing = Task.CompletedTask;
     private string? _written;
+    private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
 
     /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
@@ -54,7 +55,8 @@ public sealed class StateMemory
 
     private RememberedStates? Read()
     {
-        var content = PeerFile.Read(_path, new PeerFileRules { Owners = [0, Libc.geteuid()], OwnersText = "root or the daemon's user" });
+        // 16 MiB: some 80,000 links' lines; the file is the daemon's own, in its own 0750 directory.
+        var content = PeerFile.Read(_path, new PeerFileRules { Owners = [0, Libc.geteuid()], OwnersText = "root or the daemon's user", MaxBytes = 16 << 20 });
         if (content.Refusal == PeerFileRefusal.Missing)
         {
             _log.Info($"No states remembered in {_path}: first start of this boot, every link's current state runs once");
@@ -80,6 +82,32 @@ public sealed class StateMemory
         {
             _log.Warn($"Ignoring {_path}: {e.Message}; every link's current state runs once");
             return null;
+        }
+    }
+
+    /// <summary>
+    /// A run was queued: until it has run, its link (or the manager) is not remembered as run, so that a crash or
+    /// a kill before it ran (the watchdog, SIGKILL) runs it at the next start: at least once, never lost.
+    /// </summary>
+    public void Queued(string? link, int ifindex)
+    {
+        lock (_gate)
+            _inFlight[(link, ifindex)] = _inFlight.GetValueOrDefault((link, ifindex)) + 1;
+    }
+
+    /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
+    public void Ran(string? link, int ifindex)
+    {
+        lock (_gate)
+        {
+            if (!_inFlight.TryGetValue((link, ifindex), out var count))
+                return;
+            if (count > 1)
+                _inFlight[(link, ifindex)] = count - 1;
+            else
+                _inFlight.Remove((link, ifindex));
+            if (_latest is { } latest)
+                Remember(latest);
         }
     }
 
@@ -127,6 +155,8 @@ public sealed class StateMemory
         {
             states = _pending;
             _pending = null;
+            if (states is not null && _inFlight.Count > 0)
+                states = states.Without(_inFlight.Keys);
         }
         if (states is null)
             return;

@@ -54,6 +54,9 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     public ScriptStatistics Statistics => new(Interlocked.Read(ref _events), Interlocked.Read(ref _scripts),
         Interlocked.Read(ref _failed), Interlocked.Read(ref _timedOut), Volatile.Read(ref _running));
 
+    /// <summary>Called when an event is accepted into its lane (before it runs).</summary>
+    public event Action<ScriptEvent>? Enqueued;
+
     /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
     public event Action<ScriptEvent, IReadOnlyList<ScriptResult>>? Completed;
 
@@ -65,8 +68,10 @@ public sealed class ScriptDispatcher : IAsyncDisposable
             if (_stopping.IsCancellationRequested)
             {
                 scriptEvent.Observer?.Complete("the daemon is stopping");
+                _notRun.Add(scriptEvent);
                 return false;
             }
+            Enqueued?.Invoke(scriptEvent);
             var key = scriptEvent.OrderingKey;
             // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
             if (_lanes.TryGetValue(key, out var lane))

@@ -28,8 +28,10 @@ public static class Attacker
                 Run(null, [.. command]);
                 return;
             }
-            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("connection is closed"))
+            catch (InvalidOperationException e) when (attempt < 8 && e.Message.Contains("connection is closed"))
             {
+                // Under load it can fail a few times in a row: a moment's pause, then again.
+                Thread.Sleep(50 * attempt);
             }
         }
     }

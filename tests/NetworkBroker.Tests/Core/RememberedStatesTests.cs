@@ -142,6 +142,36 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task A_run_queued_but_not_yet_run_is_not_remembered_so_a_crash_cannot_lose_it()
+    {
+        var directory = Directory.CreateTempSubdirectory("nb-memory-");
+        try
+        {
+            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
+            var memory = new StateMemory(directory.FullName, "boot-1", log);
+            var model = new NetworkdStates();
+            model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+            memory.Queued("eth1", 3);
+            memory.Queued("eth1", 3);
+            memory.Remember(Remembered(model) with { BootId = "boot-1" });
+            await memory.FlushAsync();
+            // As a start after a kill now would see it: eth1's runs are still to come, eth0's are done.
+            Assert.Equal([2], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys);
+
+            memory.Ran("eth1", 3);
+            await memory.FlushAsync();
+            Assert.Equal([2], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys);
+            memory.Ran("eth1", 3);
+            await memory.FlushAsync();
+            Assert.Equal([2, 3], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys.Order());
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_file_survives_a_restart_of_the_same_boot_only()
     {
         var directory = Directory.CreateTempSubdirectory("nb-memory-");
