@@ -7,7 +7,11 @@ namespace NetworkBroker.Core;
 
 /// <summary>A link's state property took a new value that selects a script directory.</summary>
 /// <param name="States">Every tracked state of the link as of this event.</param>
-public sealed record LinkTransition(int IfIndex, string Property, string Value, ImmutableDictionary<string, string> States) : BrokerEvent;
+public sealed record LinkTransition(int IfIndex, string Property, string Value, ImmutableDictionary<string, string> States) : BrokerEvent
+{
+    /// <summary>Every state property whose value this signal (or read) changed, in networkd's order: CHANGED_PROPERTIES.</summary>
+    public IReadOnlyList<string> ChangedProperties { get; init; } = [Property];
+}
 
 /// <summary>The manager's properties changed (manager.d runs once per change).</summary>
 public sealed record ManagerTransition(ImmutableArray<KeyValuePair<string, string>> Changed, ImmutableDictionary<string, string> States) : BrokerEvent;
@@ -47,13 +51,15 @@ public sealed class NetworkdStates
         var after = before.SetItems(change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key)));
         _links = _links.SetItem(change.IfIndex, after);
         var transitions = new List<BrokerEvent>(1);
+        var changed = change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key) && before.GetValueOrDefault(c.Key) != c.Value)
+            .Select(c => c.Key).Distinct().ToArray();
         foreach (var (property, value) in change.Changed)
         {
             // A repeated value (networkd re-sends a property with others) is not a transition, and one signal
             // runs a directory once even when several properties name it (OperationalState and AddressState
             // both "routable").
             if (selecting.Contains(property) && before.GetValueOrDefault(property) != value && !Selects(transitions, value))
-                transitions.Add(new LinkTransition(change.IfIndex, property, value, after));
+                transitions.Add(new LinkTransition(change.IfIndex, property, value, after) { ChangedProperties = changed });
             before = before.SetItem(property, value);
         }
         return transitions;
@@ -84,9 +90,10 @@ public sealed class NetworkdStates
                 continue;
             before ??= ImmutableDictionary<string, string>.Empty;
             var first = transitions.Count;
+            var changed = ScriptVariables.LinkStates.Where(p => tracked.TryGetValue(p, out var v) && before.GetValueOrDefault(p) != v).ToArray();
             foreach (var property in selecting)
                 if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value && !Selects(transitions.Skip(first), value))
-                    transitions.Add(new LinkTransition(index, property, value, tracked));
+                    transitions.Add(new LinkTransition(index, property, value, tracked) { ChangedProperties = changed });
         }
         _links = _links.RemoveRange(_links.Keys.Where(k => !snapshot.Links.ContainsKey(k)).ToList());
         _names = _names.SetItems(snapshot.Names);

@@ -23,7 +23,7 @@ public static class ScriptVariables
     [
         "LINK", "LINKINDEX", "STATE", "DHCP_LEASE", "DNS", "DOMAIN", "JSON",
         "ROUTE_EVENT", "ROUTE_DST", "ROUTE_GATEWAY", "ROUTE_TABLE", "ROUTE_PROTOCOL", "ROUTE_CHANGES", "ROUTES",
-        "IFACE", "ADDR", "IP_ADDRS", "IP6_ADDRS", "ESSID", "json",
+        "IFACE", "ADDR", "IP_ADDRS", "IP6_ADDRS", "ESSID", "json", "CHANGED_PROPERTIES",
     ];
 
     /// <summary>Set by the daemon itself, never from an event.</summary>
