@@ -9,7 +9,7 @@ namespace NetworkBroker.Netlink;
 /// bind are made with libc and then wrapped in a <see cref="Socket"/> for send, receive and options.
 /// A netlink socket belongs to the network namespace of the thread that created it.
 /// </summary>
-public sealed unsafe partial class NetlinkSocket : IDisposable
+public sealed unsafe partial class NetlinkSocket : INetlinkTransport
 {
     private const int AF_NETLINK = 16;
     private const int SOCK_RAW = 3;

@@ -12,12 +12,12 @@ public sealed class RtnetlinkClient : IDisposable
     private const int MaxDumpAttempts = 10;
     private const ushort NLMSGERR_ATTR_MSG = 1;
 
-    private readonly NetlinkSocket _socket;
+    private readonly INetlinkTransport _socket;
     private readonly Lock _gate = new();
     private readonly byte[] _buffer = new byte[64 * 1024];
     private uint _sequence = (uint)Environment.TickCount;
 
-    public RtnetlinkClient(NetlinkSocket socket)
+    public RtnetlinkClient(INetlinkTransport socket)
     {
         _socket = socket;
         _socket.ReceiveTimeout = TimeSpan.FromSeconds(5);
