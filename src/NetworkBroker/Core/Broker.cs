@@ -220,8 +220,11 @@ public sealed class Broker
                 ReleaseOverdue();
                 ArmOverdueCheck();
                 return;
-            case DhclientLeases or NetworkdPropertiesChanged or NetworkdSnapshot:
-                HandleAfterKernel(brokerEvent);
+            case PeerInput { WaitsForKernel: true } input:
+                HandleAfterKernel(input);
+                return;
+            case PeerInput input:
+                HandleFromPeer(input);
                 return;
         }
     }

@@ -10,6 +10,17 @@ namespace NetworkBroker.Events;
 /// </summary>
 public abstract record BrokerEvent;
 
+/// <summary>
+/// What a peer that configures the kernel says (networkd's signals and reads, dhclient's lease files, a future
+/// NetworkManager source): the peer changes the kernel first and tells us after, so such an input waits for a
+/// kernel barrier before it is handled (its scripts then see a model that has the address).
+/// </summary>
+public abstract record PeerInput : BrokerEvent
+{
+    /// <summary>Whether the input is handled only once the kernel's notifications queued before it are in.</summary>
+    public virtual bool WaitsForKernel => true;
+}
+
 /// <summary>A notification from the kernel, as received.</summary>
 public sealed record KernelNotified(KernelNotification Notification) : BrokerEvent;
 

@@ -3,11 +3,11 @@ using System.Collections.Immutable;
 namespace NetworkBroker.Events;
 
 /// <summary>A PropertiesChanged signal of networkd: a link's (IfIndex &gt; 0) or the manager's (IfIndex 0) string properties that changed, in signal order.</summary>
-public sealed record NetworkdPropertiesChanged(int IfIndex, ImmutableArray<KeyValuePair<string, string>> Changed) : BrokerEvent;
+public sealed record NetworkdPropertiesChanged(int IfIndex, ImmutableArray<KeyValuePair<string, string>> Changed) : PeerInput;
 
 public enum NetworkdSnapshotReason
 {
-    /// <summary>At start: the state we begin from (replayed only with RunStartupTriggers=).</summary>
+    /// <summary>At start: the state we begin from (compared with what was remembered, or replayed: see NetworkdStates).</summary>
     Initial,
     /// <summary>After the bus connection was lost and made again: what changed meanwhile was missed.</summary>
     Reconnected,
@@ -26,4 +26,4 @@ public sealed record NetworkdSnapshot(
     ImmutableDictionary<int, string> Names,
     ImmutableDictionary<string, string> Manager,
     NetworkdSnapshotReason Reason,
-    bool Available = true) : BrokerEvent;
+    bool Available = true) : PeerInput;
