@@ -27,6 +27,8 @@ public sealed class Broker
     private readonly DhcpLeaseActions _leases;
     private readonly StateMemory? _memory;
     private bool _networkdApplied;
+    // ifindex -> the kernel's notifications about it that wait, in order, for the kernel's answer about the link.
+    private readonly Dictionary<int, List<KernelNotification>> _lookingUp = [];
     private IKernel? _kernel;
     private Routing.PolicyRoutingWorker? _policyRouting;
     private int _policyRoutingScheduled;
@@ -196,11 +198,16 @@ public sealed class Broker
                 // Rules are not in the model; one of ours deleted by someone else (networkd, an admin) is a reason to look.
                 if (notified.Notification is RuleNotification { Removed: true, Rule.Protocol: Routing.PolicyRoutingTags.Protocol })
                     SchedulePolicyRouting();
-                ResolveUnknownLink(notified.Notification);
-                Act(Kernel.Apply(notified.Notification));
+                if (!WaitsForLookUp(notified.Notification))
+                    Act(Kernel.Apply(notified.Notification));
+                return;
+            case LinkLookedUp lookedUp:
+                LookedUp(lookedUp);
                 return;
             case KernelResynced resynced:
                 Observed?.Invoke(resynced);
+                // The re-read supersedes what waited for a link's look-up (its answers then find nothing to release).
+                _lookingUp.Clear();
                 var changes = Kernel.Resync(resynced.Snapshot, silently: resynced.Reason == ResyncReason.Initial);
                 if (resynced.Reason == ResyncReason.Initial)
                 {
@@ -396,32 +403,65 @@ public sealed class Broker
         }
     }
 
-    /// <summary>The kernel model's name; failing that the kernel's, asked now; failing that networkd's.</summary>
-    private string? NameOf(int index)
-    {
-        if (Kernel.Link(index) is { } known)
-            return known.Name;
-        if (_kernel?.GetLink(index) is { } link)
-        {
-            Act(Kernel.Apply(new LinkNotification(false, Netlink.NetlinkFlags.None, link)));
-            return link.Name;
-        }
-        return Networkd.NameOf(index);
-    }
+    /// <summary>
+    /// The kernel model's name; failing that networkd's. Never a question to the kernel from the loop: peers' inputs
+    /// wait for a barrier, so the model has every link the kernel told of by then.
+    /// </summary>
+    private string? NameOf(int index) => Kernel.Link(index)?.Name ?? Networkd.NameOf(index);
 
-    /// <summary>An address or route for an ifindex we do not know: ask the kernel for the link rather than log an empty name.</summary>
-    private void ResolveUnknownLink(KernelNotification notification)
+    /// <summary>
+    /// An address or route for an ifindex the model does not know (a notification lost to an overrun, or one
+    /// that overtook the link's): the kernel is asked about the link off the loop, and that notification, with
+    /// every later one about the same ifindex, waits for the answer, in order, so that logs and scripts name the
+    /// link and a link deleted meanwhile is deleted after, never brought back. True when it waits.
+    /// </summary>
+    private bool WaitsForLookUp(KernelNotification notification)
     {
         var index = notification switch
         {
-            AddressNotification { Removed: false } a => a.Address.Index,
-            RouteNotification { Removed: false } r => r.Route.Links.FirstOrDefault(),
+            AddressNotification a => a.Address.Index,
+            RouteNotification r => r.Route.Links.FirstOrDefault(),
+            LinkNotification l => l.Link.Index,
             _ => 0,
         };
-        if (index <= 0 || Kernel.Link(index) is not null || _kernel?.GetLink(index) is not { } link)
+        if (index <= 0)
+            return false;
+        if (_lookingUp.TryGetValue(index, out var waiting))
+        {
+            waiting.Add(notification);
+            return true;
+        }
+        var unknown = notification is AddressNotification { Removed: false } or RouteNotification { Removed: false } && Kernel.Link(index) is null;
+        if (!unknown || _kernel is not { } kernel)
+            return false;
+        _lookingUp[index] = [notification];
+        _ = Task.Run(() =>
+        {
+            Netlink.Messages.LinkMessage? link = null;
+            try
+            {
+                link = kernel.GetLink(index);
+            }
+            catch (Exception e) when (e is NetlinkException or System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                _log.Debug($"ifindex {index}: the kernel could not be asked about the link: {e.Message}");
+            }
+            _channel.Writer.TryWrite(new LinkLookedUp(index, link));
+        });
+        return true;
+    }
+
+    private void LookedUp(LinkLookedUp lookedUp)
+    {
+        if (!_lookingUp.Remove(lookedUp.IfIndex, out var waiting))
             return;
-        _log.ForLink(link.Name, index).Debug("Link learnt from the kernel on demand");
-        Act(Kernel.Apply(new LinkNotification(false, Netlink.NetlinkFlags.None, link)));
+        if (lookedUp.Link is { } link && Kernel.Link(link.Index) is null)
+        {
+            _log.ForLink(link.Name, link.Index).Debug("Link learnt from the kernel on demand");
+            Act(Kernel.Apply(new LinkNotification(false, Netlink.NetlinkFlags.None, link)));
+        }
+        foreach (var notification in waiting)
+            Act(Kernel.Apply(notification));
     }
 
     private void Act(IReadOnlyList<KernelChange> changes)

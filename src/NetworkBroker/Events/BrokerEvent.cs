@@ -30,6 +30,9 @@ public sealed record KernelResynced(KernelSnapshot Snapshot, ResyncReason Reason
 /// <summary>Every kernel notification queued before the barrier <see cref="Token"/> was asked for is on the channel ahead of this.</summary>
 public sealed record KernelBarrier(uint Token) : BrokerEvent;
 
+/// <summary>The kernel's answer, asked off the loop, about a link the model did not know (null: it has none).</summary>
+internal sealed record LinkLookedUp(int IfIndex, LinkMessage? Link) : BrokerEvent;
+
 /// <summary>Time to release what has waited for a barrier longer than the broker's timeout (one timer at a time).</summary>
 internal sealed record BarrierOverdue : BrokerEvent;
 

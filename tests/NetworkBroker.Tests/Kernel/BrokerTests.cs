@@ -15,7 +15,14 @@ public class BrokerTests : IAsyncDisposable
     private sealed class FakeKernel(params LinkMessage[] links) : IKernel
     {
         public int Asked;
-        public LinkMessage? GetLink(int index) { Asked++; return links.FirstOrDefault(l => l.Index == index); }
+        /// <summary>Set: GetLink waits for it, as a kernel that takes its time would (the loop must not).</summary>
+        public ManualResetEventSlim? Answer;
+        public LinkMessage? GetLink(int index)
+        {
+            Interlocked.Increment(ref Asked);
+            Answer?.Wait(TimeSpan.FromSeconds(60));
+            return links.FirstOrDefault(l => l.Index == index);
+        }
         public bool Barrier(uint token) => false;
     }
 
@@ -78,21 +85,66 @@ public class BrokerTests : IAsyncDisposable
         var kernel = new FakeKernel(new LinkMessage { Index = 7, Name = "eth7" });
         _broker.Attach(kernel);
 
-        var observed = await Feed(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+        kernel.Answer = new ManualResetEventSlim();
+        var observed = new List<BrokerEvent>();
+        _broker.Observed += e => { lock (observed) observed.Add(e); };
+        await _broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
             new AddressMessage { Index = 7, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.7"), PrefixLength = 24 })));
+        await _broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+            new AddressMessage { Index = 7, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.8"), PrefixLength = 24 })));
 
+        // The kernel has not answered yet: the loop does not wait for it (a blocking look-up on the loop would hang here).
+        Assert.Equal(0, await _broker.QueryAsync(_ => 0).WaitAsync(TimeSpan.FromSeconds(30)));
+        await BrokerHarnessWait(() => Volatile.Read(ref kernel.Asked) == 1);
+        lock (observed)
+            Assert.Empty(observed.OfType<AddressAdded>());
+
+        // Answered: the link first, then both addresses in their order, named.
+        kernel.Answer.Set();
+        await BrokerHarnessWait(() => { lock (observed) return observed.OfType<AddressAdded>().Count() == 2; });
+        lock (observed)
+        {
+            var changes = observed.OfType<KernelChange>().ToList();
+            Assert.IsType<LinkAdded>(changes[0]);
+            Assert.Equal(["192.0.2.7", "192.0.2.8"], changes.OfType<AddressAdded>().Select(a => a.Address.Address.ToString()));
+            Assert.All(changes, c => Assert.Equal("eth7", c.Link));
+        }
         Assert.Equal(1, kernel.Asked);
-        Assert.Equal("eth7", Assert.Single(observed.OfType<AddressAdded>()).Link);
-        Assert.Contains(observed, e => e is LinkAdded { Link: "eth7" });
+    }
+
+    private static async Task BrokerHarnessWait(Func<bool> condition)
+    {
+        for (var i = 0; i < 3000 && !condition(); i++)
+            await Task.Delay(10);
+        Assert.True(condition());
+    }
+
+    [Fact]
+    public async Task A_link_deleted_while_the_kernel_is_asked_about_it_stays_deleted()
+    {
+        var kernel = new FakeKernel(new LinkMessage { Index = 7, Name = "eth7" }) { Answer = new ManualResetEventSlim() };
+        _broker.Attach(kernel);
+        await _broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+            new AddressMessage { Index = 7, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.7"), PrefixLength = 24 })));
+        await _broker.Events.WriteAsync(new KernelNotified(new LinkNotification(true, NetlinkFlags.None, new LinkMessage { Index = 7, Name = "eth7" })));
+        kernel.Answer.Set(); // the answer was taken before the deletion
+        await BrokerHarnessWait(() => _broker.QueryAsync(b => b.Kernel.Link(7) is null && Volatile.Read(ref kernel.Asked) == 1).Result);
+        await Task.Delay(100);
+        Assert.Null(await _broker.QueryAsync(b => b.Kernel.Link(7)));
+        Assert.Empty(await _broker.QueryAsync(b => b.Kernel.Addresses(7).ToList()));
     }
 
     [Fact]
     public async Task An_address_of_a_link_that_vanished_is_kept_without_a_name_and_nothing_fails()
     {
         _broker.Attach(new FakeKernel());
-        var observed = await Feed(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
+        var observed = new List<BrokerEvent>();
+        _broker.Observed += e => { lock (observed) observed.Add(e); };
+        await _broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
             new AddressMessage { Index = 9, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.9"), PrefixLength = 24 })));
-        Assert.Equal("", Assert.Single(observed.OfType<AddressAdded>()).Link);
+        await BrokerHarnessWait(() => { lock (observed) return observed.OfType<AddressAdded>().Any(); });
+        lock (observed)
+            Assert.Equal("", Assert.Single(observed.OfType<AddressAdded>()).Link);
         Assert.DoesNotContain(_log.Lines, l => l.Contains(" error "));
     }
 
