@@ -174,7 +174,7 @@ public sealed record LinkMessage
     }
 }
 
-/// <summary>struct rtnl_link_stats64, the fields the seed's JSON shows.</summary>
+/// <summary>struct rtnl_link_stats64, the fields the Go network-event-broker's JSON shows.</summary>
 public sealed record LinkStatistics(
     ulong RxPackets, ulong TxPackets, ulong RxBytes, ulong TxBytes, ulong RxErrors, ulong TxErrors,
     ulong RxDropped, ulong TxDropped, ulong Multicast, ulong Collisions, ulong RxLengthErrors, ulong RxOverErrors,

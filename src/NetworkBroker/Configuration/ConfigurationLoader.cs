@@ -7,7 +7,7 @@ namespace NetworkBroker.Configuration;
 
 /// <summary>
 /// Reads <c>network-broker.toml</c>. Works on Tomlyn's syntax tree rather than its object model
-/// so that every error names the line of the key, and so that quoted booleans (the seed's own
+/// so that every error names the line of the key, and so that quoted booleans (the Go network-event-broker's own
 /// example writes <c>UseDNS="true"</c>) can be accepted where a TOML boolean is expected.
 /// Unknown sections and keys are errors: a typo must never silently become a default. Old idioms that
 /// are accepted (from the Go network-event-broker's files) are warnings: check-config prints them, the

@@ -176,7 +176,7 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         return true;
     }
 
-    /// <summary>A whitespace-separated string (the seed's form) or an array of strings.</summary>
+    /// <summary>A whitespace-separated string (the Go network-event-broker's form) or an array of strings.</summary>
     private bool Words(out List<string> words)
     {
         words = [];

@@ -12,7 +12,7 @@ namespace NetworkBroker.Core;
 /// <summary>
 /// What a dhclient lease change calls for: routable.d once for the link whose lease changed (a new
 /// address, new server data, or a renewal with a new expiry; not every link of the file on every write,
-/// as the seed did), and with UseDNS=/UseDomain=/UseHostname= the lease's data pushed to systemd-resolved
+/// as the Go network-event-broker did), and with UseDNS=/UseDomain=/UseHostname= the lease's data pushed to systemd-resolved
 /// and systemd-hostnamed; a lease that expires or disappears reverts the link in resolved.
 /// </summary>
 public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, ScriptDispatcher scripts, IResolverPusher? resolver, Logger log)
@@ -127,7 +127,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     {
         var dns = string.Join(',', lease.DnsServers);
         var domains = string.Join(',', ValidDomains([lease]));
-        // The seed's format: KEY=value pairs separated by commas; lists inside a value are space-separated.
+        // The Go network-event-broker's format: KEY=value pairs separated by commas; lists inside a value are space-separated.
         var summary = string.Join(',', new[]
         {
             $"ADDRESS={lease.Address}",

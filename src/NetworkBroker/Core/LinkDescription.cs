@@ -8,7 +8,7 @@ using NetworkBroker.Netlink.Messages;
 namespace NetworkBroker.Core;
 
 /// <summary>
-/// The JSON= link description, in the seed's schema (its README): the kernel's view from the netlink
+/// The JSON= link description, in the Go network-event-broker's schema (its README): the kernel's view from the netlink
 /// model, networkd's states and runtime file, and the driver from sysfs. Built when the event is
 /// handled, from the model as of that event; no bus call, no netlink request.
 /// </summary>
@@ -151,7 +151,7 @@ public static class LinkDescription
         json.WriteEndObject();
     }
 
-    /// <summary>Space-separated values of networkd's file as an array; null (as the seed writes) when there are none.</summary>
+    /// <summary>Space-separated values of networkd's file as an array; null (as the Go network-event-broker writes) when there are none.</summary>
     private static void WriteList(Utf8JsonWriter json, string name, string? values)
     {
         var items = values?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];

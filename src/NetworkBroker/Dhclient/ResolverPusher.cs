@@ -55,7 +55,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
-                // false: search domains, not routing-only ones (the seed sent true, which made them routing-only).
+                // false: search domains, not routing-only ones (the Go network-event-broker sent true, which made them routing-only).
                 w.WriteValue("a(sb)", domains.Select(d => (object)new object[] { d, false }).ToArray());
             }));
 

@@ -11,7 +11,7 @@ namespace NetworkBroker.Privileges;
 /// Started as root, the daemon becomes User= with exactly CAP_NET_ADMIN and CAP_SYS_ADMIN by
 /// re-executing itself through setpriv(1) before doing any work. An in-process setuid would change
 /// one thread only: uids and capabilities are per thread on Linux and the .NET runtime starts threads
-/// before Main (the seed's in-process drop left 11 of 12 threads and every script as uid 0). The
+/// before Main (the Go network-event-broker's in-process drop left 11 of 12 threads and every script as uid 0). The
 /// capabilities are made ambient so that scripts (ip rule, ...) get them too. Under systemd the unit's
 /// User= and AmbientCapabilities= do the same and the daemon starts unprivileged: nothing to do then.
 /// Whether to change user at all is <see cref="ScriptUser.Decide"/>'s (the unit decides under systemd).

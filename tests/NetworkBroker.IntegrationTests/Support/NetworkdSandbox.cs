@@ -5,7 +5,7 @@ using NetworkBroker.Tests.Support;
 namespace NetworkBroker.IntegrationTests.Support;
 
 /// <summary>
-/// The TESTBED.md recipe: a private system bus, a "node" namespace whose eth1 is managed by the real
+/// The test bed: a private system bus, a "node" namespace whose eth1 is managed by the real
 /// systemd-networkd, and a "peer" namespace holding the other end (veth0) that the test flaps. networkd's
 /// /run/systemd is a directory of the test's, so leases and state files can be read from outside.
 /// </summary>

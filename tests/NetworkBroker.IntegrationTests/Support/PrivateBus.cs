@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace NetworkBroker.IntegrationTests.Support;
 
-/// <summary>A real dbus-daemon on a private socket, configured like the system bus (TESTBED.md), killed on Dispose.</summary>
+/// <summary>A real dbus-daemon on a private socket, configured like the system bus, killed on Dispose.</summary>
 public sealed class PrivateBus : IDisposable
 {
     private Process _daemon;

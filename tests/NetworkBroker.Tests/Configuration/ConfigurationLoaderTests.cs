@@ -100,7 +100,7 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
-    public void The_seeds_own_example_with_quoted_booleans_is_valid()
+    public void The_Go_projects_own_example_with_quoted_booleans_is_valid()
     {
         var config = Valid("""
             [System]

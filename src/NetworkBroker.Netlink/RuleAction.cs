@@ -1,0 +1,7 @@
+namespace NetworkBroker.Netlink;
+
+/// <summary>fib rule actions (FR_ACT_*).</summary>
+public static class RuleAction
+{
+    public const byte ToTable = 1;
+}
