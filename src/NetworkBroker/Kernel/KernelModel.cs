@@ -17,7 +17,7 @@ public sealed class KernelModel
     private readonly Dictionary<int, LinkMessage> _links = [];
     private readonly Dictionary<string, int> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<AddressKey, AddressMessage> _addresses = [];
-    private readonly Dictionary<RouteKey, RouteMessage> _routes = [];
+    private readonly RouteStore _routes = new();
     // Few (a handful per policy-routed address), kept from notifications so that nobody has to dump them.
     private readonly HashSet<RuleMessage> _rules = [];
 
@@ -33,9 +33,17 @@ public sealed class KernelModel
 
     public IEnumerable<AddressMessage> AllAddresses => _addresses.Values;
 
-    public IEnumerable<RouteMessage> Routes(int index) => _routes.Values.Where(r => r.Links.Contains(index));
+    public IEnumerable<RouteMessage> Routes(int index) => _routes.OfLink(index);
 
-    public IEnumerable<RouteMessage> AllRoutes => _routes.Values;
+    public IEnumerable<RouteMessage> AllRoutes => _routes.All;
+
+    public int RouteCount => _routes.Count;
+
+    /// <summary>Default routes (any table), without a pass over the tables.</summary>
+    public IEnumerable<RouteMessage> DefaultRoutes => _routes.Defaults;
+
+    /// <summary>Routes outside the main and local tables (policy routing's own among them), without a pass over main.</summary>
+    public IEnumerable<RouteMessage> RoutesOutsideMain => _routes.OutsideMain;
 
     public IReadOnlyCollection<RuleMessage> Rules => _rules;
 
@@ -72,7 +80,7 @@ public sealed class KernelModel
                 break;
             case RouteNotification { Removed: true } route:
                 if (_routes.Remove(RouteKey.Of(route.Route), out var gone))
-                    changes.Add(new RouteRemoved(NameOf(gone.Links.FirstOrDefault()), gone));
+                    changes.Add(new RouteRemoved(NameOf(gone!.Links.FirstOrDefault()), gone));
                 break;
             // Rules are state, not news: no script runs for them; policy routing reads them from here.
             case RuleNotification { Removed: false } rule:
@@ -113,14 +121,14 @@ public sealed class KernelModel
             foreach (var (key, address) in _addresses)
                 if (!addresses.ContainsKey(key))
                     changes.Add(new AddressRemoved(Name(address.Index), address));
-            foreach (var (key, route) in _routes)
+            foreach (var (key, route) in _routes.Pairs)
                 if (!routes.ContainsKey(key))
                     changes.Add(new RouteRemoved(Name(route.Links.FirstOrDefault()), route));
             foreach (var (key, address) in addresses)
                 if (!_addresses.ContainsKey(key))
                     changes.Add(new AddressAdded(Name(address.Index), address));
             foreach (var (key, route) in routes)
-                if (!_routes.ContainsKey(key))
+                if (!_routes.Contains(key))
                     changes.Add(new RouteAdded(Name(route.Links.FirstOrDefault()), route));
             foreach (var link in _links.Values)
                 if (!links.ContainsKey(link.Index))
@@ -139,14 +147,14 @@ public sealed class KernelModel
             _addresses[key] = address;
         _routes.Clear();
         foreach (var (key, route) in routes)
-            _routes[key] = route;
+            _routes.Put(key, route);
         _rules.Clear();
         _rules.UnionWith(snapshot.Rules ?? []);
         return changes;
     }
 
     /// <summary>The model as a snapshot (for comparing with a fresh dump).</summary>
-    public KernelSnapshot Snapshot() => new([.. _links.Values], [.. _addresses.Values], [.. _routes.Values], [.. _rules]);
+    public KernelSnapshot Snapshot() => new([.. _links.Values], [.. _addresses.Values], [.. _routes.All], [.. _rules]);
 
     private string NameOf(int index) => _links.TryGetValue(index, out var link) ? link.Name : "";
 
@@ -190,8 +198,8 @@ public sealed class KernelModel
         foreach (var key in _addresses.Keys.Where(k => k.Index == index).ToList())
             if (_addresses.Remove(key, out var address))
                 changes.Add(new AddressRemoved(link.Name, address));
-        foreach (var key in _routes.Where(r => r.Value.Links.Contains(index)).Select(r => r.Key).ToList())
-            _routes.Remove(key);
+        foreach (var route in _routes.OfLink(index).ToList())
+            _routes.Remove(RouteKey.Of(route), out _);
         changes.Add(new LinkRemoved(link));
     }
 
@@ -202,9 +210,9 @@ public sealed class KernelModel
     /// </summary>
     private void ForgetSilentlyRemovedRoutes(LinkMessage link, List<KernelChange> changes)
     {
-        foreach (var (key, route) in _routes.Where(r => IsSilentlyRemoved(r.Value, link.Index)).ToList())
+        foreach (var route in _routes.OfLink(link.Index).Where(r => IsSilentlyRemoved(r, link.Index)).ToList())
         {
-            _routes.Remove(key);
+            _routes.Remove(RouteKey.Of(route), out _);
             changes.Add(new RouteRemoved(link.Name, route));
         }
     }
@@ -221,10 +229,12 @@ public sealed class KernelModel
         var stillSomewhere = _addresses.Values.Any(a => a.Family == AddressFamily.IPv4 && a.Address.Equals(removed.Address));
         if (!lastOfLink && stillSomewhere)
             return;
-        foreach (var (key, route) in _routes.Where(r => lastOfLink && IsSilentlyRemoved(r.Value, removed.Index) ||
-                     !stillSomewhere && r.Value.Family == AddressFamily.IPv4 && r.Value.Table == RouteTable.Main && removed.Address.Equals(r.Value.PreferredSource)).ToList())
+        var flushed = (lastOfLink ? _routes.OfLink(removed.Index).Where(r => IsSilentlyRemoved(r, removed.Index)) : [])
+            .Concat(!stillSomewhere ? _routes.WithPreferredSource(removed.Address).Where(r => r.Family == AddressFamily.IPv4 && r.Table == RouteTable.Main) : [])
+            .Distinct(ReferenceEqualityComparer.Instance).Cast<RouteMessage>().ToList();
+        foreach (var route in flushed)
         {
-            _routes.Remove(key);
+            _routes.Remove(RouteKey.Of(route), out _);
             changes.Add(new RouteRemoved(NameOf(route.Links.FirstOrDefault()), route));
         }
     }
@@ -236,19 +246,21 @@ public sealed class KernelModel
     private void PutRoute(RouteMessage route, List<KernelChange> changes)
     {
         var key = RouteKey.Of(route);
-        if (!_routes.ContainsKey(key))
+        if (!_routes.Contains(key))
             changes.Add(new RouteAdded(NameOf(route.Links.FirstOrDefault()), route));
-        _routes[key] = route;
+        _routes.Put(key, route);
     }
 
     private void ReplaceSlot(RouteMessage route, List<KernelChange> changes)
     {
         var slot = RouteKey.Of(route).Slot;
-        foreach (var (key, old) in _routes.Where(r => r.Key.Slot == slot).ToList())
+        var replacing = RouteKey.Of(route);
+        foreach (var old in _routes.InSlot(slot).ToList())
         {
-            if (key == RouteKey.Of(route))
+            var key = RouteKey.Of(old);
+            if (key == replacing)
                 continue;
-            _routes.Remove(key);
+            _routes.Remove(key, out _);
             changes.Add(new RouteRemoved(NameOf(old.Links.FirstOrDefault()), old));
         }
     }

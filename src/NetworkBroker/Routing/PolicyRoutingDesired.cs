@@ -78,7 +78,7 @@ public static class PolicyRoutingDesired
     }
 
     /// <summary>Default routes with a gateway that are not ours, the main table's first, then by metric.</summary>
-    private static List<RouteMessage> Defaults(KernelModel kernel) => kernel.AllRoutes
+    private static List<RouteMessage> Defaults(KernelModel kernel) => kernel.DefaultRoutes
         .Where(r => r.IsDefault && r.Gateway is not null && r.Protocol != PolicyRoutingTags.Protocol && r.Table != RouteTable.Local)
         .OrderBy(r => r.Table == RouteTable.Main ? 0 : 1).ThenBy(r => r.Priority)
         .ToList();

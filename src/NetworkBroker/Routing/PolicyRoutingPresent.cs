@@ -5,7 +5,7 @@ namespace NetworkBroker.Routing;
 
 /// <summary>
 /// The broker's own rules and routes as the kernel has them, taken from the kernel model on the broker's loop
-/// (one pass over the routes) and handed with the desired state to the worker that reconciles, with what its
+/// (from the index of routes outside main, never a pass over main) and handed with the desired state to the worker that reconciles, with what its
 /// log lines need (the links' names, the table base): the worker never reads the model itself.
 /// </summary>
 public sealed record PolicyRoutingPresent(IReadOnlyList<RuleMessage> Rules, IReadOnlyList<RouteMessage> Routes,
@@ -13,7 +13,7 @@ public sealed record PolicyRoutingPresent(IReadOnlyList<RuleMessage> Rules, IRea
 {
     public static PolicyRoutingPresent Of(KernelModel kernel, uint tableBase) => new(
         [.. kernel.Rules.Where(r => r.Protocol == PolicyRoutingTags.Protocol)],
-        [.. kernel.AllRoutes.Where(r => r.Protocol == PolicyRoutingTags.Protocol)],
+        [.. kernel.RoutesOutsideMain.Where(r => r.Protocol == PolicyRoutingTags.Protocol)],
         kernel.Links.ToDictionary(l => l.Index, l => l.Name),
         tableBase);
 
