@@ -99,7 +99,8 @@ def install_hooks(directory, record):
         os.makedirs(f"{directory}/{state}.d", exist_ok=True)
         path = f"{directory}/{state}.d/10-record"
         with open(path, "w") as f:
-            f.write(f'#!/bin/bash\necho "$EPOCHREALTIME $STATE" >> {record}\n')
+            # The link: LINK (network-broker), IFACE (networkd-dispatcher), #IFINDEX (the floor).
+            f.write(f'#!/bin/bash\necho "$EPOCHREALTIME $STATE ${{LINK:-${{IFACE:-#$IFINDEX}}}}" >> {record}\n')
         os.chmod(path, 0o755)
 
 
@@ -151,14 +152,17 @@ def start(kind, sandbox, tag, broker_config=""):
 
 
 def analyse(sandbox, record, from_line):
+    """The runs for the sandbox's eth1 against networkd's signals for eth1 (other links' runs are not counted)."""
     signals = []
     last = None
+    # sd_bus_path_encode: a leading digit is escaped as _3X.
+    path = "/org/freedesktop/network1/link/" + "".join(f"_{ord(c):x}" if i == 0 else c for i, c in enumerate(sandbox.ifindex))
     for line in sandbox.monitor_lines()[from_line:]:
         try:
             message = json.loads(line)
         except ValueError:
             continue
-        if message.get("member") != "PropertiesChanged" or "/link/" not in message.get("path", ""):
+        if message.get("member") != "PropertiesChanged" or message.get("path") != path:
             continue
         changed = message["payload"]["data"][1]
         if "OperationalState" in changed:
@@ -171,7 +175,7 @@ def analyse(sandbox, record, from_line):
     if os.path.exists(record):
         for line in open(record):
             parts = line.split()
-            if len(parts) >= 2:
+            if len(parts) >= 3 and parts[2] in ("eth1", f"#{sandbox.ifindex}"):
                 runs.append((float(parts[0]), parts[1]))
     # Longest common subsequence of states: what was served in order; the rest is missed or extra.
     n, m = len(signals), len(runs)
@@ -273,13 +277,18 @@ def run_many_links(kind, pairs, flaps, tag):
     sandbox = Sandbox(tag)
     try:
         add_links(sandbox, pairs, pairs // 2)
-        time.sleep(2)
+        # networkd takes the new links through their states first: the daemon starts once it stopped signalling.
+        before = -1
+        while len(sandbox.monitor_lines()) != before:
+            before = len(sandbox.monitor_lines())
+            time.sleep(3)
         daemon, record, ready = start(kind, sandbox, tag, broker_config='RoutingPolicyRules = "nbp*"\n')
         settle(daemon.pid)
         idle = proc_stats(daemon.pid)
-        rules = subprocess.run(["ip", "-n", sandbox.node, "rule", "show", "proto", "250"], capture_output=True,
-                               text=True).stdout.count("\n") + subprocess.run(
-            ["ip", "-6", "-n", sandbox.node, "rule", "show", "proto", "250"], capture_output=True, text=True).stdout.count("\n")
+        rules = sum(1 for family in ("-4", "-6")
+                    for line in subprocess.run(["ip", family, "-n", sandbox.node, "rule", "show"], capture_output=True,
+                                               text=True).stdout.splitlines()
+                    if "proto 250" in line or "proto network-broker" in line)
         offset = len(sandbox.monitor_lines())
         sandbox.flap(flaps, 0.5)
         wait_quiet(sandbox, record)
@@ -306,6 +315,8 @@ def median(values):
 
 def pooled(results):
     """One daemon's runs at one spacing over all repetitions."""
+    if not results:
+        return {"reps": 0}
     latencies = [x for r in results for x in r["latencies"]]
     served = sum(r["served"] for r in results)
     return {
@@ -431,7 +442,7 @@ def main():
         f"percentiles; in brackets the range of the ratios of each repetition to the floor's of the same repetition. "
         f"CPU: the daemon's own user+system time (not its scripts') from idle to quiet, over the runs it served "
         f"(clock ticks of 10 ms). Load average during the run (start, after each repetition): {'; '.join(loads)}.\n",
-        markdown(results, kinds, spacings) + "\n",
+        markdown(results, kinds, spacings) + "\n" if results else "",
     ]
     if many:
         text += [
