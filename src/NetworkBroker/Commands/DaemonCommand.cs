@@ -128,6 +128,9 @@ public static class DaemonCommand
             }
             statusLine.Send("READY=1", (await Status()).StatusLine());
             log.Debug("Ready");
+            // What start-up read (the kernel's dumps, networkd's GetAll of every link) is garbage now: collected and its
+            // memory given back at once, not at the next gen0 budget, which an idle daemon may not reach for hours.
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
             dumpState = async () =>
             {
