@@ -94,9 +94,11 @@ deb: bin/network-broker
 bench:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory bench; fi; \
 	$(MAKE) --no-print-directory deps && \
-	{ dpkg-query -W -f='$${Status}' networkd-dispatcher 2>/dev/null | grep -q 'install ok installed' || \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends networkd-dispatcher; } && \
+	for p in networkd-dispatcher libsystemd-dev pkg-config gcc; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$p || exit 1; \
+	done && \
 	./bench/run-bench.sh
 
 clean:
-	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj
+	rm -rf bin out TestResults src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj bench/floor/floor

@@ -106,6 +106,29 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 
+    private const nint SYS_pidfd_open = 434; // the same number on every architecture
+    public const int EPOLL_CLOEXEC = 0x80000;
+    public const int EPOLL_CTL_ADD = 1;
+    public const uint EPOLLIN = 0x1;
+    /// <summary>struct epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16).</summary>
+    public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture is Architecture.X64 ? 12 : 16;
+    public static readonly int EpollDataOffset = RuntimeInformation.ProcessArchitecture is Architecture.X64 ? 4 : 8;
+
+    [LibraryImport(Library, SetLastError = true, EntryPoint = "syscall")]
+    private static partial int syscall(nint number, int pid, uint flags);
+
+    /// <summary>A file descriptor that becomes readable when the process <paramref name="pid"/> exits (Linux 5.3).</summary>
+    public static int pidfd_open(int pid) => syscall(SYS_pidfd_open, pid, 0);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int epoll_create1(int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int epoll_ctl(int epfd, int op, int fd, byte* epollEvent);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
+
     [LibraryImport(Library)]
     public static partial uint geteuid();
 

@@ -33,10 +33,10 @@ internal sealed unsafe class ScriptProcess
         Pid = pid;
         StandardOutput = stdout;
         StandardError = stderr;
-        // A blocking waitpid on a small dedicated thread: the runtime has no child-exit notification we can
-        // use without System.Diagnostics.Process, and the number of running scripts is bounded.
-        var waiter = new Thread(WaitForExit, maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" };
-        waiter.Start();
+        // The runtime has no child-exit notification we can use without System.Diagnostics.Process: one thread
+        // watches every script's pidfd (ChildExits); without pidfds, a blocking waitpid on a small thread of its own.
+        if (!ChildExits.Watch(pid, Exit))
+            new Thread(WaitForExit, maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
     }
 
     /// <summary>Also the id of the script's session and process group.</summary>
@@ -138,6 +138,12 @@ internal sealed unsafe class ScriptProcess
             Libc.posix_spawnattr_destroy(attributes);
             Libc.posix_spawn_file_actions_destroy(actions);
         }
+    }
+
+    private void Exit(ScriptExit exit)
+    {
+        Volatile.Write(ref _reaped, 1);
+        _exit.TrySetResult(exit);
     }
 
     private void WaitForExit()
