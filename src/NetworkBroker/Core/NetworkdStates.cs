@@ -51,8 +51,7 @@ public sealed class NetworkdStates
         var after = before.SetItems(change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key)));
         _links = _links.SetItem(change.IfIndex, after);
         var transitions = new List<BrokerEvent>(1);
-        var changed = change.Changed.Where(c => ScriptVariables.LinkStates.Contains(c.Key) && before.GetValueOrDefault(c.Key) != c.Value)
-            .Select(c => c.Key).Distinct().ToArray();
+        var changed = ChangedProperties(change.Changed, before);
         foreach (var (property, value) in change.Changed)
         {
             // A repeated value (networkd re-sends a property with others) is not a transition, and one signal
@@ -105,6 +104,21 @@ public sealed class NetworkdStates
         if (managerRuns && !snapshot.Manager.IsEmpty)
             transitions.Add(new ManagerTransition(initial && replay ? [.. snapshot.Manager] : managerChanged, _manager));
         return transitions;
+    }
+
+    /// <summary>The tracked properties whose value the signal changed, once each, in its order: one array, no LINQ (per signal).</summary>
+    private static string[] ChangedProperties(ImmutableArray<KeyValuePair<string, string>> changes, ImmutableDictionary<string, string> before)
+    {
+        var result = new string[changes.Length];
+        var count = 0;
+        foreach (var (property, value) in changes)
+        {
+            if (!ScriptVariables.IsLinkState(property) || before.GetValueOrDefault(property) == value || Array.IndexOf(result, property, 0, count) >= 0)
+                continue;
+            result[count++] = property;
+        }
+        Array.Resize(ref result, count);
+        return result;
     }
 
     private static bool Selects(IEnumerable<BrokerEvent> transitions, string value) =>

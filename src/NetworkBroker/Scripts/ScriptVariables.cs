@@ -31,6 +31,11 @@ public static class ScriptVariables
 
     private static readonly FrozenSet<string> Allowed = EventVariables.Concat(LinkStates).ToFrozenSet(StringComparer.Ordinal);
 
+    private static readonly FrozenSet<string> LinkStateSet = LinkStates.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="name"/> is one of networkd's link state properties (no allocation).</summary>
+    public static bool IsLinkState(string name) => LinkStateSet.Contains(name);
+
     /// <summary>Whether an event may set <paramref name="name"/>.</summary>
     public static bool IsEventVariable(string name) => Allowed.Contains(name);
 
