@@ -23,7 +23,7 @@ public class ForgedSignalTests
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
         var eth1 = sandbox.Node.IfIndex("eth1");
         var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
-        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile).Contains("OPER_STATE=routable"));
+        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
 
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
         using var broker = BrokerBinary.Start(["--config", config],
@@ -32,6 +32,15 @@ public class ForgedSignalTests
         Assert.StartsWith("READY=1", await notify.NextAsync(60));
         var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
+        // A state that moved between the seed and the daemon's first read ran at start: done before the forgeries.
+        await BrokerHarness.WaitForAsync(async () =>
+        {
+            var first = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+            await Task.Delay(300);
+            var second = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+            return second.ScriptsRunning == 0 && second.ScriptEvents == first.ScriptEvents && second.Events == first.Events;
+        });
+        File.Delete(record);
         var before = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
         Assert.Equal(0, before.SignalsRejected);
 

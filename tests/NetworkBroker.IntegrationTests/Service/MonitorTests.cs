@@ -30,7 +30,7 @@ public class MonitorTests
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n[Network]\nLinks = \"eth1\"\n");
         var eth1 = sandbox.Node.IfIndex("eth1");
         var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
-        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile).Contains("OPER_STATE=routable"));
+        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
 
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
         var bus = new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address };
