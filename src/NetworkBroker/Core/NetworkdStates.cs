@@ -9,8 +9,8 @@ namespace NetworkBroker.Core;
 /// <param name="States">Every tracked state of the link as of this event.</param>
 public sealed record LinkTransition(int IfIndex, string Property, string Value, ImmutableDictionary<string, string> States) : BrokerEvent
 {
-    /// <summary>Every state property whose value this signal (or read) changed, in networkd's order: CHANGED_PROPERTIES.</summary>
-    public IReadOnlyList<string> ChangedProperties { get; init; } = [Property];
+    /// <summary>Every state property whose value this signal (or read) changed, space-separated, in its order: CHANGED_PROPERTIES.</summary>
+    public string ChangedProperties { get; init; } = Property;
 }
 
 /// <summary>The manager's properties changed (manager.d runs once per change).</summary>
@@ -89,7 +89,7 @@ public sealed class NetworkdStates
                 continue;
             before ??= ImmutableDictionary<string, string>.Empty;
             var first = transitions.Count;
-            var changed = ScriptVariables.LinkStates.Where(p => tracked.TryGetValue(p, out var v) && before.GetValueOrDefault(p) != v).ToArray();
+            var changed = string.Join(' ', ScriptVariables.LinkStates.Where(p => tracked.TryGetValue(p, out var v) && before.GetValueOrDefault(p) != v));
             foreach (var property in selecting)
                 if (tracked.TryGetValue(property, out var value) && before.GetValueOrDefault(property) != value && !Selects(transitions.Skip(first), value))
                     transitions.Add(new LinkTransition(index, property, value, tracked) { ChangedProperties = changed });
@@ -106,19 +106,37 @@ public sealed class NetworkdStates
         return transitions;
     }
 
-    /// <summary>The tracked properties whose value the signal changed, once each, in its order: one array, no LINQ (per signal).</summary>
-    private static string[] ChangedProperties(ImmutableArray<KeyValuePair<string, string>> changes, ImmutableDictionary<string, string> before)
+    /// <summary>
+    /// The tracked properties whose value the signal changed, in its order, space-separated. Per signal, so without
+    /// LINQ: the usual one property is its own string, several make one string.
+    /// </summary>
+    private static string ChangedProperties(ImmutableArray<KeyValuePair<string, string>> changes, ImmutableDictionary<string, string> before)
     {
-        var result = new string[changes.Length];
+        string? first = null;
         var count = 0;
+        var length = 0;
         foreach (var (property, value) in changes)
+            if (ScriptVariables.IsLinkState(property) && before.GetValueOrDefault(property) != value)
+            {
+                first ??= property;
+                count++;
+                length += property.Length;
+            }
+        if (count <= 1)
+            return first ?? "";
+        return string.Create(length + count - 1, (changes, before), static (span, state) =>
         {
-            if (!ScriptVariables.IsLinkState(property) || before.GetValueOrDefault(property) == value || Array.IndexOf(result, property, 0, count) >= 0)
-                continue;
-            result[count++] = property;
-        }
-        Array.Resize(ref result, count);
-        return result;
+            var at = 0;
+            foreach (var (property, value) in state.changes)
+            {
+                if (!ScriptVariables.IsLinkState(property) || state.before.GetValueOrDefault(property) == value)
+                    continue;
+                if (at > 0)
+                    span[at++] = ' ';
+                property.AsSpan().CopyTo(span[at..]);
+                at += property.Length;
+            }
+        });
     }
 
     private static bool Selects(IEnumerable<BrokerEvent> transitions, string value) =>

@@ -44,7 +44,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         link.Info($"{transition.Property} is {transition.Value}");
 
         var environment = LinkVariables.Of(name, transition.IfIndex, transition.Value);
-        environment.Add(new("CHANGED_PROPERTIES", string.Join(' ', transition.ChangedProperties)));
+        environment.Add(new("CHANGED_PROPERTIES", transition.ChangedProperties));
         foreach (var state in ScriptVariables.LinkStates)
             if (transition.States.TryGetValue(state, out var value))
                 environment.Add(new(state, value));
