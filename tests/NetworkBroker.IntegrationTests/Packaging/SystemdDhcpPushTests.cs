@@ -46,23 +46,14 @@ public class SystemdDhcpPushTests
     public void Lease_dns_domains_and_host_name_reach_the_real_resolved_and_hostnamed_through_polkit_and_a_release_reverts()
     {
         var resolved = DownloadedPackage.SystemdResolved;
-        var deb = Path.Combine(Path.GetTempPath(), $"network-broker-{Guid.NewGuid():N}.deb");
-        File.Copy(DebianPackage.Path, deb);
+        using var machine = SystemdMachine.WithPackage(Prepare.Replace("@RESOLVED@", Path.GetFileName(resolved)), resolved);
         try
         {
-            using var machine = new SystemdMachine(Prepare.Replace("@DEB@", Path.GetFileName(deb)).Replace("@RESOLVED@", Path.GetFileName(resolved)), [deb, resolved]);
-            try
-            {
-                Run(machine);
-            }
-            catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
-            {
-                throw new InvalidOperationException($"{e.Message}\njournal:\n{machine.Run("journalctl", "-o", "short", "--no-pager", "-n", "300")}", e);
-            }
+            Run(machine);
         }
-        finally
+        catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
         {
-            File.Delete(deb);
+            throw new InvalidOperationException($"{e.Message}\njournal:\n{machine.Run("journalctl", "-o", "short", "--no-pager", "-n", "300")}", e);
         }
     }
 

@@ -41,23 +41,14 @@ public class SystemdFullHostTests
     [Fact]
     public void Five_typical_hooks_need_the_full_host_switch_for_three_and_user_never_disagrees_silently()
     {
-        var deb = Path.Combine(Path.GetTempPath(), $"network-broker-{Guid.NewGuid():N}.deb");
-        File.Copy(DebianPackage.Path, deb);
+        using var machine = SystemdMachine.WithPackage(Prepare);
         try
         {
-            using var machine = new SystemdMachine(Prepare.Replace("@DEB@", Path.GetFileName(deb)), [deb]);
-            try
-            {
-                Run(machine);
-            }
-            catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
-            {
-                throw new InvalidOperationException($"{e.Message}\njournal of {Unit}:\n{Journal(machine)}", e);
-            }
+            Run(machine);
         }
-        finally
+        catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
         {
-            File.Delete(deb);
+            throw new InvalidOperationException($"{e.Message}\njournal of {Unit}:\n{Journal(machine)}", e);
         }
     }
 

@@ -15,7 +15,7 @@ public class SystemdRestartTests
     private const string Prepare = """
         set -e
         ! getent passwd network-broker >/dev/null || userdel network-broker
-        dpkg -i /tmp/network-broker.deb >/dev/null
+        dpkg -i /tmp/@DEB@ >/dev/null
         # No udev in this machine: a read-only /sys tells networkd so, instead of holding links "pending".
         mount -o remount,ro,bind /sys
         ip link add nbt0 type veth peer name nbt0p
@@ -45,89 +45,80 @@ public class SystemdRestartTests
     [Fact]
     public void A_boot_runs_the_current_state_once_a_restart_nothing_and_a_change_while_stopped_once()
     {
-        var packaged = Path.Combine(Path.GetTempPath(), $"network-broker-{Guid.NewGuid():N}.deb");
-        File.Copy(DebianPackage.Path, packaged);
-        try
+        using var machine = SystemdMachine.WithPackage(Prepare);
+        // (routable.d runs, no-carrier.d runs): a daemon up before networkd brought nbt0 up may see it without carrier first.
+        (int Routable, int NoCarrier) Runs()
         {
-            using var machine = new SystemdMachine(Prepare.Replace("/tmp/network-broker.deb", "/tmp/" + Path.GetFileName(packaged)), [packaged]);
-            // (routable.d runs, no-carrier.d runs): a daemon up before networkd brought nbt0 up may see it without carrier first.
-            (int Routable, int NoCarrier) Runs()
-            {
-                var lines = machine.Sh("cat /var/lib/nbtest/record 2>/dev/null || true").Split('\n');
-                return (lines.Count(l => l == "nbt0 routable"), lines.Count(l => l == "nbt0 no-carrier"));
-            }
-            string Journal() => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
-            void WaitFor(Func<bool> condition, string what)
-            {
-                try
-                {
-                    machine.WaitFor(condition, what);
-                }
-                catch (TimeoutException e)
-                {
-                    throw new TimeoutException($"{e.Message}\nrecord: {machine.Sh("cat /var/lib/nbtest/record 2>&1 || true")}\n" +
-                        $"networkd: {machine.Sh("networkctl list --no-pager 2>&1; journalctl -u systemd-networkd -o cat --no-pager 2>&1 | tail -20")}\n" +
-                        $"daemon: {Journal()}");
-                }
-            }
-
-            // Boot: routable.d once, whether the daemon came up before networkd configured nbt0 or after.
-            machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
-            WaitFor(() => Runs().Routable == 1, "routable.d for nbt0");
-            Assert.Contains("first start of this boot", Journal());
-            var noCarrier = Runs().NoCarrier;
-
-            // A restart with nothing changed: the states are remembered, nothing runs.
-            var before = machine.Property(Unit, "MainPID");
-            machine.Run("systemctl", "restart", Unit);
-            machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active" && machine.Property(Unit, "MainPID") != before, "the restart");
-            WaitFor(() => Journal().Contains("remembered in /run/network-broker/states; only what changed meanwhile runs"), "the memory to be read");
-            Thread.Sleep(3000); // nothing may come: a duplicate run would be queued within milliseconds of the start
-            Assert.Equal((1, noCarrier), Runs());
-
-            // Stopped (and started again, not restarted: the runtime directory is kept until reboot), nbt0 loses
-            // its carrier meanwhile: no-carrier.d once when the daemon is back, routable.d not again.
-            machine.Run("systemctl", "stop", Unit);
-            Assert.Contains("states", machine.Run("ls", "/run/network-broker"));
-            machine.Run("ip", "link", "set", "nbt0p", "down");
-            machine.WaitFor(() => machine.Sh("networkctl status nbt0 --no-pager 2>/dev/null | grep -i 'State:' || true").Contains("no-carrier"), "networkd to see no carrier");
-            machine.Run("systemctl", "start", Unit);
-            WaitFor(() => Runs() == (1, noCarrier + 1), "no-carrier.d once after the start");
-            Thread.Sleep(2000);
-            Assert.Equal((1, noCarrier + 1), Runs());
-
-            // A reboot forgets: a file from another boot is not this boot's memory.
-            machine.Run("systemctl", "stop", Unit);
-            machine.Sh("sed -i 's/^boot .*/boot 00000000-0000-0000-0000-000000000000/' /run/network-broker/states");
-            machine.Run("systemctl", "start", Unit);
-            WaitFor(() => Runs() == (1, noCarrier + 2), "the current state once after a boot");
-            Assert.Contains("is from an earlier boot", Journal());
-
-            // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
-            // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
-            machine.Run("ip", "link", "set", "nbt0p", "up");
-            WaitFor(() => Runs().Routable == 2, "routable.d for the carrier's return");
-            var real = machine.Run("cat", "/var/lib/nbtest/environment");
-            Assert.Contains("IFACE=nbt0\n", real);
-            Assert.Contains("ADDR=192.0.2.1\n", real);
-            Assert.Contains("JSON is set", real);
-            Assert.Matches(@"^uid=\d+ CapEff:0000000000201000\n", real);
-            machine.Run("rm", "/var/lib/nbtest/environment");
-            var asked = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
-            Assert.Contains("20-environment: seen by network-broker", asked);
-            Assert.Contains("/etc/network-broker/routable.d/20-environment: exit status 0", asked);
-            Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
-            Assert.Contains("asked to run routable.d for nbt0", Journal());
-
-            machine.Run("systemctl", "stop", Unit);
-            machine.Run("rm", "/var/lib/nbtest/environment");
-            var alone = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
-            Assert.Contains("20-environment: seen by network-broker", alone);
-            Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
+            var lines = machine.Sh("cat /var/lib/nbtest/record 2>/dev/null || true").Split('\n');
+            return (lines.Count(l => l == "nbt0 routable"), lines.Count(l => l == "nbt0 no-carrier"));
         }
-        finally
+        string Journal() => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
+        void WaitFor(Func<bool> condition, string what)
         {
-            File.Delete(packaged);
+            try
+            {
+                machine.WaitFor(condition, what);
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}\nrecord: {machine.Sh("cat /var/lib/nbtest/record 2>&1 || true")}\n" +
+                    $"networkd: {machine.Sh("networkctl list --no-pager 2>&1; journalctl -u systemd-networkd -o cat --no-pager 2>&1 | tail -20")}\n" +
+                    $"daemon: {Journal()}");
+            }
         }
+
+        // Boot: routable.d once, whether the daemon came up before networkd configured nbt0 or after.
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
+        WaitFor(() => Runs().Routable == 1, "routable.d for nbt0");
+        Assert.Contains("first start of this boot", Journal());
+        var noCarrier = Runs().NoCarrier;
+
+        // A restart with nothing changed: the states are remembered, nothing runs.
+        var before = machine.Property(Unit, "MainPID");
+        machine.Run("systemctl", "restart", Unit);
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active" && machine.Property(Unit, "MainPID") != before, "the restart");
+        WaitFor(() => Journal().Contains("remembered in /run/network-broker/states; only what changed meanwhile runs"), "the memory to be read");
+        Thread.Sleep(3000); // nothing may come: a duplicate run would be queued within milliseconds of the start
+        Assert.Equal((1, noCarrier), Runs());
+
+        // Stopped (and started again, not restarted: the runtime directory is kept until reboot), nbt0 loses
+        // its carrier meanwhile: no-carrier.d once when the daemon is back, routable.d not again.
+        machine.Run("systemctl", "stop", Unit);
+        Assert.Contains("states", machine.Run("ls", "/run/network-broker"));
+        machine.Run("ip", "link", "set", "nbt0p", "down");
+        machine.WaitFor(() => machine.Sh("networkctl status nbt0 --no-pager 2>/dev/null | grep -i 'State:' || true").Contains("no-carrier"), "networkd to see no carrier");
+        machine.Run("systemctl", "start", Unit);
+        WaitFor(() => Runs() == (1, noCarrier + 1), "no-carrier.d once after the start");
+        Thread.Sleep(2000);
+        Assert.Equal((1, noCarrier + 1), Runs());
+
+        // A reboot forgets: a file from another boot is not this boot's memory.
+        machine.Run("systemctl", "stop", Unit);
+        machine.Sh("sed -i 's/^boot .*/boot 00000000-0000-0000-0000-000000000000/' /run/network-broker/states");
+        machine.Run("systemctl", "start", Unit);
+        WaitFor(() => Runs() == (1, noCarrier + 2), "the current state once after a boot");
+        Assert.Contains("is from an earlier boot", Journal());
+
+        // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
+        // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
+        machine.Run("ip", "link", "set", "nbt0p", "up");
+        WaitFor(() => Runs().Routable == 2, "routable.d for the carrier's return");
+        var real = machine.Run("cat", "/var/lib/nbtest/environment");
+        Assert.Contains("IFACE=nbt0\n", real);
+        Assert.Contains("ADDR=192.0.2.1\n", real);
+        Assert.Contains("JSON is set", real);
+        Assert.Matches(@"^uid=\d+ CapEff:0000000000201000\n", real);
+        machine.Run("rm", "/var/lib/nbtest/environment");
+        var asked = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
+        Assert.Contains("20-environment: seen by network-broker", asked);
+        Assert.Contains("/etc/network-broker/routable.d/20-environment: exit status 0", asked);
+        Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
+        Assert.Contains("asked to run routable.d for nbt0", Journal());
+
+        machine.Run("systemctl", "stop", Unit);
+        machine.Run("rm", "/var/lib/nbtest/environment");
+        var alone = machine.Run("network-broker", "run-scripts", "--link", "nbt0", "--state", "routable");
+        Assert.Contains("20-environment: seen by network-broker", alone);
+        Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
     }
 }

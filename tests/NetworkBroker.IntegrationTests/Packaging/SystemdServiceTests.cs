@@ -20,7 +20,7 @@ public class SystemdServiceTests
     private const string Prepare = """
         set -e
         ! getent passwd network-broker >/dev/null || userdel network-broker
-        dpkg -i /tmp/network-broker.deb >/dev/null
+        dpkg -i /tmp/@DEB@ >/dev/null
         cat > /etc/network-broker/network-broker.toml <<'EOF'
         [System]
         Generator = "dhclient"
@@ -47,11 +47,7 @@ public class SystemdServiceTests
     [Fact]
     public void The_packaged_unit_runs_under_systemd_as_its_user_reloads_feeds_the_watchdog_restarts_and_stops_gracefully()
     {
-        var deb = DebianPackage.Path;
-        var packaged = Path.Combine(Path.GetTempPath(), $"network-broker-{Guid.NewGuid():N}.deb");
-        File.Copy(deb, packaged);
-        using var cleanup = new Deleter(packaged);
-        using var machine = new SystemdMachine(Prepare.Replace("/tmp/network-broker.deb", "/tmp/" + Path.GetFileName(packaged)), [packaged]);
+        using var machine = SystemdMachine.WithPackage(Prepare);
 
         // Type=notify: active means READY=1 arrived; STATUS= is what `systemctl status` shows.
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
@@ -126,10 +122,5 @@ public class SystemdServiceTests
         Assert.Equal("failed", machine.Property(Unit, "ActiveState"));
         Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
         Assert.Equal(restarts, machine.Property(Unit, "NRestarts"));
-    }
-
-    private sealed class Deleter(string path) : IDisposable
-    {
-        public void Dispose() => File.Delete(path);
     }
 }

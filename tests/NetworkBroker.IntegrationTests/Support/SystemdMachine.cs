@@ -45,6 +45,13 @@ public sealed class SystemdMachine : IDisposable
         }
     }
 
+    /// <summary>
+    /// A machine with the package as `make deb` built it in its /tmp: <paramref name="prepare"/> installs it from
+    /// /tmp/@DEB@. The machine copies its files, so the package in out/ is never touched.
+    /// </summary>
+    public static SystemdMachine WithPackage(string prepare, params string[] moreFiles) =>
+        new(prepare.Replace("@DEB@", Path.GetFileName(Packaging.DebianPackage.Path)), [Packaging.DebianPackage.Path, .. moreFiles]);
+
     public List<string> Log { get; } = [];
 
     private string CgroupList { get; }
