@@ -50,35 +50,21 @@ public static class RunScriptsCommand
 
     private static async Task<int> AskDaemonAsync(RunScriptsRequest request, string socket)
     {
-        var results = 0;
-        var failures = 0;
+        var report = new Report(request.State, " (run by the daemon)");
         await foreach (var line in ControlClient.RequestAsync(socket, request.ToLine(), CancellationToken.None).ConfigureAwait(false))
         {
             using var document = System.Text.Json.JsonDocument.Parse(line);
             var root = document.RootElement;
+            string Text(string name) => root.GetProperty(name).GetString()!;
             switch (root.TryGetProperty("event", out var kind) ? kind.GetString() : null)
             {
-                case "output":
-                    Print(root.GetProperty("script").GetString()!, root.GetProperty("stream").GetString() == "stderr", root.GetProperty("line").GetString()!);
-                    break;
-                case "result":
-                    results++;
-                    if (!root.GetProperty("succeeded").GetBoolean())
-                        failures++;
-                    Console.WriteLine($"{root.GetProperty("script").GetString()}: {root.GetProperty("result").GetString()}");
-                    break;
-                case "note":
-                    Console.Error.WriteLine($"network-broker run-scripts: note: {root.GetProperty("text").GetString()}");
-                    break;
-                case "not-run":
-                    Console.Error.WriteLine($"network-broker run-scripts: not run: {root.GetProperty("why").GetString()}");
-                    failures++;
-                    break;
+                case "output": report.Output(Text("script"), Text("stream") == "stderr", Text("line")); break;
+                case "result": report.Result(Text("script"), Text("result"), root.GetProperty("succeeded").GetBoolean()); break;
+                case "note": report.Note(Text("text")); break;
+                case "not-run": report.NotRun(Text("why")); break;
             }
         }
-        if (results == 0 && failures == 0)
-            Console.WriteLine($"No scripts ran for {request.State}.d (run by the daemon)");
-        return failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+        return report.End();
     }
 
     /// <summary>The daemon's own broker, fed the kernel's and networkd's (or dhclient's) current state, asked for the event.</summary>
@@ -113,31 +99,16 @@ public static class RunScriptsCommand
                 Console.Error.WriteLine($"network-broker run-scripts: {refused}");
                 return ExitCodes.Failure;
             }
-            var results = 0;
-            var failures = 0;
+            var report = new Report(request.State, "");
             await foreach (var observation in observer.Observations.ReadAllAsync().ConfigureAwait(false))
                 switch (observation)
                 {
-                    case ScriptObservation.Line line:
-                        Print(line.Script, line.StandardError, line.Text);
-                        break;
-                    case ScriptObservation.Result result:
-                        results++;
-                        if (!result.Outcome.Succeeded)
-                            failures++;
-                        Console.WriteLine($"{result.Outcome.Path}: {MonitorEvents.Describe(result.Outcome)}");
-                        break;
-                    case ScriptObservation.Note note:
-                        Console.Error.WriteLine($"network-broker run-scripts: note: {note.Text}");
-                        break;
-                    case ScriptObservation.NotRun notRun:
-                        Console.Error.WriteLine($"network-broker run-scripts: not run: {notRun.Why}");
-                        failures++;
-                        break;
+                    case ScriptObservation.Line line: report.Output(line.Script, line.StandardError, line.Text); break;
+                    case ScriptObservation.Result result: report.Result(result.Outcome.Path, MonitorEvents.Describe(result.Outcome), result.Outcome.Succeeded); break;
+                    case ScriptObservation.Note note: report.Note(note.Text); break;
+                    case ScriptObservation.NotRun notRun: report.NotRun(notRun.Why); break;
                 }
-            if (results == 0 && failures == 0)
-                Console.WriteLine($"No scripts ran for {request.State}.d");
-            return failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+            return report.End();
         }
         catch (Exception e) when (e is NetlinkException or TimeoutException)
         {
@@ -152,6 +123,36 @@ public static class RunScriptsCommand
         }
     }
 
-    private static void Print(string script, bool standardError, string line) =>
-        (standardError ? Console.Error : Console.Out).WriteLine($"{Path.GetFileName(script)}: {line}");
+    /// <summary>What the command prints of a run, the daemon's or its own, and the exit status it ends with.</summary>
+    private sealed class Report(string state, string by)
+    {
+        private int _results;
+        private int _failures;
+
+        public void Output(string script, bool standardError, string line) =>
+            (standardError ? Console.Error : Console.Out).WriteLine($"{Path.GetFileName(script)}: {line}");
+
+        public void Result(string script, string description, bool succeeded)
+        {
+            _results++;
+            if (!succeeded)
+                _failures++;
+            Console.WriteLine($"{script}: {description}");
+        }
+
+        public void Note(string text) => Console.Error.WriteLine($"network-broker run-scripts: note: {text}");
+
+        public void NotRun(string why)
+        {
+            Console.Error.WriteLine($"network-broker run-scripts: not run: {why}");
+            _failures++;
+        }
+
+        public int End()
+        {
+            if (_results == 0 && _failures == 0)
+                Console.WriteLine($"No scripts ran for {state}.d{by}");
+            return _failures == 0 ? ExitCodes.Success : ExitCodes.Failure;
+        }
+    }
 }
