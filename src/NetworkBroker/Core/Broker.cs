@@ -346,25 +346,28 @@ public sealed class Broker
         var message = Kernel.Link(link);
         if (message is not null && !Config.Links.Matches(message.Name))
             return $"{message.Name} is not selected by Links=: the daemon runs no scripts for it";
-        var states = message is null ? null : Networkd.Link(message.Index);
-        if (message is null || state == RoutesScripts.State
-            || states is null && state == DhcpLeaseActions.State && !Config.Generator.HasFlag(EventSources.SystemdNetworkd)
-               && !_leases.RunOnRequest(message.Name, Kernel, observer))
-        {
-            // Nothing the daemon knows makes this event: only what was asked for, as a script sees it, run as the daemon runs scripts.
-            observer.Note(message is null ? $"no link named {Logging.PeerText.Excerpt(link, 32)} here: LINK, LINKINDEX=0 and STATE only, with the --env given"
-                : state == RoutesScripts.State ? "routes.d runs for route changes: the route's variables are what --env gives"
-                : $"dhclient has no lease for {message.Name}: LINK, LINKINDEX and STATE only, with the --env given");
-            _states.RunSynthesised(state, message?.Name ?? link, message?.Index ?? 0, observer);
-            return null;
-        }
+        // Nothing the daemon knows makes these events: only what was asked for, as a script sees it, run as the daemon runs scripts.
+        if (message is null)
+            return Synthesised($"no link named {Logging.PeerText.Excerpt(link, 32)} here: LINK, LINKINDEX=0 and STATE only, with the --env given");
+        if (state == RoutesScripts.State)
+            return Synthesised("routes.d runs for route changes: the route's variables are what --env gives");
+        var states = Networkd.Link(message.Index);
         if (states is null && state == DhcpLeaseActions.State && !Config.Generator.HasFlag(EventSources.SystemdNetworkd))
-            return null; // queued by the lease actions above
+            return _leases.RunOnRequest(message.Name, Kernel, observer)
+                ? null
+                : Synthesised($"dhclient has no lease for {message.Name}: LINK, LINKINDEX and STATE only, with the --env given");
         states ??= System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
         var property = Config.StateProperties.FirstOrDefault(p => states.GetValueOrDefault(p) == state) ?? "OperationalState";
         _states.BeginEvent();
         _states.Run(new LinkTransition(message.Index, property, state, states), message.Name, Kernel, observer);
         return null;
+
+        string? Synthesised(string note)
+        {
+            observer.Note(note);
+            _states.RunSynthesised(state, message?.Name ?? link, message?.Index ?? 0, observer);
+            return null;
+        }
     }
 
     /// <summary>At start every current state runs: RunStartupTriggers=true, or the first start of this boot.</summary>
