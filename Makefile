@@ -34,7 +34,9 @@ deps:
 
 build: bin/network-broker
 
-bin/network-broker: $(shell find src -name '*.cs' -o -name '*.csproj' 2>/dev/null) Directory.Build.props global.json
+# The sources only: obj/ holds files the test build regenerates, which must not make the binary stale while
+# tests run it (cp onto a running binary fails with "Text file busy").
+bin/network-broker: $(shell find src \( -name obj -o -name bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -print 2>/dev/null) Directory.Build.props global.json
 	@command -v clang >/dev/null || $(MAKE) --no-print-directory deps
 	$(DOTNET) publish src/NetworkBroker/NetworkBroker.csproj -c $(CONFIG) -r $(RID) -o out/publish --nologo -v quiet
 	@mkdir -p bin && cp out/publish/network-broker bin/network-broker
