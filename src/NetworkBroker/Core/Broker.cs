@@ -34,12 +34,12 @@ public sealed class Broker
     private int _policyRoutingScheduled;
     private string _policyRoutingNotes = "";
     private long _eventsHandled;
-    private readonly Queue<(uint Token, BrokerEvent Event, long Since)> _behindBarrier = new();
-    private uint _barrier;
-    private bool _overdueCheckArmed;
+    private KernelBarrierGate<BrokerEvent>? _gate;
 
     /// <summary>How long a networkd or dhclient event waits at most for the kernel's notifications before it is handled anyway.</summary>
     public TimeSpan BarrierTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    private KernelBarrierGate<BrokerEvent> Gate => _gate ??= new(static () => Environment.TickCount64, BarrierTimeout);
 
     /// <summary>How long policy-routing triggers are collected before one reconcile runs.</summary>
     public TimeSpan PolicyRoutingDelay { get; init; } = TimeSpan.FromMilliseconds(50);
@@ -220,11 +220,13 @@ public sealed class Broker
                 SchedulePolicyRouting();
                 return;
             case KernelBarrier barrier:
-                ReleaseBehindBarrier(barrier);
+                HandleFromPeer(Gate.Released(barrier.Token));
                 return;
             case BarrierOverdue:
-                _overdueCheckArmed = false;
-                ReleaseOverdue();
+                var late = Gate.Overdue();
+                foreach (var waiting in late)
+                    _log.Warn($"The kernel socket did not answer a barrier within {BarrierTimeout.TotalMilliseconds:0} ms; handling {waiting.GetType().Name} without it");
+                HandleFromPeer(late);
                 ArmOverdueCheck();
                 return;
             case PeerInput { WaitsForKernel: true } input:
@@ -240,56 +242,25 @@ public sealed class Broker
     /// networkd and dhclient change the kernel first and tell us after (networkd adds the address, then signals
     /// routable; dhclient-script configures the lease, then the lease file changes). The kernel's notifications
     /// are in our socket by then, but may still be behind the peer's message on the channel: so the message
-    /// waits for a barrier through the kernel socket, and the scripts see a model that has the address.
+    /// waits for a barrier through the kernel socket (<see cref="KernelBarrierGate{T}"/>), and the scripts see a
+    /// model that has the address.
     /// </summary>
     private void HandleAfterKernel(BrokerEvent brokerEvent)
     {
-        if (_kernel is not null)
-        {
-            var token = ++_barrier == 0 ? ++_barrier : _barrier;
-            if (_kernel.Barrier(token))
-            {
-                _behindBarrier.Enqueue((token, brokerEvent, Environment.TickCount64));
-                ArmOverdueCheck();
-                return;
-            }
-        }
-        // No barrier to be had: keep the order with what waits, then go on at once.
-        while (_behindBarrier.TryDequeue(out var waiting))
-            HandleFromPeer(waiting.Event);
-        HandleFromPeer(brokerEvent);
+        HandleFromPeer(Gate.Admit(brokerEvent, _kernel is { } kernel ? kernel.Barrier : null));
+        ArmOverdueCheck();
     }
 
-    private void ReleaseBehindBarrier(KernelBarrier barrier)
-    {
-        // Tokens grow (wrapping around): everything asked for up to this one is now behind the kernel's notifications.
-        while (_behindBarrier.TryPeek(out var waiting) && (int)(waiting.Token - barrier.Token) <= 0)
-        {
-            _behindBarrier.Dequeue();
-            HandleFromPeer(waiting.Event);
-        }
-    }
-
-    /// <summary>What waited longer than <see cref="BarrierTimeout"/> goes on without its barrier (lost, or the monitor thread is gone).</summary>
-    private void ReleaseOverdue()
-    {
-        var now = Environment.TickCount64;
-        while (_behindBarrier.TryPeek(out var waiting) && now - waiting.Since >= (long)BarrierTimeout.TotalMilliseconds)
-        {
-            _behindBarrier.Dequeue();
-            _log.Warn($"The kernel socket did not answer a barrier within {BarrierTimeout.TotalMilliseconds:0} ms; handling {waiting.Event.GetType().Name} without it");
-            HandleFromPeer(waiting.Event);
-        }
-    }
-
-    /// <summary>One timer for the oldest waiting event, not one per event: barriers come back within microseconds.</summary>
     private void ArmOverdueCheck()
     {
-        if (_overdueCheckArmed || !_behindBarrier.TryPeek(out var oldest))
-            return;
-        _overdueCheckArmed = true;
-        var due = oldest.Since + (long)BarrierTimeout.TotalMilliseconds - Environment.TickCount64;
-        PostLater(new BarrierOverdue(), TimeSpan.FromMilliseconds(Math.Max(0, due)));
+        if (Gate.ArmCheck() is { } due)
+            PostLater(new BarrierOverdue(), due);
+    }
+
+    private void HandleFromPeer(IReadOnlyList<BrokerEvent> inputs)
+    {
+        foreach (var input in inputs)
+            HandleFromPeer(input);
     }
 
     private void HandleFromPeer(BrokerEvent brokerEvent)
