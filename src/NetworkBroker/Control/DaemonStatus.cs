@@ -38,10 +38,12 @@ public sealed record DaemonStatus
     /// <summary>dhclient's lease data sent to systemd-resolved and systemd-hostnamed, and the calls refused or unanswered.</summary>
     public long DhcpPushes { get; init; }
     public long DhcpPushesFailed { get; init; }
+    /// <summary>Times the kernel's notifications overran the receive buffer (each made the daemon re-read the kernel's state).</summary>
+    public long KernelOverruns { get; init; }
 
     /// <summary>Reads the broker's model; call it on the broker's loop (<see cref="Core.Broker.QueryAsync{T}"/>).</summary>
     public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0,
-        (long Pushes, long Failed) dhcpPushes = default)
+        (long Pushes, long Failed) dhcpPushes = default, long kernelOverruns = 0)
     {
         var config = broker.Config;
         var links = broker.Kernel.Links;
@@ -71,6 +73,7 @@ public sealed record DaemonStatus
             SignalsRejected = signalsRejected,
             DhcpPushes = dhcpPushes.Pushes,
             DhcpPushesFailed = dhcpPushes.Failed,
+            KernelOverruns = kernelOverruns,
         };
     }
 
@@ -107,6 +110,7 @@ public sealed record DaemonStatus
             json.WriteNumber("signals_rejected", SignalsRejected);
             json.WriteNumber("dhcp_pushes", DhcpPushes);
             json.WriteNumber("dhcp_pushes_failed", DhcpPushesFailed);
+            json.WriteNumber("kernel_overruns", KernelOverruns);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -148,6 +152,7 @@ public sealed record DaemonStatus
             SignalsRejected = N("signals_rejected"),
             DhcpPushes = N("dhcp_pushes"),
             DhcpPushesFailed = N("dhcp_pushes_failed"),
+            KernelOverruns = N("kernel_overruns"),
         };
     }
 
@@ -168,6 +173,9 @@ public sealed record DaemonStatus
         if (DhcpPushes > 0)
             text.Append(CultureInfo.InvariantCulture,
                 $"  dhcp pushes: {DhcpPushes} to systemd-resolved and systemd-hostnamed, {DhcpPushesFailed} failed{(DhcpPushesFailed > 0 ? " (see the log)" : "")}\n");
+        if (KernelOverruns > 0)
+            text.Append(CultureInfo.InvariantCulture,
+                $"  kernel: {KernelOverruns} overrun(s) of the netlink receive buffer, each followed by a re-read of its state\n");
         if (SignalsRejected > 0)
             text.Append(CultureInfo.InvariantCulture,
                 $"  security: {SignalsRejected} D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)\n");

@@ -137,24 +137,14 @@ public sealed class Broker
     /// <summary>
     /// Applies a new configuration on the loop, after the events queued before it: Links=, RoutingPolicyRules=
     /// (the reconciler runs at once), EmitJSON=, the Use*= keys, RouteTableBase=, the priority and the log level
-    /// and format take effect now. Generator= and DHClientLeaseFile= need a restart, and the log says so; User= is
-    /// the daemon's to report (<see cref="Privileges.ScriptUser.OnReload"/>): whether a restart applies it depends on the unit.
+    /// and format take effect now. The keys that need a restart are <see cref="RestartKeys"/>; the daemon names them.
     /// </summary>
     public Task ReloadAsync(BrokerConfiguration config) => QueryAsync(broker =>
     {
-        var old = broker.Config;
-        foreach (var (key, changed) in new[]
-                 {
-                     ("Generator", old.Generator != config.Generator),
-                     ("DHClientLeaseFile", old.DHClientLeaseFile != config.DHClientLeaseFile),
-                 })
-            if (changed)
-                broker._log.Warn($"Reload: {key}= changed; that takes effect at the next restart");
         broker.Config = config;
         broker._log.Level = config.LogLevel;
         broker._log.Format = config.LogFormat;
         broker.SchedulePolicyRouting();
-        broker._log.Info($"Reloaded {config.Path}");
         return true;
     });
 

@@ -1,5 +1,6 @@
 using NetworkBroker.Configuration;
 using NetworkBroker.Core;
+using NetworkBroker.Hosting;
 using NetworkBroker.Events;
 using NetworkBroker.Kernel;
 using NetworkBroker.Netlink;
@@ -8,33 +9,32 @@ using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.IntegrationTests.Support;
 
-/// <summary>The broker with its kernel watcher living in a test's namespace, and a record of what it observed.</summary>
+/// <summary>
+/// The daemon's own composition (<see cref="Daemon"/>) with its kernel socket in a test's namespace, its scripts in a
+/// temporary directory, no control socket, restart memory or systemd, and a record of what the broker observed.
+/// </summary>
 public sealed class BrokerHarness : IAsyncDisposable
 {
     private readonly List<BrokerEvent> _observed = [];
-    private readonly CancellationTokenSource _cancel = new();
-    private Task _loop = Task.CompletedTask;
-    private Task _networkd = Task.CompletedTask;
-    private NetworkBroker.Dhclient.DhclientSource? _dhclient;
 
-    private BrokerHarness(NetworkNamespace ns, BrokerConfiguration config, Broker broker, ScriptDispatcher scripts, TempDirectory directory, MemoryLog log)
+    private BrokerHarness(NetworkNamespace ns, BrokerConfiguration config, Daemon daemon, TempDirectory directory, MemoryLog log)
     {
         Namespace = ns;
         Config = config;
-        Broker = broker;
-        Scripts = scripts;
+        Daemon = daemon;
         Directory = directory;
         Log = log;
     }
 
     public NetworkNamespace Namespace { get; }
     public BrokerConfiguration Config { get; }
-    public Broker Broker { get; }
-    public ScriptDispatcher Scripts { get; }
+    public Daemon Daemon { get; }
+    public Broker Broker => Daemon.Broker;
+    public ScriptDispatcher Scripts => Daemon.Scripts;
     public TempDirectory Directory { get; }
     public MemoryLog Log { get; }
-    public KernelWatcher Watcher { get; private set; } = null!;
-    public NetworkBroker.Networkd.NetworkdSource? NetworkdSource { get; private set; }
+    public KernelWatcher Watcher => Daemon.Kernel!;
+    public NetworkBroker.Networkd.NetworkdSource? NetworkdSource => Daemon.Networkd;
 
     /// <param name="configure">Adjusts the configuration (its Path is set to the harness's temp directory).</param>
     /// <param name="netifDirectory">Where the broker reads networkd's state and lease files, if not networkd's own.</param>
@@ -47,22 +47,24 @@ public sealed class BrokerHarness : IAsyncDisposable
         var directory = new TempDirectory();
         var config = (configure ?? (c => c))(new BrokerConfiguration { Path = directory.Combine("network-broker.toml") });
         var log = new MemoryLog(Logging.LogLevel.Debug);
-        var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions
+        var daemon = Daemon.Compose(new DaemonOptions(config, log.Logger)
         {
-            ScriptRoot = directory.Path,
-            SpillDirectory = directory.Combine("spill"),
-        }, log.Logger), log.Logger);
-        var broker = new Broker(config, log.Logger, scripts, networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(netifDirectory ?? networkd.NetifDirectory, log.Logger), resolver,
+            ScriptRunner = new ScriptRunnerOptions { ScriptRoot = directory.Path, SpillDirectory = directory.Combine("spill") },
+            Kernel = events => ns.Enter(() => new KernelWatcher(events, log.Logger, receiveBuffer)),
+            PolicyRouting = policyRouting,
+            NetworkdBus = networkd?.Bus.Address,
+            NetworkdFiles = networkd is null ? null : new NetworkBroker.Networkd.NetworkdFiles(netifDirectory ?? networkd.NetifDirectory, log.Logger),
+            DhclientLeaseFiles = dhclientLeaseFile is null ? [] : [dhclientLeaseFile],
+            Resolver = resolver,
             // The host's udev (if any) knows the host's links, not the namespace's: a test's own directory, absent unless given.
-            udev: new NetworkBroker.Udev.UdevDatabase(udevDirectory ?? directory.Combine("udev"), log.Logger))
-        {
-            RoutesWindow = routesWindow ?? RoutesScripts.DefaultWindow,
-        };
-        var harness = new BrokerHarness(ns, config, broker, scripts, directory, log);
+            Udev = new NetworkBroker.Udev.UdevDatabase(udevDirectory ?? directory.Combine("udev"), log.Logger),
+            RoutesWindow = routesWindow,
+        });
+        var harness = new BrokerHarness(ns, config, daemon, directory, log);
         beforeStart?.Invoke(harness);
 
         var initial = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        broker.Observed += e =>
+        daemon.Broker.Observed += e =>
         {
             lock (harness._observed)
                 harness._observed.Add(e);
@@ -70,22 +72,10 @@ public sealed class BrokerHarness : IAsyncDisposable
                 initial.TrySetResult();
             observe?.Invoke(e);
         };
-        harness.Watcher = ns.Enter(() => new KernelWatcher(broker.Events, log.Logger, receiveBuffer));
-        broker.Attach(harness.Watcher, policyRouting ? harness.Watcher : null);
-        harness._loop = broker.RunAsync(harness._cancel.Token);
-        harness.Watcher.Start();
+        await daemon.StartAsync();
         await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        if (dhclientLeaseFile is not null)
-        {
-            harness._dhclient = new NetworkBroker.Dhclient.DhclientSource(broker.Events, log.Logger, dhclientLeaseFile);
-            harness._dhclient.Start();
-        }
         if (networkd is not null)
-        {
-            harness.NetworkdSource = new NetworkBroker.Networkd.NetworkdSource(broker.Events, log.Logger, networkd.Bus.Address);
-            harness._networkd = harness.NetworkdSource.RunAsync(harness._cancel.Token);
             await WaitForAsync(() => harness.Observed.OfType<NetworkdSnapshot>().Any());
-        }
         return harness;
     }
 
@@ -140,20 +130,10 @@ public sealed class BrokerHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the broker as the daemon does on SIGTERM (policy routing kept unless RemoveRulesOnStop).</summary>
+    /// <summary>Stops the components as the daemon does on SIGTERM (policy routing kept unless RemoveRulesOnStop).</summary>
     public async ValueTask DisposeAsync()
     {
-        Broker.Events.TryComplete();
-        await _cancel.CancelAsync();
-        await _loop;
-        await Broker.StopPolicyRoutingAsync();
-        await _cancel.CancelAsync();
-        Watcher.Dispose();
-        _dhclient?.Dispose();
-        await _networkd;
-        await _loop;
-        await Scripts.DisposeAsync();
+        await Daemon.StopAsync();
         Directory.Dispose();
-        _cancel.Dispose();
     }
 }

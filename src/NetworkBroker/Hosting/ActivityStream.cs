@@ -1,0 +1,72 @@
+using NetworkBroker.Events;
+using NetworkBroker.Netlink;
+using NetworkBroker.Scripts;
+
+namespace NetworkBroker.Hosting;
+
+/// <summary>
+/// What the daemon saw and did, as it happens: every event and model change the broker handled (on its loop),
+/// every script event that ran (on the dispatcher's thread), every DHCP push made (on the pusher's). The monitor,
+/// systemd's STATUS= line and the counters in `status` each observe this one stream, not the three sources.
+/// </summary>
+public interface IActivityObserver
+{
+    /// <summary>An event or model change the broker handled (on the loop: read the model, never wait).</summary>
+    void Observed(BrokerEvent brokerEvent)
+    {
+    }
+
+    /// <summary>A script event ran to its end (every script's result, in order).</summary>
+    void ScriptsRan(ScriptEvent scriptEvent, IReadOnlyList<ScriptResult> results)
+    {
+    }
+
+    /// <summary>A push to systemd-resolved or hostnamed was made; <paramref name="error"/> is null when it was accepted.</summary>
+    void Pushed(string link, string what, string? error)
+    {
+    }
+}
+
+/// <summary>
+/// Fans the daemon's activity out to its observers. Subscribed before the host starts; no allocation per event
+/// (interface calls on an array, not a record per event: the per-signal allocation bound is a test).
+/// </summary>
+public sealed class ActivityStream
+{
+    private IActivityObserver[] _observers = [];
+
+    public void Subscribe(IActivityObserver observer) => _observers = [.. _observers, observer];
+
+    public void Observed(BrokerEvent brokerEvent)
+    {
+        foreach (var observer in _observers)
+            observer.Observed(brokerEvent);
+    }
+
+    public void ScriptsRan(ScriptEvent scriptEvent, IReadOnlyList<ScriptResult> results)
+    {
+        foreach (var observer in _observers)
+            observer.ScriptsRan(scriptEvent, results);
+    }
+
+    public void Pushed(string link, string what, string? error)
+    {
+        foreach (var observer in _observers)
+            observer.Pushed(link, what, error);
+    }
+}
+
+/// <summary>Counts what `status` reports from the stream (read from any thread).</summary>
+public sealed class ActivityCounters : IActivityObserver
+{
+    private long _overruns;
+
+    /// <summary>Times the kernel's notifications overran the receive buffer (each followed by a re-read of its state).</summary>
+    public long KernelOverruns => Interlocked.Read(ref _overruns);
+
+    public void Observed(BrokerEvent brokerEvent)
+    {
+        if (brokerEvent is KernelResynced { Reason: ResyncReason.Overrun })
+            Interlocked.Increment(ref _overruns);
+    }
+}
