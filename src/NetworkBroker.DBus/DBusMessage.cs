@@ -32,8 +32,8 @@ public sealed class DBusMessage
 
     /// <summary>The body's reader, once the body is known to have <paramref name="signature"/> (else a format error naming both).</summary>
     public DBusReader BodyReader(string signature) => Signature == signature ? BodyReader()
-        : throw new DBusFormatException($"{Interface ?? ErrorName ?? Type.ToString()}{(Member is null ? "" : "." + Member)} carries " +
-                                        $"\"{Excerpt(Signature)}\", not \"{signature}\"");
+        : throw new DBusFormatException($"{(Member is null ? $"a reply to call {ReplySerial}" : $"{Excerpt(Interface ?? "")}.{Excerpt(Member)}")} " +
+                                        $"carries \"{Excerpt(Signature)}\", not \"{signature}\"");
 
     private static string Excerpt(string text) => text.Length <= 32 ? text : text[..32] + "...";
 
