@@ -9,7 +9,9 @@ namespace NetworkBroker.DBus;
 /// A connection to a message bus: EXTERNAL authentication, Hello, method calls matched to their replies
 /// by serial (each with a timeout), and signals handed to one callback in the order they arrived. When
 /// the bus goes away every pending call fails and <see cref="Closed"/> completes; reconnecting is the
-/// caller's decision.
+/// caller's decision. It is a client: a method call made to it is answered UnknownMethod, unless the
+/// <c>methodCall</c> hook given to <see cref="ConnectAsync"/> takes it (a peer standing in for a service
+/// in a test builds its replies on <see cref="SendAsync"/>; the daemon answers nothing).
 /// </summary>
 public sealed partial class DBusConnection : IAsyncDisposable
 {
@@ -26,15 +28,15 @@ public sealed partial class DBusConnection : IAsyncDisposable
     private long _received;
     private Task _reader = Task.CompletedTask;
 
-    private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed, Func<DBusMessage, DBusReply?>? methods)
+    private readonly Func<DBusConnection, DBusMessage, bool>? _methodCall;
+
+    private DBusConnection(Socket socket, Action<DBusMessage> signal, Action<Exception>? malformed, Func<DBusConnection, DBusMessage, bool>? methodCall)
     {
         _socket = socket;
         _signal = signal;
         _malformed = malformed;
-        _methods = methods;
+        _methodCall = methodCall;
     }
-
-    private readonly Func<DBusMessage, DBusReply?>? _methods;
 
     /// <summary>The bus's name for us (":1.42").</summary>
     public string UniqueName { get; private set; } = "";
@@ -44,9 +46,12 @@ public sealed partial class DBusConnection : IAsyncDisposable
 
     /// <param name="signal">Called for each signal, on the connection's reader, in arrival order.</param>
     /// <param name="malformed">Called with the error of a message that did not decode (it is skipped).</param>
-    /// <param name="methods">Answers method calls made to this connection (null: none are, UnknownMethod is replied).</param>
+    /// <param name="methodCall">
+    /// Offered each method call made to this connection, on the reader; true when it answers the call itself (with
+    /// <see cref="SendAsync"/>). Null, or false: UnknownMethod is replied when the caller expects a reply.
+    /// </param>
     public static async Task<DBusConnection> ConnectAsync(string address, Action<DBusMessage> signal,
-        Action<Exception>? malformed = null, CancellationToken cancellation = default, Func<DBusMessage, DBusReply?>? methods = null)
+        Action<Exception>? malformed = null, CancellationToken cancellation = default, Func<DBusConnection, DBusMessage, bool>? methodCall = null)
     {
         Exception? last = null;
         string? reason = null;
@@ -56,12 +61,12 @@ public sealed partial class DBusConnection : IAsyncDisposable
             try
             {
                 await socket.ConnectAsync(endpoint, cancellation).ConfigureAwait(false);
-                var connection = new DBusConnection(socket, signal, malformed, methods);
+                var connection = new DBusConnection(socket, signal, malformed, methodCall);
                 var leftover = await connection.AuthenticateAsync(cancellation).ConfigureAwait(false);
                 connection._reader = connection.ReadLoopAsync(leftover);
                 var hello = await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello",
                     cancellation: cancellation).ConfigureAwait(false);
-                connection.UniqueName = hello.BodyReader().ReadString();
+                connection.UniqueName = hello.BodyReader("s").ReadString();
                 return connection;
             }
             catch (Exception e) when (e is SocketException or IOException or DBusFormatException or DBusErrorException or DBusConnectionException)
@@ -113,7 +118,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
     public async Task<DBusMessage> CallAsync(string destination, string path, string iface, string member,
         string signature = "", Action<DBusWriter>? body = null, TimeSpan? timeout = null, CancellationToken cancellation = default)
     {
-        var serial = (uint)Interlocked.Increment(ref _serial);
+        var serial = NextSerial();
         var reply = new TaskCompletionSource<DBusMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[serial] = new PendingCall(reply, ExpectedSender(destination));
         try
@@ -157,7 +162,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
         {
             var reply = await CallAsync(BusName, "/org/freedesktop/DBus", BusName, "GetNameOwner", "s", w => w.WriteString(name),
                 cancellation: cancellation).ConfigureAwait(false);
-            var owner = reply.BodyReader().ReadString();
+            var owner = reply.BodyReader("s").ReadString();
             return owner.StartsWith(':') ? owner : throw new DBusFormatException($"GetNameOwner answered \"{owner}\", not a unique name");
         }
         catch (DBusErrorException e) when (e.Name == "org.freedesktop.DBus.Error.NameHasNoOwner")
@@ -180,18 +185,23 @@ public sealed partial class DBusConnection : IAsyncDisposable
             ?? throw new DBusErrorException("org.freedesktop.DBus.Error.NameHasNoOwner", $"{name} was started but owns no name", "StartServiceByName");
     }
 
-    /// <summary>Broadcasts a signal from this connection.</summary>
-    public Task EmitSignalAsync(string path, string iface, string member, string signature = "", Action<DBusWriter>? body = null,
-        CancellationToken cancellation = default) =>
-        SendAsync(DBusMessage.Encode(DBusMessageType.Signal, DBusMessageFlags.None, (uint)Interlocked.Increment(ref _serial), path,
-            iface, member, null, signature, body), cancellation);
-
-    /// <summary>org.freedesktop.DBus.AddMatch: ask the bus to route signals matching <paramref name="rule"/> to us.</summary>
-    public Task AddMatchAsync(string rule, CancellationToken cancellation = default) =>
+    /// <summary>org.freedesktop.DBus.AddMatch: ask the bus to route messages matching <paramref name="rule"/> to us.</summary>
+    public Task AddMatchAsync(DBusMatchRule rule, CancellationToken cancellation = default) =>
         CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch", "s",
-            w => w.WriteString(rule), cancellation: cancellation);
+            w => w.WriteString(rule.ToString()), cancellation: cancellation);
 
-    private async Task SendAsync(byte[] message, CancellationToken cancellation)
+    /// <summary>The serial for the next message this connection sends (never 0).</summary>
+    public uint NextSerial()
+    {
+        uint serial;
+        while ((serial = (uint)Interlocked.Increment(ref _serial)) == 0)
+        {
+        }
+        return serial;
+    }
+
+    /// <summary>Sends one encoded message (<see cref="DBusMessage.Encode"/>, serial from <see cref="NextSerial"/>) as it is.</summary>
+    public async Task SendAsync(byte[] message, CancellationToken cancellation = default)
     {
         await _sendLock.WaitAsync(cancellation).ConfigureAwait(false);
         try
@@ -307,22 +317,24 @@ public sealed partial class DBusConnection : IAsyncDisposable
                     _malformed?.Invoke(e);
                 }
                 break;
-            case DBusMessageType.MethodCall when !message.Flags.HasFlag(DBusMessageFlags.NoReplyExpected):
-                DBusReply? answer;
+            case DBusMessageType.MethodCall:
+                bool answered;
                 try
                 {
-                    answer = _methods?.Invoke(message);
+                    answered = _methodCall?.Invoke(this, message) ?? false;
                 }
-                catch (DBusFormatException e)
+                catch (Exception e)
                 {
-                    answer = DBusReply.Error("org.freedesktop.DBus.Error.InvalidArgs", e.Message);
+                    _malformed?.Invoke(e);
+                    answered = false;
                 }
-                // Nothing exported under that name: say so, as the spec asks, instead of leaving the caller to time out.
-                answer ??= DBusReply.Error("org.freedesktop.DBus.Error.UnknownMethod", $"no method {message.Interface}.{message.Member} here");
-                var serial = (uint)Interlocked.Increment(ref _serial);
-                _ = SendAsync(DBusMessage.Encode(answer.ErrorName is null ? DBusMessageType.MethodReturn : DBusMessageType.Error,
-                    DBusMessageFlags.NoReplyExpected, serial, null, null, null, message.Sender, answer.Signature, answer.Body,
-                    message.Serial, answer.ErrorName), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
+                if (answered || message.Flags.HasFlag(DBusMessageFlags.NoReplyExpected))
+                    break;
+                // Nothing exported here: say so, as the spec asks, instead of leaving the caller to time out.
+                var text = $"no method {message.Interface}.{message.Member} here";
+                _ = SendAsync(DBusMessage.Encode(DBusMessageType.Error, DBusMessageFlags.NoReplyExpected, NextSerial(), null, null, null,
+                    message.Sender, "s", w => w.WriteString(text), message.Serial, "org.freedesktop.DBus.Error.UnknownMethod"),
+                    CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
                 break;
         }
     }

@@ -146,96 +146,135 @@ public ref struct DBusReader
 
     public void AlignStruct() => Align(8);
 
-    /// <summary>A variant: its signature, then its value decoded by <see cref="ReadValue"/>.</summary>
-    public object ReadVariant()
+    /// <summary>A variant's signature: one complete type, whose value follows (read it, or <see cref="SkipValue"/>).</summary>
+    public string ReadVariantSignature()
     {
         var signature = ReadSignature();
         if (DBusSignature.CountCompleteTypes(signature) != 1)
             throw new DBusFormatException($"variant signature \"{signature}\" is not one complete type");
+        return signature;
+    }
+
+    /// <summary>A variant holding a string ("s"): that string; holding anything else: null, the value skipped.</summary>
+    public string? ReadStringVariant() => ReadVariantText().Text;
+
+    /// <summary>A variant: its signature, and its value when that is a string ("s"; anything else is skipped).</summary>
+    public DBusVariantText ReadVariantText()
+    {
+        var signature = ReadVariantSignature();
+        if (signature == "s")
+            return new(signature, ReadString());
         Enter();
-        var value = ReadValue(signature);
+        SkipValue(signature);
         _depth--;
-        return value;
+        return new(signature, null);
     }
 
     /// <summary>
-    /// Reads one complete type into a plain .NET value: integers, bool, double and strings as
-    /// themselves, arrays as object[] (byte arrays as byte[]), dictionaries as
-    /// Dictionary&lt;object, object&gt;, structs as object[], variants as their value.
+    /// An "a{sv}" (a property set, as org.freedesktop.DBus.Properties sends it): each name with its variant's
+    /// signature, and its value when that is a string. A name given twice keeps its last value.
     /// </summary>
-    public object ReadValue(ReadOnlySpan<char> signature)
+    public Dictionary<string, DBusVariantText> ReadStringVariantDictionary()
+    {
+        var properties = new Dictionary<string, DBusVariantText>(StringComparer.Ordinal);
+        Enter();
+        var end = ReadArrayStart('{');
+        while (HasNext(end))
+        {
+            AlignStruct();
+            var name = ReadString();
+            properties[name] = ReadVariantText();
+        }
+        ExpectArrayEnd(end);
+        _depth--;
+        return properties;
+    }
+
+    /// <summary>"ay": the bytes, copied.</summary>
+    public byte[] ReadByteArray()
+    {
+        var end = ReadArrayStart('y');
+        return Take(end - _position, 1).ToArray();
+    }
+
+    /// <summary>
+    /// Reads past one complete type without keeping it (a header field we do not use, a property of no interest),
+    /// checking it exactly as a read would: bounds, padding, lengths, nesting, and the signature of every variant.
+    /// </summary>
+    public void SkipValue(ReadOnlySpan<char> signature)
     {
         if (signature.IsEmpty)
             throw new DBusFormatException("no type to read");
         switch (signature[0])
         {
-            case 'y': return ReadByte();
-            case 'b': return ReadBoolean();
-            case 'n': return ReadInt16();
-            case 'q': return ReadUInt16();
-            case 'i': return ReadInt32();
-            case 'u': return ReadUInt32();
-            case 'x': return ReadInt64();
-            case 't': return ReadUInt64();
-            case 'd': return ReadDouble();
-            case 'h': return ReadUInt32();
-            case 's': return ReadString();
-            case 'o': return ReadObjectPath();
-            case 'g': return ReadSignature();
-            case 'v': return ReadVariant();
+            case 'y': ReadByte(); break;
+            case 'b': ReadBoolean(); break;
+            case 'n' or 'q': ReadUInt16(); break;
+            case 'i' or 'u' or 'h': ReadUInt32(); break;
+            case 'x' or 't' or 'd': ReadUInt64(); break;
+            case 's': ReadString(); break;
+            case 'o': ReadObjectPath(); break;
+            case 'g': ReadSignature(); break;
+            case 'v':
+            {
+                var inner = ReadVariantSignature();
+                Enter();
+                SkipValue(inner);
+                _depth--;
+                break;
+            }
             case 'a':
             {
                 var element = signature[1..DBusSignature.CompleteTypeLength(signature)];
                 Enter();
                 var end = ReadArrayStart(element[0]);
-                object result;
                 if (element[0] == 'y')
                 {
-                    result = Take(end - _position, 1).ToArray();
+                    Take(end - _position, 1);
                 }
                 else if (element[0] == '{')
                 {
-                    var entries = new Dictionary<object, object>();
                     var key = element[1..2];
                     var value = element[2..^1];
                     while (HasNext(end))
                     {
                         AlignStruct();
-                        entries[ReadValue(key)] = ReadValue(value);
+                        SkipValue(key);
+                        SkipValue(value);
                     }
-                    result = entries;
                 }
                 else
                 {
-                    var items = new List<object>();
                     while (HasNext(end))
-                        items.Add(ReadValue(element));
-                    result = items.ToArray();
+                        SkipValue(element);
                 }
                 ExpectArrayEnd(end);
                 _depth--;
-                return result;
+                break;
             }
             case '(':
             {
                 Enter();
                 AlignStruct();
-                var fields = new List<object>();
                 var inner = signature[1..(DBusSignature.CompleteTypeLength(signature) - 1)];
                 while (!inner.IsEmpty)
                 {
                     var length = DBusSignature.CompleteTypeLength(inner);
-                    fields.Add(ReadValue(inner[..length]));
+                    SkipValue(inner[..length]);
                     inner = inner[length..];
                 }
                 _depth--;
-                return fields.ToArray();
+                break;
             }
             default:
                 throw new DBusFormatException($"unsupported type '{signature[0]}'");
         }
     }
 
+    /// <summary>
+    /// One more level of containers (arrays, structs, variants). The spec's signatures cap arrays and structs at
+    /// 32 each, but variants nest without a signature saying so: this bound keeps a hostile message off the stack.
+    /// </summary>
     private void Enter()
     {
         if (++_depth > MaxDepth)

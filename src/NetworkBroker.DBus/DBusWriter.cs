@@ -95,77 +95,12 @@ public sealed class DBusWriter
 
     public void AlignStruct() => Align(8);
 
-    /// <summary>
-    /// Writes one complete type from a plain .NET value, the inverse of <see cref="DBusReader.ReadValue"/>:
-    /// arrays from any IEnumerable (byte[] for "ay"), dictionaries from IDictionary, structs from object[],
-    /// variants from <see cref="DBusVariant"/>.
-    /// </summary>
-    public void WriteValue(ReadOnlySpan<char> signature, object value)
+    /// <summary>"ay".</summary>
+    public void WriteByteArray(ReadOnlySpan<byte> bytes)
     {
-        switch (signature[0])
-        {
-            case 'y': WriteByte(Convert.ToByte(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'b': WriteBoolean((bool)value); break;
-            case 'n': WriteInt16(Convert.ToInt16(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'q': WriteUInt16(Convert.ToUInt16(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'i': WriteInt32(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'u' or 'h': WriteUInt32(Convert.ToUInt32(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'x': WriteInt64(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 't': WriteUInt64(Convert.ToUInt64(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 'd': WriteDouble(Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)); break;
-            case 's': WriteString((string)value); break;
-            case 'o': WriteObjectPath((string)value); break;
-            case 'g': WriteSignature((string)value); break;
-            case 'v':
-                var variant = (DBusVariant)value;
-                WriteSignature(variant.Signature);
-                WriteValue(variant.Signature, variant.Value);
-                break;
-            case 'a':
-            {
-                var element = signature[1..DBusSignature.CompleteTypeLength(signature)];
-                var mark = BeginArray(element[0]);
-                if (element[0] == 'y')
-                {
-                    var bytes = (byte[])value;
-                    bytes.CopyTo(Take(bytes.Length, 1));
-                }
-                else if (element[0] == '{')
-                {
-                    var key = element[1..2];
-                    var itemSignature = element[2..^1];
-                    foreach (System.Collections.DictionaryEntry entry in (System.Collections.IDictionary)value)
-                    {
-                        AlignStruct();
-                        WriteValue(key, entry.Key);
-                        WriteValue(itemSignature, entry.Value!);
-                    }
-                }
-                else
-                {
-                    foreach (var item in (System.Collections.IEnumerable)value)
-                        WriteValue(element, item!);
-                }
-                EndArray(mark);
-                break;
-            }
-            case '(':
-            {
-                AlignStruct();
-                var fields = (object[])value;
-                var inner = signature[1..(DBusSignature.CompleteTypeLength(signature) - 1)];
-                var i = 0;
-                while (!inner.IsEmpty)
-                {
-                    var length = DBusSignature.CompleteTypeLength(inner);
-                    WriteValue(inner[..length], fields[i++]);
-                    inner = inner[length..];
-                }
-                break;
-            }
-            default:
-                throw new ArgumentException($"unsupported type '{signature[0]}'", nameof(signature));
-        }
+        var mark = BeginArray('y');
+        bytes.CopyTo(Take(bytes.Length, 1));
+        EndArray(mark);
     }
 
     private void Ensure(int more)

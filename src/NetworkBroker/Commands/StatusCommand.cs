@@ -204,9 +204,9 @@ public static class StatusCommand
             if (await bus.GetNameOwnerAsync(NetworkdBus.Service) is not { } owner)
                 return (states, "networkd is not on the bus");
             var list = await bus.CallAsync(owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks", timeout: TimeSpan.FromSeconds(5));
-            foreach (object[] entry in (object[])list.BodyReader().ReadValue("a(iso)"))
+            foreach (var (index, _, path) in NetworkdBus.ReadLinks(list))
             {
-                (states[(int)entry[0]], _) = await NetworkdSource.GetAllAsync(bus, owner, (string)entry[2], NetworkdBus.LinkInterface,
+                (states[index], _) = await NetworkdSource.GetAllAsync(bus, owner, path, NetworkdBus.LinkInterface,
                     CancellationToken.None, TimeSpan.FromSeconds(5));
             }
             return (states, null);

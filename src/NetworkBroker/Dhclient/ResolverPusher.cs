@@ -44,10 +44,14 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
-                w.WriteValue("a(iay)", servers.Select(s => (object)new object[]
+                var array = w.BeginArray('(');
+                foreach (var server in servers)
                 {
-                    s.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, s.GetAddressBytes(),
-                }).ToArray());
+                    w.AlignStruct();
+                    w.WriteInt32(server.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET);
+                    w.WriteByteArray(server.GetAddressBytes());
+                }
+                w.EndArray(array);
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
@@ -55,8 +59,15 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
-                // false: search domains, not routing-only ones (the Go network-event-broker sent true, which made them routing-only).
-                w.WriteValue("a(sb)", domains.Select(d => (object)new object[] { d, false }).ToArray());
+                var array = w.BeginArray('(');
+                foreach (var domain in domains)
+                {
+                    w.AlignStruct();
+                    w.WriteString(domain);
+                    // false: a search domain, not a routing-only one (the Go network-event-broker sent true, which made them routing-only).
+                    w.WriteBoolean(false);
+                }
+                w.EndArray(array);
             }));
 
     public void RevertLink(string link, int ifindex) =>
@@ -83,11 +94,8 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                                        $"name \"{PeerText.Excerpt(name)}\" (/etc/hostname), which wins over a transient one; empty /etc/hostname to use the lease's");
         });
 
-    private static string? StaticName(DBusMessage reply)
-    {
-        var reader = reply.BodyReader();
-        return reader.ReadVariant() as string;
-    }
+    /// <summary>Properties.Get's answer for StaticHostname: its string, or null when it holds something else.</summary>
+    private static string? StaticName(DBusMessage reply) => reply.BodyReader("v").ReadStringVariant();
 
     private void Enqueue(string link, string what, string service, string action, Func<DBusConnection, string, Task> call)
     {

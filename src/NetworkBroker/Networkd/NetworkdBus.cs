@@ -13,11 +13,47 @@ public static class NetworkdBus
     public const string LinkInterface = "org.freedesktop.network1.Link";
     public const string PropertiesInterface = "org.freedesktop.DBus.Properties";
 
-    public const string PropertiesMatch =
-        "type='signal',sender='org.freedesktop.network1',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='/org/freedesktop/network1'";
+    /// <summary>
+    /// networkd's PropertiesChanged of the manager and every link. The bus routes by it, but the handler believes a
+    /// signal only from networkd's current unique name (<see cref="NetworkdSignals.IsFromNetworkd"/>): a signal
+    /// addressed to us arrives whatever the rule says.
+    /// </summary>
+    public static readonly DBusMatchRule PropertiesMatch = new()
+    {
+        Type = DBusMessageType.Signal,
+        Sender = Service,
+        Interface = PropertiesInterface,
+        Member = "PropertiesChanged",
+        PathNamespace = ManagerPath,
+    };
 
-    public const string OwnerMatch =
-        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='org.freedesktop.network1'";
+    /// <summary>networkd joining, leaving or changing hands; believed only from the bus itself (<see cref="NetworkdSignals.OwnerChange"/>).</summary>
+    public static readonly DBusMatchRule OwnerMatch = new()
+    {
+        Type = DBusMessageType.Signal,
+        Sender = NetworkdSignals.BusName,
+        Interface = NetworkdSignals.BusName,
+        Member = "NameOwnerChanged",
+        Arg0 = Service,
+    };
+
+    /// <summary>
+    /// ListLinks' answer: each link's ifindex, name and object path, as sent (the caller decides what to believe).
+    /// A reply of another signature is a format error.
+    /// </summary>
+    public static List<(int IfIndex, string Name, string Path)> ReadLinks(DBusMessage reply)
+    {
+        var reader = reply.BodyReader("a(iso)");
+        var links = new List<(int, string, string)>();
+        var end = reader.ReadArrayStart('(');
+        while (reader.HasNext(end))
+        {
+            reader.AlignStruct();
+            links.Add((reader.ReadInt32(), reader.ReadString(), reader.ReadObjectPath()));
+        }
+        reader.ExpectArrayEnd(end);
+        return links;
+    }
 
     /// <summary>The ifindex of a link object path ("/org/freedesktop/network1/link/_35" is 5), or null.</summary>
     public static int? IfIndexOf(string path)

@@ -65,16 +65,19 @@ public static class NetworkdSignals
             return null;
 
         var changed = Filter(index == 0 ? ScriptVariables.ManagerStates : ScriptVariables.LinkStates,
-            (Dictionary<object, object>)reader.ReadValue("a{sv}"), dropped, signal.Path);
+            reader.ReadStringVariantDictionary(), dropped, signal.Path);
         return changed.IsEmpty ? null : new NetworkdPropertiesChanged(index, changed);
     }
 
-    /// <summary>GetAll's answer for a link or the manager, with the same rules as a signal's.</summary>
-    public static ImmutableDictionary<string, string> States(bool manager, Dictionary<object, object> properties, List<string> dropped, string path) =>
-        Filter(manager ? ScriptVariables.ManagerStates : ScriptVariables.LinkStates, properties, dropped, path)
-            .ToImmutableDictionary(StringComparer.Ordinal);
+    /// <summary>
+    /// GetAll's answer for a link or the manager, with the same rules as a signal's. A reply that is not an "a{sv}",
+    /// or does not decode, is a <see cref="DBusFormatException"/>.
+    /// </summary>
+    public static ImmutableDictionary<string, string> States(bool manager, DBusMessage reply, List<string> dropped, string path) =>
+        Filter(manager ? ScriptVariables.ManagerStates : ScriptVariables.LinkStates, reply.BodyReader("a{sv}").ReadStringVariantDictionary(),
+            dropped, path).ToImmutableDictionary(StringComparer.Ordinal);
 
-    private static ImmutableArray<KeyValuePair<string, string>> Filter(IReadOnlyList<string> known, Dictionary<object, object> properties,
+    private static ImmutableArray<KeyValuePair<string, string>> Filter(IReadOnlyList<string> known, Dictionary<string, DBusVariantText> properties,
         List<string> dropped, string path)
     {
         if (properties.Count > MaxProperties)
@@ -83,17 +86,22 @@ public static class NetworkdSignals
             return [];
         }
         var changed = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
-        foreach (var (key, value) in properties)
+        foreach (var (name, value) in properties)
         {
-            if (key is not string name || !known.Contains(name))
+            if (!known.Contains(name))
             {
                 // Not a state networkd documents (BitRates, NamespaceId, a newer property, or a forgery): never a variable.
-                dropped.Add($"property \"{PeerText.Excerpt(key as string)}\" on {PeerText.Excerpt(path)}: not a state property");
+                dropped.Add($"property \"{PeerText.Excerpt(name)}\" on {PeerText.Excerpt(path)}: not a state property");
                 continue;
             }
-            if (value is not string text || !ScriptVariables.IsStateWord(text))
+            if (value.Text is not { } text)
             {
-                dropped.Add($"{name} on {PeerText.Excerpt(path)}: \"{PeerText.Excerpt(value as string ?? value?.GetType().Name)}\" is not a state word");
+                dropped.Add($"{name} on {PeerText.Excerpt(path)}: a value of type \"{PeerText.Excerpt(value.Signature)}\", not a state word");
+                continue;
+            }
+            if (!ScriptVariables.IsStateWord(text))
+            {
+                dropped.Add($"{name} on {PeerText.Excerpt(path)}: \"{PeerText.Excerpt(text)}\" is not a state word");
                 continue;
             }
             changed.Add(new(name, text));

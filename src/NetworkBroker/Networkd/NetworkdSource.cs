@@ -131,9 +131,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             // Asked of networkd's unique name, so the replies can only come from it (the connection checks).
             var list = await connection.CallAsync(owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, "ListLinks",
                 cancellation: cancellation).ConfigureAwait(false);
-            foreach (object[] entry in (object[])list.BodyReader().ReadValue("a(iso)"))
+            foreach (var (index, name, path) in NetworkdBus.ReadLinks(list))
             {
-                var (index, name, path) = ((int)entry[0], (string)entry[1], (string)entry[2]);
                 if (index <= 0 || NetworkdBus.IfIndexOf(path) != index || !NetworkdSignals.IsLinkName(name))
                 {
                     log.Warn($"networkd: ignoring a listed link with ifindex {index}, name \"{PeerText.Excerpt(name)}\", path {PeerText.Excerpt(path)}");
@@ -150,6 +149,11 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 {
                     // The link went away between ListLinks and GetAll: its removal is news the kernel source reports.
                     log.Debug($"networkd: {name}: {e.Message}");
+                }
+                catch (DBusFormatException e)
+                {
+                    // An answer that does not decode costs this link's state, not the whole read (nor a reconnect loop).
+                    log.Warn($"networkd: {name}: ignoring its state: {e.Message}");
                 }
             }
             (manager, replies[0]) = await GetAllAsync(connection, owner, NetworkdBus.ManagerPath, NetworkdBus.ManagerInterface, cancellation, log: log)
@@ -181,8 +185,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         var reply = await connection.CallAsync(owner, path, NetworkdBus.PropertiesInterface, "GetAll", "s",
             w => w.WriteString(iface), timeout, cancellation).ConfigureAwait(false);
         var dropped = new List<string>();
-        var states = NetworkdSignals.States(iface == NetworkdBus.ManagerInterface, (Dictionary<object, object>)reply.BodyReader().ReadValue("a{sv}"),
-            dropped, path);
+        var states = NetworkdSignals.States(iface == NetworkdBus.ManagerInterface, reply, dropped, path);
         foreach (var note in dropped)
             log?.Debug($"networkd: ignoring {note}");
         return (states, reply.ReceiveSequence);

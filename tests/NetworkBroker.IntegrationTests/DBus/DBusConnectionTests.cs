@@ -37,8 +37,9 @@ public class DBusConnectionTests : IDisposable
         await using var connection = await Connect();
         Assert.StartsWith(":1.", connection.UniqueName);
 
-        var names = (object[])(await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames"))
-            .BodyReader().ReadValue("as");
+        var reader = (await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames"))
+            .BodyReader("as");
+        var names = (object[])reader.ReadValue("as");
         Assert.Contains("org.freedesktop.DBus", names);
         Assert.Contains(connection.UniqueName, names);
         Assert.Contains(connection.UniqueName, _bus.Run("busctl", "--system", "list", "--no-pager"));
@@ -58,7 +59,11 @@ public class DBusConnectionTests : IDisposable
     public async Task A_signal_emitted_by_sd_bus_is_read_with_its_dictionary_of_variants()
     {
         await using var connection = await Connect();
-        await connection.AddMatchAsync("type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='/org/freedesktop/network1'");
+        await connection.AddMatchAsync(new DBusMatchRule
+        {
+            Type = DBusMessageType.Signal, Interface = "org.freedesktop.DBus.Properties", Member = "PropertiesChanged",
+            PathNamespace = "/org/freedesktop/network1",
+        });
 
         _bus.Run("busctl", "--system", "emit", "/org/freedesktop/network1/link/_35", "org.freedesktop.DBus.Properties", "PropertiesChanged",
             "sa{sv}as", "org.freedesktop.network1.Link", "3", "OperationalState", "s", "routable", "Flags", "u", "7", "Up", "b", "true", "1", "Invalidated");
@@ -80,7 +85,7 @@ public class DBusConnectionTests : IDisposable
     {
         await using var sender = await Connect();
         await using var receiver = await Connect();
-        await receiver.AddMatchAsync("type='signal',interface='org.test.Types'");
+        await receiver.AddMatchAsync(new DBusMatchRule { Type = DBusMessageType.Signal, Interface = "org.test.Types" });
 
         const string signature = "ybnqiuxtdsogvayasa(iay)a(sb)a{sv}(sa{su})";
         object[] values =
@@ -162,6 +167,34 @@ public class DBusConnectionTests : IDisposable
         {
             gdbus.Kill();
         }
+    }
+
+    [Fact]
+    public async Task A_match_rule_quoting_an_apostrophe_and_a_comma_is_taken_by_the_bus_and_matches_only_that_value()
+    {
+        await using var sender = await Connect();
+        await using var receiver = await Connect();
+        const string value = @"it's, a \ value";
+        await receiver.AddMatchAsync(new DBusMatchRule { Type = DBusMessageType.Signal, Interface = "org.test.Quote", Arg0 = value });
+
+        // The near misses go first: had the bus matched any of them, it would come before the exact one.
+        foreach (var arg0 in new[] { "it", "it's", @"it\'s, a \ value", "s, a \\ value", value })
+            await sender.EmitSignalAsync("/org/test", "org.test.Quote", "Said", "s", w => w.WriteString(arg0));
+
+        Assert.Equal(value, NextSignal("Said").BodyReader("s").ReadString());
+        while (_signals.TryTake(out var more, TimeSpan.FromMilliseconds(300)))
+            Assert.NotEqual("Said", more.Member);
+    }
+
+    [Fact]
+    public async Task A_method_call_to_a_client_is_answered_UnknownMethod_not_left_to_time_out()
+    {
+        await using var client = await Connect();
+        await using var caller = await Connect();
+        var e = await Assert.ThrowsAsync<DBusErrorException>(() =>
+            caller.CallAsync(client.UniqueName, "/org/test", "org.test.Iface", "Ping", timeout: TimeSpan.FromSeconds(10)));
+        Assert.Equal("org.freedesktop.DBus.Error.UnknownMethod", e.Name);
+        Assert.Contains("org.test.Iface.Ping", e.Text);
     }
 
     [Fact]

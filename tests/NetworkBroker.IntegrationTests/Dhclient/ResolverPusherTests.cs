@@ -34,7 +34,7 @@ public class ResolverPusherTests : IDisposable
 
     private async Task<DBusConnection> RecordingResolved()
     {
-        var connection = await DBusConnection.ConnectAsync(_bus.Address, _ => { }, methods: call =>
+        var connection = await DBusPeer.ServeAsync(_bus.Address, call =>
         {
             if (call.Interface != "org.freedesktop.resolve1.Manager")
                 return null;
@@ -50,8 +50,7 @@ public class ResolverPusherTests : IDisposable
             _resolved.Enqueue($"{call.Member}({call.Signature}) {ifindex} {arguments}".TrimEnd());
             return DBusReply.Empty;
         });
-        await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
-            w => { w.WriteString("org.freedesktop.resolve1"); w.WriteUInt32(0); });
+        await connection.RequestNameAsync("org.freedesktop.resolve1");
         return connection;
     }
 

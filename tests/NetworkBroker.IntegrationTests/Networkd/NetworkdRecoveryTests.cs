@@ -1,5 +1,6 @@
 using NetworkBroker.DBus;
 using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Tests.Support;
 using static NetworkBroker.IntegrationTests.Networkd.NetworkdScripts;
 using NetworkdBus = NetworkBroker.Networkd.NetworkdBus;
 
@@ -153,8 +154,7 @@ public class NetworkdRecoveryTests
         Install(broker);
         // Pose as networkd on the bus: the broker only listens to the owner of org.freedesktop.network1.
         await using var fake = await DBusConnection.ConnectAsync(sandbox.Bus.Address, _ => { });
-        await fake.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su",
-            w => { w.WriteString(NetworkdBus.Service); w.WriteUInt32(0); });
+        await fake.RequestNameAsync(NetworkdBus.Service);
         await BrokerHarness.WaitForAsync(() => broker.NetworkdSource!.Snapshots >= 2 || broker.Log.Text.Contains("reading its state after a restart failed"));
 
         var link = NetworkdBus.LinkPath(sandbox.Node.IfIndex("eth1"));
@@ -170,7 +170,7 @@ public class NetworkdRecoveryTests
         Assert.Equal(["degraded"], Record(broker).Select(l => l.Split('|')[0]));
         Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring PropertiesChanged on") && l.Contains("with signature \"s\""));
         Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring OperationalState on") && l.Contains("\"../../etc\" is not a state word"));
-        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring OperationalState on") && l.Contains("\"UInt32\" is not a state word"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("ignoring OperationalState on") && l.Contains("a value of type \"u\", not a state word"));
     }
 
     [Fact]

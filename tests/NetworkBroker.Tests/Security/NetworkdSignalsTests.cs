@@ -1,5 +1,6 @@
 using NetworkBroker.DBus;
 using NetworkBroker.Networkd;
+using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.Tests.Security;
 
