@@ -30,9 +30,7 @@ public sealed class Broker
     // ifindex -> the kernel's notifications about it that wait, in order, for the kernel's answer about the link.
     private readonly Dictionary<int, List<KernelNotification>> _lookingUp = [];
     private IKernel? _kernel;
-    private Routing.PolicyRoutingWorker? _policyRouting;
-    private int _policyRoutingScheduled;
-    private string _policyRoutingNotes = "";
+    private Routing.PolicyRouting? _policyRouting;
     private long _eventsHandled;
     private KernelBarrierGate<BrokerEvent>? _gate;
 
@@ -80,7 +78,7 @@ public sealed class Broker
     public long EventsHandled => _eventsHandled;
 
     /// <summary>The last policy-routing reconcile's outcome, null before the first (read on the loop).</summary>
-    public PolicyRoutingReconciled? PolicyRouting { get; private set; }
+    public PolicyRoutingReconciled? PolicyRouting => _policyRouting?.Last;
 
     /// <summary>Called on the loop for every event and every change derived from it (monitor, tests).</summary>
     public event Action<BrokerEvent>? Observed;
@@ -90,18 +88,14 @@ public sealed class Broker
     {
         _kernel = kernel;
         if (tables is not null)
-            _policyRouting = new Routing.PolicyRoutingWorker(new Routing.PolicyRoutingReconciler(tables, _log), r => _channel.Writer.WriteAsync(r));
+            _policyRouting = new Routing.PolicyRouting(() => Config, Kernel, tables, _log, PostLater, r => _channel.Writer.WriteAsync(r), PolicyRoutingDelay);
     }
 
     /// <summary>
     /// On stop, once the loop has ended: what was submitted is applied; then, with RemoveRulesOnStop=true,
     /// every rule and route the broker made goes (by default they stay).
     /// </summary>
-    public Task StopPolicyRoutingAsync() => _policyRouting is null
-        ? Task.CompletedTask
-        : _policyRouting.StopAsync(Config.RemoveRulesOnStop
-            ? (Routing.PolicyRoutingState.Empty, Routing.PolicyRoutingPresent.Of(Kernel, Config.RouteTableBase))
-            : null);
+    public Task StopPolicyRoutingAsync() => _policyRouting?.StopAsync() ?? Task.CompletedTask;
 
     /// <summary>How long a link's route changes are collected before routes.d runs.</summary>
     public TimeSpan RoutesWindow
@@ -144,7 +138,7 @@ public sealed class Broker
         broker.Config = config;
         broker._log.Level = config.LogLevel;
         broker._log.Format = config.LogFormat;
-        broker.SchedulePolicyRouting();
+        broker._policyRouting?.Schedule();
         return true;
     });
 
@@ -177,17 +171,16 @@ public sealed class Broker
                 _routes.Close(elapsed.IfIndex, Kernel.Link);
                 return;
             case PolicyRoutingDue:
-                ReconcilePolicyRouting();
+                _policyRouting?.Reconcile();
                 return;
             case PolicyRoutingReconciled reconciled:
-                PolicyRouting = reconciled;
+                _policyRouting?.Reconciled(reconciled);
                 Observed?.Invoke(reconciled);
                 return;
             case KernelNotified notified:
                 Observed?.Invoke(notified);
-                // Rules are not in the model; one of ours deleted by someone else (networkd, an admin) is a reason to look.
-                if (notified.Notification is RuleNotification { Removed: true, Rule.Protocol: Routing.PolicyRoutingTags.Protocol })
-                    SchedulePolicyRouting();
+                if (notified.Notification is RuleNotification rule)
+                    _policyRouting?.Observe(rule);
                 if (!WaitsForLookUp(notified.Notification))
                     Act(Kernel.Apply(notified.Notification));
                 return;
@@ -207,7 +200,7 @@ public sealed class Broker
                 else if (changes.Count > 0)
                     _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
                 Act(changes);
-                SchedulePolicyRouting();
+                _policyRouting?.Schedule();
                 return;
             case KernelBarrier barrier:
                 HandleFromPeer(Gate.Released(barrier.Token));
@@ -437,54 +430,8 @@ public sealed class Broker
             _routes.Observe(change, Kernel.Link);
             if (change is LinkRemoved)
                 Networkd.Forget(change.IfIndex);
-            if (Config.RoutingPolicyRules.Length > 0 && ConcernsPolicyRouting(change))
-                SchedulePolicyRouting();
+            _policyRouting?.Observe(change);
         }
-    }
-
-    /// <summary>
-    /// Whether the policy-routing wish may have changed: a link came, went or was renamed, one of our routes was removed,
-    /// an address or the flags of a listed link changed, or a default route that is a listed link's own or whose gateway
-    /// lies on a listed link's subnet (the only other one it may use). Measured with 1,000 links: reconciling the 250
-    /// listed ones on every flap of an unlisted link was 74% of the daemon's CPU.
-    /// </summary>
-    private bool ConcernsPolicyRouting(KernelChange change) => change switch
-    {
-        LinkAdded or LinkRemoved or LinkRenamed => true,
-        RouteRemoved { Route.Protocol: Routing.PolicyRoutingTags.Protocol } => true,
-        RouteAdded { Route.IsDefault: true } added => GatewayConcernsPolicyRouting(change.Link, added.Route),
-        RouteRemoved { Route.IsDefault: true } removed => GatewayConcernsPolicyRouting(change.Link, removed.Route),
-        AddressAdded or AddressRemoved or LinkChanged => Routing.PolicyRoutingDesired.IsPolicyRouted(Config, change.Link),
-        _ => false,
-    };
-
-    private bool GatewayConcernsPolicyRouting(string link, Netlink.Messages.RouteMessage route) =>
-        route.Gateway is not { } gateway || Routing.PolicyRoutingDesired.IsPolicyRouted(Config, link) ||
-        Kernel.AllAddresses.Any(a => Kernel.Link(a.Index) is { } owner && Routing.PolicyRoutingDesired.IsPolicyRouted(Config, owner.Name) &&
-            Routing.PolicyRoutingDesired.Contains(a.Address, a.PrefixLength, gateway));
-
-    private void SchedulePolicyRouting()
-    {
-        if (_policyRouting is null || Interlocked.Exchange(ref _policyRoutingScheduled, 1) == 1)
-            return;
-        PostLater(new PolicyRoutingDue(), PolicyRoutingDelay);
-    }
-
-    private void ReconcilePolicyRouting()
-    {
-        Volatile.Write(ref _policyRoutingScheduled, 0);
-        if (_policyRouting is null)
-            return;
-        var notes = new List<string>();
-        var desired = Routing.PolicyRoutingDesired.Compute(Config, Kernel, notes);
-        // Say why a table has no default route when that changes, not on every run.
-        var said = string.Join('\n', notes);
-        if (said != _policyRoutingNotes)
-            foreach (var note in notes)
-                _log.Info($"policy routing: {note}");
-        _policyRoutingNotes = said;
-        // The kernel is asked off the loop; the outcome comes back as a PolicyRoutingReconciled event.
-        _policyRouting.Submit(desired, Routing.PolicyRoutingPresent.Of(Kernel, Config.RouteTableBase));
     }
 
     private void Log(KernelChange change)
