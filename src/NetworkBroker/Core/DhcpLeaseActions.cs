@@ -55,7 +55,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             if (!config.Links.Matches(link.Name))
                 continue;
             log.ForLink(link.Name, link.Index).Info($"dhclient: lease {lease.Address} {(before is null ? "gained" : "changed")}");
-            scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, Environment(lease, link, kernel)));
+            scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, EventEnvironment.DhclientLease(lease, link, kernel, config)));
         }
 
         foreach (var key in _known.Keys.Where(k => k.Path == leases.Path && !current.ContainsKey(k)).ToList())
@@ -76,7 +76,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     {
         if (kernel.Link(name) is not { } link || _known.Where(k => k.Key.Interface == name).Select(k => k.Value).FirstOrDefault() is not { } lease)
             return false;
-        scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, Environment(lease, link, kernel)) { Observer = observer });
+        scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, EventEnvironment.DhclientLease(lease, link, kernel, config)) { Observer = observer });
         return true;
     }
 
@@ -98,7 +98,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         }
         if (config.UseDomain)
         {
-            var domains = Domains(leases).ToList();
+            var domains = DhcpValues.Domains(leases).ToList();
             foreach (var bad in domains.Where(d => !DhcpValues.IsValidDomain(d)))
                 linkLog.Warn($"dhclient: domain \"{PeerText.Excerpt(bad)}\" from the lease is not a valid domain name: skipped");
             domains = domains.Where(DhcpValues.IsValidDomain).ToList();
@@ -112,37 +112,5 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             else
                 linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
         }
-    }
-
-    /// <summary>
-    /// The lease's domains that are domain names: what a DHCP server says reaches scripts (DOMAIN, DHCP_LEASE, JSON)
-    /// only if it is one, so a rogue server's "x,ROUTER=6.6.6.6" or shell text never does.
-    /// </summary>
-    private static IEnumerable<string> ValidDomains(IEnumerable<DhcpLease> leases) => Domains(leases).Where(DhcpValues.IsValidDomain);
-
-    private static IEnumerable<string> Domains(IEnumerable<DhcpLease> leases) =>
-        leases.SelectMany(l => (l.DomainName is { } name ? [name] : Array.Empty<string>()).Concat(l.DomainSearch)).Distinct(StringComparer.OrdinalIgnoreCase);
-
-    private IReadOnlyList<KeyValuePair<string, string>> Environment(DhcpLease lease, Netlink.Messages.LinkMessage link, KernelModel kernel)
-    {
-        var dns = string.Join(',', lease.DnsServers);
-        var domains = string.Join(',', ValidDomains([lease]));
-        // The Go network-event-broker's format: KEY=value pairs separated by commas; lists inside a value are space-separated.
-        var summary = string.Join(',', new[]
-        {
-            $"ADDRESS={lease.Address}",
-            $"ROUTER={string.Join(' ', lease.Routers)}",
-            $"SUBNETMASK={lease.SubnetMask}",
-            $"DNS={string.Join(' ', lease.DnsServers)}",
-            $"DOMAIN={string.Join(' ', ValidDomains([lease]))}",
-        });
-        var environment = LinkVariables.Of(link.Name, link.Index, State);
-        environment.AddRange([new("DHCP_LEASE", summary), new("DNS", dns), new("DOMAIN", domains)]);
-        if (config.EmitJSON)
-            environment.Add(new("JSON", LinkDescription.Build(link, kernel.Addresses(link.Index), kernel.Routes(link.Index),
-                ImmutableDictionary<string, string>.Empty,
-                new Dictionary<string, string> { ["DNS"] = string.Join(' ', lease.DnsServers), ["DOMAINS"] = string.Join(' ', ValidDomains([lease])) },
-                null, domainSearch: string.Join(' ', lease.DomainSearch.Where(DhcpValues.IsValidDomain)))));
-        return environment;
     }
 }

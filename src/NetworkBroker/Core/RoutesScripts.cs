@@ -1,4 +1,3 @@
-using System.Globalization;
 using NetworkBroker.Configuration;
 using NetworkBroker.Events;
 using NetworkBroker.Netlink;
@@ -68,18 +67,7 @@ public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, Scrip
     {
         if (!_pending.Remove(index, out var changes) || changes.Count == 0 || link(index) is not { } owner)
             return;
-        var (kind, last) = changes[^1];
-        var environment = LinkVariables.Of(owner.Name, index, State);
-        environment.AddRange(
-        [
-            new("ROUTE_EVENT", kind),
-            new("ROUTE_DST", RouteDescription.Destination(last)),
-            new("ROUTE_GATEWAY", RouteDescription.Gateway(last)),
-            new("ROUTE_TABLE", last.Table.ToString(CultureInfo.InvariantCulture)),
-            new("ROUTE_PROTOCOL", RouteProtocol.Name(last.Protocol)),
-            new("ROUTE_CHANGES", changes.Count.ToString(CultureInfo.InvariantCulture)),
-            new("ROUTES", string.Join('\n', changes.Select(c => RouteDescription.Describe(c.Change, c.Route)))),
-        ]);
+        var environment = EventEnvironment.RoutesChanged(owner.Name, index, changes);
         scripts.Enqueue(new ScriptEvent(State, owner.Name, index, environment));
     }
 }

@@ -28,4 +28,14 @@ public static class DhcpValues
 
     /// <summary>A host name the kernel and hostnamed take: a valid domain of at most 64 characters (HOST_NAME_MAX).</summary>
     public static bool IsValidHostName(string name) => name.Length <= 64 && !name.EndsWith('.') && IsValidDomain(name);
+
+    /// <summary>The leases' domains as DHCP gives them: each one's domain name, then its search list, each name once.</summary>
+    public static IEnumerable<string> Domains(IEnumerable<DhcpLease> leases) =>
+        leases.SelectMany(l => (l.DomainName is { } name ? [name] : Array.Empty<string>()).Concat(l.DomainSearch)).Distinct(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The leases' domains that are domain names: what a DHCP server says reaches scripts (DOMAIN, DHCP_LEASE, JSON)
+    /// only if it is one, so a rogue server's "x,ROUTER=6.6.6.6" or shell text never does.
+    /// </summary>
+    public static IEnumerable<string> ValidDomains(IEnumerable<DhcpLease> leases) => Domains(leases).Where(IsValidDomain);
 }

@@ -130,17 +130,15 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>
     private IEnumerable<KeyValuePair<string, string>> Variables(ScriptEvent scriptEvent)
     {
-        var overrides = scriptEvent.Observer?.Overrides ?? [];
-        if (scriptEvent.Deferred is not { } deferred)
-            return scriptEvent.Environment.Concat(overrides);
+        var requested = scriptEvent.Observer?.Overrides ?? [];
         try
         {
-            return scriptEvent.Environment.Concat(deferred.Value).Concat(overrides);
+            return EventEnvironment.Complete(scriptEvent.Environment, scriptEvent.Deferred?.Value, requested);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
             Write(scriptEvent, LogLevel.Warn, $"Some variables could not be made ({ErrorText.Of(e)}); running without them");
-            return scriptEvent.Environment.Concat(overrides);
+            return EventEnvironment.Complete(scriptEvent.Environment, null, requested);
         }
     }
 

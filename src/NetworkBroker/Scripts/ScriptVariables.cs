@@ -3,7 +3,8 @@ using System.Collections.Frozen;
 namespace NetworkBroker.Scripts;
 
 /// <summary>
-/// Every variable a script can be given, by name: the README's tables, and nothing else. A peer's words
+/// Every variable a script can be given, by name: those <see cref="EventEnvironment"/> makes (the README's tables)
+/// and networkd's states under their property names, and nothing else. A peer's words
 /// (a networkd property, a lease option) never become a variable name: a name that is not here is dropped
 /// before exec, so a forged "PATH" or "LD_PRELOAD" cannot reach a script. PATH and LANG are the daemon's
 /// own fixed values (<see cref="ScriptEnvironment"/>).
@@ -18,13 +19,8 @@ public static class ScriptVariables
     public static readonly IReadOnlyList<string> ManagerStates =
         ["OperationalState", "CarrierState", "AddressState", "IPv4AddressState", "IPv6AddressState", "OnlineState"];
 
-    /// <summary>The event's own variables: link, state, lease, description, routes; networkd-dispatcher's names.</summary>
-    public static readonly IReadOnlyList<string> EventVariables =
-    [
-        "LINK", "LINKINDEX", "STATE", "DHCP_LEASE", "DNS", "DOMAIN", "JSON",
-        "ROUTE_EVENT", "ROUTE_DST", "ROUTE_GATEWAY", "ROUTE_TABLE", "ROUTE_PROTOCOL", "ROUTE_CHANGES", "ROUTES",
-        "IFACE", "ADDR", "IP_ADDRS", "IP6_ADDRS", "ESSID", "json", "CHANGED_PROPERTIES",
-    ];
+    /// <summary>The event's own variables (link, state, lease, description, routes; networkd-dispatcher's): <see cref="EventEnvironment.Names"/>.</summary>
+    public static IReadOnlyList<string> EventVariables => EventEnvironment.Names;
 
     /// <summary>Set by the daemon itself, never from an event.</summary>
     public static readonly IReadOnlyList<string> ProcessVariables = ["PATH", "LANG"];
