@@ -189,7 +189,7 @@ public sealed class NetlinkMonitor : IDisposable
         }
     }
 
-    private void Wake() => Send(0);
+    private bool Wake() => Send(0);
 
     /// <summary>A NOOP to the monitor's own port, with sequence 0 to wake it or a barrier's token.</summary>
     private bool Send(uint sequence)
@@ -210,12 +210,13 @@ public sealed class NetlinkMonitor : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        if (_thread.IsAlive)
-        {
-            Wake();
-            _thread.Join(TimeSpan.FromSeconds(2));
-        }
+        // Without CAP_NET_ADMIN the wake-up NOOP is refused and the thread stays in its blocking receive. Closing
+        // the socket under it would wait for that receive for ever (the runtime closes a socket only once no
+        // call is inside it), and a netlink socket cannot be shut down to end the call: the socket is left to the
+        // process's end, and the thread, a background one, with it.
+        var ended = !_thread.IsAlive || (Wake() && _thread.Join(TimeSpan.FromSeconds(2)));
         _waker.Dispose();
-        _socket.Dispose();
+        if (ended)
+            _socket.Dispose();
     }
 }

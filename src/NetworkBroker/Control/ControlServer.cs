@@ -90,7 +90,11 @@ public sealed class ControlServer : IAsyncDisposable
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             listener.Dispose();
-            log.Warn($"No control socket ({path}: {Native.ErrorText.Of(e)}): status shows no daemon counters and monitor cannot attach");
+            // .NET reports a bind into a missing directory as EADDRNOTAVAIL; the admin's fact is the missing directory.
+            var why = Path.GetDirectoryName(path) is { } directory && !Directory.Exists(directory)
+                ? $"{Native.Libc.Describe(Native.Libc.ENOENT)}: {directory} does not exist"
+                : Native.ErrorText.Of(e);
+            log.Warn($"No control socket ({path}: {why}): status shows no daemon counters and monitor cannot attach");
             return null;
         }
         var server = new ControlServer(listener, path, status, monitors, log) { MonitorStall = monitorStall ?? DefaultMonitorStall, RunScripts = runScripts };
