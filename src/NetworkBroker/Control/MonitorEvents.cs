@@ -61,7 +61,7 @@ public static class MonitorEvents
                     foreach (var (property, value) in manager.Changed)
                         json.WriteString(property, value);
                 });
-            case NetworkdSnapshot snapshot:
+            case LinkStatesRead snapshot:
                 return Write(utcNow, "networkd-read", null, 0, json =>
                 {
                     json.WriteString("reason", snapshot.Reason.ToString().ToLowerInvariant());
@@ -73,7 +73,7 @@ public static class MonitorEvents
                     json.WriteString("reason", resynced.Reason.ToString().ToLowerInvariant());
                     json.WriteNumber("links", resynced.Snapshot.Links.Count);
                 });
-            case DhclientLeases leases:
+            case LeasesRead leases:
                 return Write(utcNow, "dhcp-leases", null, 0, json =>
                 {
                     json.WriteString("file", leases.Path);

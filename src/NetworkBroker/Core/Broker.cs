@@ -250,26 +250,26 @@ public sealed class Broker
     {
         switch (brokerEvent)
         {
-            case DhclientLeases leases:
+            case LeasesRead leases:
                 Observed?.Invoke(leases);
                 _leases.Handle(leases, Kernel, leases.Initial && ReplayAtStart, leases.Initial ? _memory?.Recalled : null);
                 Remember();
                 return;
-            case NetworkdPropertiesChanged changed:
+            case LinkStatesChanged changed:
                 Observed?.Invoke(changed);
                 Act(Networkd.Apply(changed, Config.StateProperties));
                 Remember();
                 return;
-            case NetworkdSnapshot snapshot:
+            case LinkStatesRead snapshot:
                 Observed?.Invoke(snapshot);
-                if (!snapshot.Available && snapshot.Reason != NetworkdSnapshotReason.Initial)
+                if (!snapshot.Available && snapshot.Reason != LinkStatesReadReason.Initial)
                     _log.Info("networkd: not on the bus; its links' last known states are kept until it answers");
-                else if (snapshot.Reason != NetworkdSnapshotReason.Initial)
-                    _log.Info($"networkd: state re-read after {(snapshot.Reason == NetworkdSnapshotReason.Restarted ? "its restart" : "reconnecting")}");
+                else if (snapshot.Reason != LinkStatesReadReason.Initial)
+                    _log.Info($"networkd: state re-read after {(snapshot.Reason == LinkStatesReadReason.Restarted ? "its restart" : "reconnecting")}");
                 // networkd absent at start: its first answer is the start's state (after a restart, compared with what
                 // was remembered, not with nothing).
-                var start = _memory is not null && !_networkdApplied && snapshot.Available && snapshot.Reason != NetworkdSnapshotReason.Initial
-                    ? snapshot with { Reason = NetworkdSnapshotReason.Initial }
+                var start = _memory is not null && !_networkdApplied && snapshot.Available && snapshot.Reason != LinkStatesReadReason.Initial
+                    ? snapshot with { Reason = LinkStatesReadReason.Initial }
                     : snapshot;
                 Act(Networkd.Apply(start, replay: ReplayAtStart, Config.StateProperties, _memory?.Recalled));
                 if (snapshot.Available)

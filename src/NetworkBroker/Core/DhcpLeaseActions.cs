@@ -33,7 +33,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
 
     /// <param name="replay">At start: run every lease (RunStartupTriggers=, or the first start of a boot).</param>
     /// <param name="since">At start after a restart: run the leases that differ from these.</param>
-    public void Handle(DhclientLeases leases, KernelModel kernel, bool replay = false, RememberedStates? since = null)
+    public void Handle(LeasesRead leases, KernelModel kernel, bool replay = false, RememberedStates? since = null)
     {
         var current = leases.Current.ToDictionary(l => new LeaseKey(leases.Path, l.Interface, l.Family));
         var changedLinks = new HashSet<string>(StringComparer.Ordinal);

@@ -38,7 +38,7 @@ public sealed class NetworkdStates
     public ImmutableDictionary<string, string> Manager => _manager;
 
     /// <param name="selecting">StateProperties=: the properties whose new value selects a directory.</param>
-    public IReadOnlyList<BrokerEvent> Apply(NetworkdPropertiesChanged change, IReadOnlyList<string>? selecting = null)
+    public IReadOnlyList<BrokerEvent> Apply(LinkStatesChanged change, IReadOnlyList<string>? selecting = null)
     {
         selecting ??= Configuration.BrokerConfiguration.DefaultStateProperties;
         if (change.IfIndex == 0)
@@ -70,14 +70,14 @@ public sealed class NetworkdStates
     /// from the states last run fires; with neither, nothing. After a reconnect or a networkd restart the
     /// differences fire, once each.
     /// </summary>
-    public IReadOnlyList<BrokerEvent> Apply(NetworkdSnapshot snapshot, bool replay, IReadOnlyList<string>? selecting = null,
+    public IReadOnlyList<BrokerEvent> Apply(LinkStatesRead snapshot, bool replay, IReadOnlyList<string>? selecting = null,
         RememberedStates? since = null)
     {
         selecting ??= Configuration.BrokerConfiguration.DefaultStateProperties;
         if (!snapshot.Available)
             return [];
         var transitions = new List<BrokerEvent>();
-        var initial = snapshot.Reason == NetworkdSnapshotReason.Initial;
+        var initial = snapshot.Reason == LinkStatesReadReason.Initial;
         foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))
         {
             var tracked = states.Where(s => ScriptVariables.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);

@@ -155,7 +155,7 @@ public sealed class DhclientSource : IDisposable
         {
             // Deleted (or renamed away): its leases are gone.
             _expiries.TryRemove(path, out _);
-            Post(new DhclientLeases(path, [], initial));
+            Post(new LeasesRead(path, [], initial));
             return;
         }
         if (!file.IsRead)
@@ -192,7 +192,7 @@ public sealed class DhclientSource : IDisposable
         else
             _expiries.TryRemove(path, out _);
         ArmExpiry(now);
-        Post(new DhclientLeases(path, current, initial));
+        Post(new LeasesRead(path, current, initial));
     }
 
     private void ArmExpiry(DateTime now)

@@ -45,7 +45,7 @@ public static class NetworkdSignals
     /// null when the signal is not one (other member, interface, path or signature). What was dropped is
     /// said in <paramref name="dropped"/>, each note already safe to log.
     /// </summary>
-    public static NetworkdPropertiesChanged? PropertiesChanged(DBusMessage signal, List<string> dropped)
+    public static LinkStatesChanged? PropertiesChanged(DBusMessage signal, List<string> dropped)
     {
         if (signal.Member != "PropertiesChanged" || signal.Interface != NetworkdBus.PropertiesInterface || signal.Path is null)
             return null;
@@ -66,7 +66,7 @@ public static class NetworkdSignals
 
         var changed = Filter(index == 0 ? ScriptVariables.ManagerStates : ScriptVariables.LinkStates,
             reader.ReadStringVariantDictionary(), dropped, signal.Path);
-        return changed.IsEmpty ? null : new NetworkdPropertiesChanged(index, changed);
+        return changed.IsEmpty ? null : new LinkStatesChanged(index, changed);
     }
 
     /// <summary>

@@ -9,7 +9,7 @@ namespace NetworkBroker.Networkd;
 /// <summary>
 /// systemd-networkd as an event source. Listens for PropertiesChanged of the manager and every link,
 /// and for networkd's NameOwnerChanged. At start, after reconnecting to the bus, and when networkd
-/// restarts, it reads every link's states afresh and posts them as a <see cref="NetworkdSnapshot"/>;
+/// restarts, it reads every link's states afresh and posts them as a <see cref="LinkStatesRead"/>;
 /// the broker diffs that against what it knew, so transitions missed meanwhile are delivered once.
 /// Signals that arrive while a snapshot is read are held back: one that the snapshot already
 /// contains (it came before that link's reply) is dropped, the others follow the snapshot in order.
@@ -23,7 +23,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
 
     private readonly Lock _gate = new();
     // Signals of networkd's verified owner that arrive while a snapshot is read: who sent them, when they came.
-    private List<(string Sender, long Sequence, NetworkdPropertiesChanged Event)>? _heldBack;
+    private List<(string Sender, long Sequence, LinkStatesChanged Event)>? _heldBack;
     private DBusConnection? _connection;
     // networkd's unique name on the bus (":1.5"): the only sender whose PropertiesChanged counts. Null while unknown.
     private volatile string? _owner;
@@ -50,7 +50,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     public async Task RunAsync(CancellationToken cancellation)
     {
         var backoff = MinimumBackoff;
-        var reason = NetworkdSnapshotReason.Initial;
+        var reason = LinkStatesReadReason.Initial;
         var warned = false;
         while (!cancellation.IsCancellationRequested)
         {
@@ -73,14 +73,14 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                             CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
                     await first.ConfigureAwait(false);
                     _firstAttempt.TrySetResult();
-                    if (warned || reason != NetworkdSnapshotReason.Initial)
+                    if (warned || reason != LinkStatesReadReason.Initial)
                         log.Info($"networkd: connected to the bus as {connection.UniqueName}");
                     warned = false;
                     backoff = MinimumBackoff;
 
                     var closed = await connection.Closed.WaitAsync(cancellation).ConfigureAwait(false);
                     log.Warn($"networkd: lost the bus ({closed?.Message ?? "closed"}); reconnecting");
-                    reason = NetworkdSnapshotReason.Reconnected;
+                    reason = LinkStatesReadReason.Reconnected;
                 }
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -95,8 +95,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 else
                     log.Debug($"networkd: {e.Message}; retrying in {backoff.TotalMilliseconds:0} ms");
                 warned = true;
-                if (reason == NetworkdSnapshotReason.Initial && Snapshots > 0)
-                    reason = NetworkdSnapshotReason.Reconnected;
+                if (reason == LinkStatesReadReason.Initial && Snapshots > 0)
+                    reason = LinkStatesReadReason.Reconnected;
             }
             finally
             {
@@ -114,7 +114,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         }
     }
 
-    private async Task SnapshotAsync(DBusConnection connection, NetworkdSnapshotReason reason, CancellationToken cancellation)
+    private async Task SnapshotAsync(DBusConnection connection, LinkStatesReadReason reason, CancellationToken cancellation)
     {
         var links = ImmutableDictionary.CreateBuilder<int, ImmutableDictionary<string, string>>();
         var names = ImmutableDictionary.CreateBuilder<int, string>();
@@ -160,13 +160,13 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 .ConfigureAwait(false);
         }
 
-        List<(string Sender, long Sequence, NetworkdPropertiesChanged Event)> held;
+        List<(string Sender, long Sequence, LinkStatesChanged Event)> held;
         lock (_gate)
         {
             held = _heldBack ?? [];
             _heldBack = null;
             Snapshots++;
-            Post(new NetworkdSnapshot(links.ToImmutable(), names.ToImmutable(), manager, reason, Available: owner is not null));
+            Post(new LinkStatesRead(links.ToImmutable(), names.ToImmutable(), manager, reason, Available: owner is not null));
             foreach (var (sender, sequence, change) in held)
             {
                 // A networkd that was replaced meanwhile is not the one this state was read from.
@@ -266,7 +266,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         // Not awaited here: this runs on the connection's reader, which must keep reading for the replies.
         Task next;
         lock (_gate)
-            _resnapshot = next = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, NetworkdSnapshotReason.Restarted, CancellationToken.None),
+            _resnapshot = next = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, LinkStatesReadReason.Restarted, CancellationToken.None),
                 TaskScheduler.Default).Unwrap();
         _ = next.ContinueWith(t =>
             {

@@ -162,7 +162,7 @@ public class NetworkdSourceTests : IDisposable
         await using var __ = broker;
         await broker.IdleAsync();
         // Reaching routable after the broker started may fire; what was already true at start may not.
-        var snapshot = broker.Observed.OfType<Events.NetworkdSnapshot>().First();
+        var snapshot = broker.Observed.OfType<Events.LinkStatesRead>().First();
         var initiallyRoutable = snapshot.Links.Values.Any(s => s.GetValueOrDefault("OperationalState") == "routable");
         if (initiallyRoutable)
             Assert.DoesNotContain(Record(broker), l => l.StartsWith("routable|"));

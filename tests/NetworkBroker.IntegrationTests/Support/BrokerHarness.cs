@@ -75,7 +75,7 @@ public sealed class BrokerHarness : IAsyncDisposable
         await daemon.StartAsync();
         await initial.Task.WaitAsync(TimeSpan.FromSeconds(30));
         if (networkd is not null)
-            await WaitForAsync(() => harness.Observed.OfType<NetworkdSnapshot>().Any());
+            await WaitForAsync(() => harness.Observed.OfType<LinkStatesRead>().Any());
         return harness;
     }
 

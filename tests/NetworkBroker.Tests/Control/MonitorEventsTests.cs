@@ -88,21 +88,21 @@ public class MonitorEventsTests
         var changed = Parse(MonitorEvents.Format(quiet with { Added = 2 }, _ => null, At));
         Assert.Equal("policy-routing", changed.GetProperty("event").GetString());
         Assert.Equal(2, changed.GetProperty("added").GetInt32());
-        Assert.Null(MonitorEvents.Format(new NetworkdPropertiesChanged(3, []), _ => null, At));
+        Assert.Null(MonitorEvents.Format(new LinkStatesChanged(3, []), _ => null, At));
     }
 
     [Fact]
     public void Leases_networkd_reads_and_manager_changes_have_lines_of_their_own()
     {
-        var leases = new DhclientLeases("/var/lib/dhcp/dhclient.leases",
+        var leases = new LeasesRead("/var/lib/dhcp/dhclient.leases",
             [new NetworkBroker.Dhclient.DhcpLease { Interface = "eth1", Address = IPAddress.Parse("10.0.0.9") }], Initial: false);
         var json = Parse(MonitorEvents.Format(leases, _ => null, At));
         Assert.Equal("dhcp-leases", json.GetProperty("event").GetString());
         Assert.Equal("/var/lib/dhcp/dhclient.leases", json.GetProperty("file").GetString());
         Assert.Equal("eth1 10.0.0.9", Assert.Single(json.GetProperty("leases").EnumerateArray()).GetString());
 
-        var snapshot = new NetworkdSnapshot(ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(3, ImmutableDictionary<string, string>.Empty),
-            ImmutableDictionary<int, string>.Empty, ImmutableDictionary<string, string>.Empty, NetworkdSnapshotReason.Restarted);
+        var snapshot = new LinkStatesRead(ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(3, ImmutableDictionary<string, string>.Empty),
+            ImmutableDictionary<int, string>.Empty, ImmutableDictionary<string, string>.Empty, LinkStatesReadReason.Restarted);
         json = Parse(MonitorEvents.Format(snapshot, _ => null, At));
         Assert.Equal("networkd-read", json.GetProperty("event").GetString());
         Assert.Equal("restarted", json.GetProperty("reason").GetString());

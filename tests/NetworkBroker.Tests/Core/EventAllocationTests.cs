@@ -121,7 +121,7 @@ public class EventAllocationTests : IAsyncDisposable
     private static IEnumerable<BrokerEvent> Signal(int i, uint barrier)
     {
         var state = (i % 3) switch { 0 => "no-carrier", 1 => "carrier", _ => "routable" };
-        yield return new NetworkdPropertiesChanged(IfIndex, ImmutableArray.Create(
+        yield return new LinkStatesChanged(IfIndex, ImmutableArray.Create(
             new KeyValuePair<string, string>("OperationalState", state),
             new KeyValuePair<string, string>("CarrierState", state == "no-carrier" ? "no-carrier" : "carrier")));
         yield return new KernelBarrier(barrier);

@@ -10,9 +10,9 @@ public class RememberedStatesTests
     private static ImmutableDictionary<string, string> States(string operational) =>
         ImmutableDictionary<string, string>.Empty.Add("OperationalState", operational).Add("AdministrativeState", "configured");
 
-    private static NetworkdSnapshot Initial(params (int IfIndex, string Name, string State)[] links) =>
+    private static LinkStatesRead Initial(params (int IfIndex, string Name, string State)[] links) =>
         new(links.ToImmutableDictionary(l => l.IfIndex, l => States(l.State)), links.ToImmutableDictionary(l => l.IfIndex, l => l.Name),
-            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"), NetworkdSnapshotReason.Initial);
+            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"), LinkStatesReadReason.Initial);
 
     private static RememberedStates Remembered(NetworkdStates model)
     {
@@ -35,7 +35,7 @@ public class RememberedStatesTests
     {
         var before = new NetworkdStates();
         before.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
-        before.Apply(new NetworkdPropertiesChanged(3, [new("OperationalState", "carrier")]));
+        before.Apply(new LinkStatesChanged(3, [new("OperationalState", "carrier")]));
         var memory = RememberedStates.Parse(Remembered(before).Format());
 
         Assert.Empty(new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "carrier")), replay: false, since: memory));

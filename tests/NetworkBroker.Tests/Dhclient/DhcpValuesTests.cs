@@ -77,7 +77,7 @@ public class DhcpValuesTests
             }
             """).Single();
 
-        actions.Handle(new DhclientLeases("/x.leases", [lease], Initial: false), kernel);
+        actions.Handle(new LeasesRead("/x.leases", [lease], Initial: false), kernel);
 
         Assert.Equal(["dns 10.0.0.53", "domains good.test"], recorder.Calls);
         Assert.Contains(log.Lines, l => l.Contains("DNS server 0.0.0.0 from the lease is not a unicast address: skipped"));

@@ -185,7 +185,7 @@ public class BrokerTests : IAsyncDisposable
         Assert.Contains(observed, e => e is LinkAdded);
     }
 
-    private static NetworkdPropertiesChanged Routable(int ifindex) =>
+    private static LinkStatesChanged Routable(int ifindex) =>
         new(ifindex, [new KeyValuePair<string, string>("OperationalState", "routable")]);
 
     private static KernelNotified Address(int ifindex, string address) => new(new AddressNotification(false, NetlinkFlags.None,
@@ -203,23 +203,23 @@ public class BrokerTests : IAsyncDisposable
         await Feed(
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
             Routable(3),
-            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("AdministrativeState", "configured")]),
+            new LinkStatesChanged(3, [new KeyValuePair<string, string>("AdministrativeState", "configured")]),
             Address(3, "192.0.2.3"));
         Assert.Equal([1u, 2u], kernel.Tokens);
-        Assert.DoesNotContain(observed, e => e is NetworkdPropertiesChanged);
+        Assert.DoesNotContain(observed, e => e is LinkStatesChanged);
 
         await Feed(new KernelBarrier(1));
         List<BrokerEvent> seen;
         lock (observed)
             seen = [.. observed];
         var address = seen.FindIndex(e => e is AddressAdded);
-        var signal = seen.FindIndex(e => e is NetworkdPropertiesChanged);
+        var signal = seen.FindIndex(e => e is LinkStatesChanged);
         Assert.True(address >= 0 && address < signal, "the address is in the model before the signal is handled");
-        Assert.Single(seen.OfType<NetworkdPropertiesChanged>());
+        Assert.Single(seen.OfType<LinkStatesChanged>());
 
         await Feed(new KernelBarrier(2));
         lock (observed)
-            Assert.Equal(2, observed.OfType<NetworkdPropertiesChanged>().Count());
+            Assert.Equal(2, observed.OfType<LinkStatesChanged>().Count());
         Assert.DoesNotContain(_log.Lines, l => l.Contains("did not answer a barrier"));
     }
 
@@ -235,12 +235,12 @@ public class BrokerTests : IAsyncDisposable
         var loop = broker.RunAsync(cancel.Token);
         broker.Attach(new BarrierKernel());
         var handled = new TaskCompletionSource();
-        broker.Observed += e => { if (e is NetworkdPropertiesChanged) handled.TrySetResult(); };
+        broker.Observed += e => { if (e is LinkStatesChanged) handled.TrySetResult(); };
 
         await broker.Events.WriteAsync(Routable(3));
 
         await handled.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Contains(_log.Lines, l => l.Contains("The kernel socket did not answer a barrier within 100 ms; handling NetworkdPropertiesChanged without it"));
+        Assert.Contains(_log.Lines, l => l.Contains("The kernel socket did not answer a barrier within 100 ms; handling LinkStatesChanged without it"));
         await cancel.CancelAsync();
         await loop;
     }
@@ -250,7 +250,7 @@ public class BrokerTests : IAsyncDisposable
     {
         _broker.Attach(new FakeKernel());
         var observed = await Feed(Routable(3));
-        Assert.Single(observed.OfType<NetworkdPropertiesChanged>());
+        Assert.Single(observed.OfType<LinkStatesChanged>());
     }
 
     [Fact]
@@ -261,8 +261,8 @@ public class BrokerTests : IAsyncDisposable
         _scripts.Completed += (e, _) => { lock (events) events.Add(e); };
         await Feed(
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
-            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("OperationalState", "routable"), new KeyValuePair<string, string>("AdministrativeState", "configured")]),
-            new NetworkdPropertiesChanged(3, [new KeyValuePair<string, string>("OperationalState", "degraded")]));
+            new LinkStatesChanged(3, [new KeyValuePair<string, string>("OperationalState", "routable"), new KeyValuePair<string, string>("AdministrativeState", "configured")]),
+            new LinkStatesChanged(3, [new KeyValuePair<string, string>("OperationalState", "degraded")]));
         await _scripts.WhenIdle();
 
         ScriptEvent Event(string state) { lock (events) return events.Single(e => e.State == state); }
@@ -327,7 +327,7 @@ public class BrokerTests : IAsyncDisposable
         File.Move(Path.Combine(netif, "leases", "3"), Path.Combine(netif, "leases", "3.real"));
         using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(netif, "leases", "3")))
             mkfifo.WaitForExit();
-        await broker.Events.WriteAsync(new NetworkdPropertiesChanged(3, [new("OperationalState", "routable")]));
+        await broker.Events.WriteAsync(new LinkStatesChanged(3, [new("OperationalState", "routable")]));
         await broker.QueryAsync(_ => 0);
         await _scripts.WhenIdle();
         Assert.DoesNotContain(log.Lines, l => l.Contains("not reading"));
@@ -336,7 +336,7 @@ public class BrokerTests : IAsyncDisposable
         File.Delete(Path.Combine(netif, "leases", "3"));
         File.Move(Path.Combine(netif, "leases", "3.real"), Path.Combine(netif, "leases", "3"));
         _dir.Script("degraded", "10-lease", $"#!/bin/sh\nprintf '%s' \"$DHCP_LEASE\" > {_dir.Combine("lease")}\n");
-        await broker.Events.WriteAsync(new NetworkdPropertiesChanged(3, [new("OperationalState", "degraded")]));
+        await broker.Events.WriteAsync(new LinkStatesChanged(3, [new("OperationalState", "degraded")]));
         await broker.QueryAsync(_ => 0);
         await _scripts.WhenIdle();
         Assert.Equal("ADDRESS=10.0.0.7", File.ReadAllText(_dir.Combine("lease")));
@@ -357,7 +357,7 @@ public class BrokerTests : IAsyncDisposable
         };
         await Feed(
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 2, Name = "eth0", Flags = LinkFlags.Up })),
-            new DhclientLeases("/var/lib/dhcp/dhclient.eth0.leases", [lease], Initial: false));
+            new LeasesRead("/var/lib/dhcp/dhclient.eth0.leases", [lease], Initial: false));
         await _scripts.WhenIdle();
 
         var variables = events.Single().Environment.ToDictionary();
@@ -375,8 +375,8 @@ public class BrokerTests : IAsyncDisposable
         _dir.Script("manager", "10-record", $"#!/bin/sh\necho ran >> {_dir.Combine("ran")}\n");
         await Feed(
             new KernelNotified(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth1", Flags = LinkFlags.Up })),
-            new NetworkdPropertiesChanged(3, [new("OperationalState", "routes")]),
-            new NetworkdPropertiesChanged(3, [new("OperationalState", "manager")]));
+            new LinkStatesChanged(3, [new("OperationalState", "routes")]),
+            new LinkStatesChanged(3, [new("OperationalState", "manager")]));
         await _scripts.WhenIdle();
         Assert.False(File.Exists(_dir.Combine("ran")));
         Assert.Contains(_log.Lines, l => l.Contains("Ignoring OperationalState=\"routes\": not a state name"));
