@@ -16,6 +16,8 @@ namespace NetworkBroker.Networkd;
 /// </summary>
 public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log, string busAddress)
 {
+    private readonly SourceOutbox _outbox = new(events);
+
     private static readonly TimeSpan MinimumBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaximumBackoff = TimeSpan.FromSeconds(5);
 
@@ -284,6 +286,9 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             }, TaskScheduler.Default);
     }
 
-    /// <summary>On the connection's reader, in arrival order; once the broker stopped, events are dropped.</summary>
-    private void Post(BrokerEvent brokerEvent) => events.WriteWaiting(brokerEvent);
+    /// <summary>
+    /// In arrival order, never waiting for the loop (the connection's reader must go on reading: the replies of a
+    /// state read come through it); once the broker stopped, events are dropped.
+    /// </summary>
+    private void Post(BrokerEvent brokerEvent) => _outbox.Post(brokerEvent);
 }
