@@ -60,7 +60,7 @@ public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, Scrip
 
     /// <summary>The link's own policy-routing table: the broker's doing, not news for the scripts.</summary>
     private bool IsPolicyTable(RouteMessage route, int index, string name) =>
-        route.Table == config.RouteTableBase + (uint)index && Routing.PolicyRoutingDesired.IsPolicyRouted(config, name);
+        route.Table == Routing.PolicyRoutingTables.TableOf(config.RouteTableBase, index) && Routing.PolicyRoutingDesired.IsPolicyRouted(config, name);
 
     /// <summary>The window of a link closed: queue its routes.d run, unless the link is gone.</summary>
     internal void Close(int index, Func<int, LinkMessage?> link)

@@ -26,7 +26,7 @@ public static class PolicyRoutingDesired
             var name = link.Name;
             if (!link.Flags.HasFlag(LinkFlags.Up))
                 continue;
-            var table = config.RouteTableBase + (uint)link.Index;
+            var table = PolicyRoutingTables.TableOf(config.RouteTableBase, link.Index);
             var addresses = kernel.Addresses(link.Index).Where(a => a.Scope == RouteScope.Universe && IsGlobal(a.Address)).ToList();
             foreach (var address in addresses)
             {

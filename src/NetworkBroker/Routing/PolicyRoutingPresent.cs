@@ -19,5 +19,5 @@ public sealed record PolicyRoutingPresent(IReadOnlyList<RuleMessage> Rules, IRea
 
     /// <summary>The link a table of ours belongs to (table = base + ifindex), and its name when known.</summary>
     public (int IfIndex, string? Name) LinkOf(uint table) =>
-        table > TableBase && table - TableBase <= int.MaxValue ? ((int)(table - TableBase), Names.GetValueOrDefault((int)(table - TableBase))) : (0, null);
+        PolicyRoutingTables.IfIndexOf(TableBase, table) is var index and > 0 ? (index, Names.GetValueOrDefault(index)) : (0, null);
 }
