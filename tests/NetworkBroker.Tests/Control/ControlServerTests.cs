@@ -181,6 +181,42 @@ public class ControlServerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_scripts_client_that_stops_reading_is_let_go_and_the_scripts_run_on()
+    {
+        // Scripts that print far more than the socket holds, to a client that reads nothing: the stream to it ends
+        // after the stall, the scripts' output is still consumed to the end, and the connection closes without "done".
+        const int Lines = 20_000;
+        var consumed = new TaskCompletionSource();
+        var observers = new List<NetworkBroker.Scripts.ScriptObserver>();
+        await using var server = ControlServer.Start(SocketPath, () => Task.FromResult(new DaemonStatus { Pid = 17 }), new MonitorHub(), _log.Logger,
+            monitorStall: TimeSpan.FromMilliseconds(300), runScripts: (request, observer) =>
+            {
+                observers.Add(observer);
+                _ = Task.Run(async () =>
+                {
+                    for (var i = 0; i < Lines; i++)
+                        observer.Output("/etc/network-broker/routable.d/10-chatty", false, $"line {i} {new string('x', 200)}");
+                    observer.Complete();
+                    await observer.Observations.Completion;
+                    consumed.TrySetResult();
+                });
+                return Task.FromResult<string?>(null);
+            })!;
+
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.ReceiveBufferSize = 4096;
+        client.Connect(new UnixDomainSocketEndPoint(SocketPath));
+        await client.SendAsync(Encoding.UTF8.GetBytes(new RunScriptsRequest("routable", "eth1", []).ToLine() + "\n"), SocketFlags.None);
+
+        // Every observation is taken although the client never read one.
+        await consumed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(17, (await ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(5))).Pid);
+        var received = await ReadAllAsync(client, TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain("\"done\"", received);
+        Assert.True(received.Split('\n').Length < Lines, "the stream ended early");
+    }
+
+    [Fact]
     public async Task A_stranger_is_refused_at_once_and_reads_why_even_after_sending_garbage()
     {
         await using var server = Start(new MonitorHub());
