@@ -11,6 +11,7 @@ public class DaemonStatusTests
         Config = "/etc/network-broker/network-broker.toml", Generator = "systemd-networkd", Links = 4, LinksSelected = 2, NetworkdLinks = 4,
         PolicyRules = 3, PolicyRoutes = 2, PolicyRoutingFailed = 1, Events = 77, ScriptEvents = 5, Scripts = 9, ScriptsFailed = 1,
         ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2, SignalsRejected = 6, DhcpPushes = 5, DhcpPushesFailed = 2,
+        KernelOverruns = 3,
     };
 
     [Fact]
@@ -33,6 +34,8 @@ public class DaemonStatusTests
         Assert.Contains("dhcp pushes: 5 to systemd-resolved and systemd-hostnamed, 2 failed (see the log)", text);
         Assert.DoesNotContain("dhcp pushes:", (Sample with { DhcpPushes = 0, DhcpPushesFailed = 0 }).Render(DateTime.UtcNow));
         Assert.DoesNotContain("security:", (Sample with { SignalsRejected = 0 }).Render(DateTime.UtcNow));
+        Assert.Contains("kernel: 3 overrun(s) of the netlink receive buffer, each followed by a re-read of its state", text);
+        Assert.DoesNotContain("kernel:", (Sample with { KernelOverruns = 0 }).Render(DateTime.UtcNow));
     }
 
     [Fact]
