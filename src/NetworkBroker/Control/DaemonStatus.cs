@@ -40,6 +40,8 @@ public sealed record DaemonStatus
     public long DhcpPushesFailed { get; init; }
     /// <summary>Times the kernel's notifications overran the receive buffer (each made the daemon re-read the kernel's state).</summary>
     public long KernelOverruns { get; init; }
+    /// <summary>Calls that may block made on the broker's loop (<see cref="Core.LoopGuard"/>): 0 unless there is a bug.</summary>
+    public long LoopBlockingCalls { get; init; }
 
     /// <summary>Reads the broker's model; call it on the broker's loop (<see cref="Core.Broker.QueryAsync{T}"/>).</summary>
     public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0,
@@ -74,6 +76,7 @@ public sealed record DaemonStatus
             DhcpPushes = dhcpPushes.Pushes,
             DhcpPushesFailed = dhcpPushes.Failed,
             KernelOverruns = kernelOverruns,
+            LoopBlockingCalls = Core.LoopGuard.Violations,
         };
     }
 
@@ -111,6 +114,7 @@ public sealed record DaemonStatus
             json.WriteNumber("dhcp_pushes", DhcpPushes);
             json.WriteNumber("dhcp_pushes_failed", DhcpPushesFailed);
             json.WriteNumber("kernel_overruns", KernelOverruns);
+            json.WriteNumber("loop_blocking_calls", LoopBlockingCalls);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -153,6 +157,7 @@ public sealed record DaemonStatus
             DhcpPushes = N("dhcp_pushes"),
             DhcpPushesFailed = N("dhcp_pushes_failed"),
             KernelOverruns = N("kernel_overruns"),
+            LoopBlockingCalls = N("loop_blocking_calls"),
         };
     }
 
@@ -179,6 +184,9 @@ public sealed record DaemonStatus
         if (SignalsRejected > 0)
             text.Append(CultureInfo.InvariantCulture,
                 $"  security: {SignalsRejected} D-Bus signal(s) rejected: not sent by systemd-networkd (see the log)\n");
+        if (LoopBlockingCalls > 0)
+            text.Append(CultureInfo.InvariantCulture,
+                $"  bug: {LoopBlockingCalls} blocking call(s) made on the event loop (the log names the first ones)\n");
         return text.ToString();
     }
 

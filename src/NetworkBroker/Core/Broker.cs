@@ -114,7 +114,8 @@ public sealed class Broker
                     _eventsHandled++;
                 try
                 {
-                    Handle(brokerEvent);
+                    using (LoopGuard.Handling(_log))
+                        Handle(brokerEvent);
                 }
                 catch (Exception e)
                 {

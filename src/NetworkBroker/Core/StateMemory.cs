@@ -164,6 +164,7 @@ public sealed class StateMemory
         if (text == _written)
             return;
         var temporary = _path + ".new";
+        LoopGuard.Blocking("write of the remembered states", _path);
         try
         {
             File.Delete(temporary);

@@ -117,6 +117,7 @@ public sealed class DhclientSource : IDisposable
     private void ReadAll(bool initial)
     {
         IEnumerable<string> files;
+        Core.LoopGuard.Blocking("dhclient lease directory listing", _directory);
         try
         {
             files = Directory.EnumerateFiles(_directory, _pattern).ToList();

@@ -10,6 +10,8 @@ public static class EventChannel
     /// </summary>
     public static bool WriteWaiting(this ChannelWriter<BrokerEvent> events, BrokerEvent brokerEvent)
     {
+        // On the loop this would wait for the loop itself.
+        Core.LoopGuard.Blocking("wait for room on the broker's channel", brokerEvent.GetType().Name);
         while (!events.TryWrite(brokerEvent))
         {
             if (!events.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())

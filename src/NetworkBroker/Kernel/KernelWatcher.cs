@@ -58,6 +58,7 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 
     public LinkMessage? GetLink(int index)
     {
+        Core.LoopGuard.Blocking("RTM_GETLINK", $"ifindex {index}");
         try
         {
             return _lookups.GetLink(index);
@@ -72,17 +73,29 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 
     public bool Barrier(uint token) => _monitor.Barrier(token);
 
-    public void AddRule(RuleMessage rule) =>
+    public void AddRule(RuleMessage rule)
+    {
+        Core.LoopGuard.Blocking("rtnetlink request", "add rule");
         _changes.Execute(s => rule.Encode(NetlinkMessageType.NewRule, NetlinkFlags.Create | NetlinkFlags.Exclusive, s), "add rule");
+    }
 
-    public void DeleteRule(RuleMessage rule) =>
+    public void DeleteRule(RuleMessage rule)
+    {
+        Core.LoopGuard.Blocking("rtnetlink request", "delete rule");
         _changes.Execute(s => rule.Encode(NetlinkMessageType.DelRule, NetlinkFlags.None, s), "delete rule");
+    }
 
-    public void AddRoute(RouteMessage route) =>
+    public void AddRoute(RouteMessage route)
+    {
+        Core.LoopGuard.Blocking("rtnetlink request", "add route");
         _changes.Execute(s => route.Encode(NetlinkMessageType.NewRoute, NetlinkFlags.Create | NetlinkFlags.Replace, s), "add route");
+    }
 
-    public void DeleteRoute(RouteMessage route) =>
+    public void DeleteRoute(RouteMessage route)
+    {
+        Core.LoopGuard.Blocking("rtnetlink request", "delete route");
         _changes.Execute(s => route.Encode(NetlinkMessageType.DelRoute, NetlinkFlags.None, s), "delete route");
+    }
 
     private void Post(KernelNotification notification) => Write(new KernelNotified(notification));
 
@@ -97,6 +110,7 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         {
             try
             {
+                Core.LoopGuard.Blocking("rtnetlink dump", "links, addresses, routes and rules");
                 Write(new KernelResynced(KernelSnapshot.Read(_client), reason));
                 return;
             }

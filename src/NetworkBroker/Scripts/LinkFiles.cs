@@ -72,6 +72,8 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILink
     /// </summary>
     private static bool InSysfs(string name, int ifindex)
     {
+        // Every sysfs read of this class passes here first.
+        Core.LoopGuard.Blocking("sysfs read", name);
         try
         {
             return int.TryParse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), NumberStyles.None, CultureInfo.InvariantCulture,

@@ -76,6 +76,7 @@ public sealed class ScriptEnvironment : IDisposable
 
     private string Spill(string directory, string name, string value)
     {
+        Core.LoopGuard.Blocking("write of a large variable's file", name);
         Directory.CreateDirectory(directory);
         for (var attempt = 0; ; attempt++)
         {

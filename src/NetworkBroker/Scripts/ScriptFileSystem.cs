@@ -13,6 +13,7 @@ internal static unsafe class ScriptFileSystem
     /// <summary>lstat(2) and, for a symbolic link, readlink(2); null when nothing is there.</summary>
     public static PathEntry? Look(string path)
     {
+        Core.LoopGuard.Blocking("script path look-up", path);
         Libc.Statx stat;
         if (Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0)
             return null;
@@ -58,6 +59,7 @@ internal static unsafe class ScriptFileSystem
 
     public static IEnumerable<ScriptFileFacts> List(string directory, uint daemonUid)
     {
+        Core.LoopGuard.Blocking("script directory listing", directory);
         foreach (var path in Directory.EnumerateFileSystemEntries(directory))
             yield return ScriptSelection.IsLeftover(Path.GetFileName(path))
                 ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Other, 0, 0)

@@ -61,6 +61,7 @@ public static unsafe class PeerFile
 {
     public static PeerFileContent Read(string path, PeerFileRules rules)
     {
+        Core.LoopGuard.Blocking("read of a file", path);
         // A look at the name first, so that a device or a FIFO is never even opened (opening some devices acts).
         Libc.Statx stat;
         var lookFlags = rules.FollowLink ? 0 : Libc.AT_SYMLINK_NOFOLLOW;

@@ -12,6 +12,7 @@ public class DaemonStatusTests
         PolicyRules = 3, PolicyRoutes = 2, PolicyRoutingFailed = 1, Events = 77, ScriptEvents = 5, Scripts = 9, ScriptsFailed = 1,
         ScriptsTimedOut = 1, ScriptsRunning = 0, Monitors = 2, SignalsRejected = 6, DhcpPushes = 5, DhcpPushesFailed = 2,
         KernelOverruns = 3,
+        LoopBlockingCalls = 3,
     };
 
     [Fact]
@@ -36,6 +37,8 @@ public class DaemonStatusTests
         Assert.DoesNotContain("security:", (Sample with { SignalsRejected = 0 }).Render(DateTime.UtcNow));
         Assert.Contains("kernel: 3 overrun(s) of the netlink receive buffer, each followed by a re-read of its state", text);
         Assert.DoesNotContain("kernel:", (Sample with { KernelOverruns = 0 }).Render(DateTime.UtcNow));
+        Assert.Contains("bug: 3 blocking call(s) made on the event loop (the log names the first ones)", text);
+        Assert.DoesNotContain("bug:", (Sample with { LoopBlockingCalls = 0 }).Render(DateTime.UtcNow));
     }
 
     [Fact]
