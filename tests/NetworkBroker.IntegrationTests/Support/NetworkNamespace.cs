@@ -14,11 +14,12 @@ public sealed partial class NetworkNamespace : IDisposable
 
     public string Name { get; }
 
-    public static NetworkNamespace Create()
+    /// <param name="prefix">Begins the namespace's name (a test's own word makes a left-over one easy to trace).</param>
+    public static NetworkNamespace Create(string prefix = "nbt")
     {
         if (Environment.UserName != "root" && geteuid() != 0)
             throw new InvalidOperationException("integration tests need root (network namespaces): run them with `make test`");
-        var ns = new NetworkNamespace($"nbt-{Guid.NewGuid().ToString("N")[..8]}");
+        var ns = new NetworkNamespace($"{prefix}-{Guid.NewGuid().ToString("N")[..8]}");
         Shell.Run("ip", "netns", "add", ns.Name);
         ns.Ip("link set lo up");
         return ns;
