@@ -197,7 +197,12 @@ public sealed class NetlinkMonitor : IDisposable
         try
         {
             var noop = new NetlinkRequestWriter(NetlinkMessageType.Noop, NetlinkFlags.None, sequence);
-            _waker.SendTo(_socket.PortId, noop.Finish().Span);
+            // A full queue takes no NOOP without waiting for this thread, which may itself be waiting for the
+            // caller (the broker's loop, behind a full channel): a deadlock. Not sent, the barrier still comes:
+            // a full queue overruns at the next notification, and the re-read reaches every barrier asked for
+            // before it (Overrun); a later barrier's NOOP reaches it too; failing both, the broker's timeout.
+            // Waking for shutdown needs no NOOP then either: the thread has a queue to read.
+            _waker.TrySendTo(_socket.PortId, noop.Finish().Span);
             return true;
         }
         catch (Exception e) when (e is NetlinkException or ObjectDisposedException)

@@ -22,6 +22,8 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
     private const int NETLINK_ADD_MEMBERSHIP = 1;
     private const int NETLINK_CAP_ACK = 10;
     private const int NETLINK_EXT_ACK = 11;
+    private const int MSG_DONTWAIT = 0x40;
+    private const int EAGAIN = 11;
 
     private readonly Socket _socket;
 
@@ -85,8 +87,12 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
 
     public void Send(ReadOnlySpan<byte> message) => _socket.Send(message);
 
-    /// <summary>Sends to another netlink socket of this process (needs CAP_NET_ADMIN for NETLINK_ROUTE).</summary>
-    public void SendTo(uint portId, ReadOnlySpan<byte> message)
+    /// <summary>
+    /// Sends to another netlink socket of this process (needs CAP_NET_ADMIN for NETLINK_ROUTE) without waiting:
+    /// false when the receiver's queue is full. A blocking send would sleep until the receiver reads
+    /// (netlink_attachskb), however long that takes.
+    /// </summary>
+    public bool TrySendTo(uint portId, ReadOnlySpan<byte> message)
     {
         byte* address = stackalloc byte[12];
         var span = new Span<byte>(address, 12);
@@ -95,9 +101,13 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
         BinaryPrimitives.WriteUInt32LittleEndian(span[4..], portId);
         fixed (byte* data = message)
         {
-            if (sendto((int)_socket.Handle, data, (nuint)message.Length, 0, address, 12) < 0)
-                throw new NetlinkException(Marshal.GetLastPInvokeError(), "sendto(netlink)");
+            if (sendto((int)_socket.Handle, data, (nuint)message.Length, MSG_DONTWAIT, address, 12) < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                return errno == EAGAIN ? false : throw new NetlinkException(errno, "sendto(netlink)");
+            }
         }
+        return true;
     }
 
     /// <summary>

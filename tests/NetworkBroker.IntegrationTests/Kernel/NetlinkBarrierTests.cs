@@ -1,0 +1,54 @@
+using System.Text;
+using NetworkBroker.IntegrationTests.Support;
+using NetworkBroker.Netlink;
+
+namespace NetworkBroker.IntegrationTests.Kernel;
+
+/// <summary>The barrier is asked for on the broker's loop: it must never wait for the monitor's reader.</summary>
+public class NetlinkBarrierTests : IDisposable
+{
+    private readonly NetworkNamespace _ns = NetworkNamespace.Create("nbt-loopguard");
+
+    public void Dispose() => _ns.Dispose();
+
+    [Fact]
+    public async Task A_barrier_asked_for_while_the_monitors_socket_is_full_returns_and_is_reached_after_the_re_read()
+    {
+        _ns.Ip("link add nbt-a type veth peer name nbt-b");
+        _ns.Ip("link set nbt-a up");
+        // The reader is stuck in its consumer (as the monitor thread is while the broker's channel is full) and the
+        // socket's small buffer fills: a NOOP sent to it without MSG_DONTWAIT sleeps until the reader reads.
+        using var consumerStuck = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var reached = new TaskCompletionSource<uint>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var monitor = _ns.Enter(() => new NetlinkMonitor(4096,
+            _ => { consumerStuck.Set(); release.Wait(TimeSpan.FromSeconds(120)); }, _ => { }, _ => { })
+        {
+            BarrierReached = token => { if (token == 7) reached.TrySetResult(token); },
+        });
+        monitor.Start();
+        var batch = new StringBuilder();
+        for (var i = 0; i < 2000; i++)
+            batch.Append($"addr add 10.99.{i / 250}.{i % 250 + 1}/32 dev nbt-a\n");
+        var file = Path.Combine(Path.GetTempPath(), $"nbt-loopguard-{Guid.NewGuid():N}.batch");
+        await File.WriteAllTextAsync(file, batch.ToString());
+        try
+        {
+            Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        Assert.True(consumerStuck.Wait(TimeSpan.FromSeconds(30)));
+
+        var asked = Task.Run(() => monitor.Barrier(7));
+        // Not a measure of speed: a sendto that sleeps until the reader reads never comes back while the reader is stuck.
+        var returned = await Task.WhenAny(asked, Task.Delay(TimeSpan.FromSeconds(20))) == asked;
+        release.Set();
+        Assert.True(returned, "Barrier() waited for the monitor's reader: on the broker's loop that is a deadlock");
+        Assert.True(await asked);
+        // The NOOP did not fit, but what overran the socket is re-read and the barrier is reached after it.
+        Assert.Equal(7u, await reached.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+}
