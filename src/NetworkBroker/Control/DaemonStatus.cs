@@ -44,8 +44,9 @@ public sealed record DaemonStatus
     public long LoopBlockingCalls { get; init; }
 
     /// <summary>Reads the broker's model; call it on the broker's loop (<see cref="Core.Broker.QueryAsync{T}"/>).</summary>
-    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, long signalsRejected = 0,
-        (long Pushes, long Failed) dhcpPushes = default, long kernelOverruns = 0)
+    /// <param name="user">The daemon's user name, looked up once off the loop: getpwuid reads /etc/passwd (or asks NSS).</param>
+    public static DaemonStatus Of(Core.Broker broker, Scripts.ScriptStatistics scripts, int monitors, DateTime started, string user,
+        long signalsRejected = 0, (long Pushes, long Failed) dhcpPushes = default, long kernelOverruns = 0)
     {
         var config = broker.Config;
         var links = broker.Kernel.Links;
@@ -55,7 +56,7 @@ public sealed record DaemonStatus
             Pid = Environment.ProcessId,
             Version = BuildInfo.Version,
             Uid = Native.Libc.geteuid(),
-            User = Environment.UserName,
+            User = user,
             Started = started,
             Config = config.Path,
             Generator = Configuration.EventSourceNames.Format(config.Generator),

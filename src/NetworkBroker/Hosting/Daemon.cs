@@ -24,6 +24,8 @@ public sealed class Daemon
     private readonly List<DhclientSource> _dhclient = [];
     private readonly CancellationTokenSource _cancel = new();
     private readonly DateTime _started = DateTime.UtcNow;
+    // Looked up here, not on the loop at every status: getpwuid opens /etc/passwd (or asks NSS).
+    private readonly string _user = Environment.UserName;
 
     private Daemon(DaemonOptions options)
     {
@@ -101,7 +103,7 @@ public sealed class Daemon
     }
 
     /// <summary>What `status` shows, read on the broker's loop.</summary>
-    public Task<DaemonStatus> StatusAsync() => Broker.QueryAsync(b => DaemonStatus.Of(b, Scripts.Statistics, Monitors.Count, _started,
+    public Task<DaemonStatus> StatusAsync() => Broker.QueryAsync(b => DaemonStatus.Of(b, Scripts.Statistics, Monitors.Count, _started, _user,
         Networkd?.Rejected ?? 0, (_options.Resolver as ResolverPusher)?.Statistics ?? default, Counters.KernelOverruns));
 
     /// <summary>Only state and lease runs are remembered (not routes.d, not what run-scripts asked for).</summary>
