@@ -4,6 +4,7 @@ using NetworkBroker.Core;
 using NetworkBroker.Events;
 using NetworkBroker.IntegrationTests.Support;
 using NetworkBroker.Netlink;
+using Xunit.Abstractions;
 
 namespace NetworkBroker.IntegrationTests.Core;
 
@@ -13,7 +14,7 @@ namespace NetworkBroker.IntegrationTests.Core;
 /// events whose scripts want networkd's files, udev's database and sysfs, and addresses of links the model
 /// does not know. Every blocking edge says so to <see cref="LoopGuard"/>; one reached on the loop fails the test.
 /// </summary>
-public class LoopNeverBlocksTests : IDisposable
+public class LoopNeverBlocksTests(ITestOutputHelper output) : IDisposable
 {
     private const int PolicyLinks = 6;
     private const int MainTableRoutes = 3000;
@@ -23,7 +24,7 @@ public class LoopNeverBlocksTests : IDisposable
     private readonly string[] _links = [.. Enumerable.Range(0, PolicyLinks).Select(i => $"pr{i}")];
     private readonly int[] _tables = new int[PolicyLinks];
 
-    public LoopNeverBlocksTests()
+    private void Setup()
     {
         for (var i = 0; i < PolicyLinks; i++)
         {
@@ -40,6 +41,12 @@ public class LoopNeverBlocksTests : IDisposable
         _ns.Ip("link set side0 up");
         _ns.Ip("link set sidep0 up");
         _ns.Ip("addr add 10.251.0.2/16 dev side0");
+        // Links the test makes the model lose (no routes of their own, so the model keeps the big table).
+        foreach (var lost in new[] { "lost0", "lost1" })
+        {
+            _ns.Ip($"link add {lost} type veth peer name {lost}p");
+            _ns.Ip($"addr add 10.252.{lost[^1]}.2/24 dev {lost}");
+        }
         var routes = new StringBuilder();
         for (var k = 0; k < MainTableRoutes; k++)
             routes.Append($"route add 172.{16 + k / 60000}.{k / 250 % 240}.{k % 250}/32 via 10.251.0.1 dev side0 proto static\n");
@@ -79,23 +86,39 @@ public class LoopNeverBlocksTests : IDisposable
         broker.Directory.Script("routes", "10-record", $"#!/bin/sh\necho \"routes $LINK\" >> {broker.Directory.Path}/record\n");
     }
 
-    [Fact]
-    public async Task Under_churn_with_policy_routing_a_full_table_unknown_links_and_networkd_events_no_blocking_call_reaches_the_loop()
+    /// <param name="receiveBuffer">The daemon's, and one so small that notifications are lost and the kernel re-read.</param>
+    /// <summary>
+    /// Makes the model forget a link (a removal the kernel never sent, as when a notification is lost), then hands it
+    /// one of the link's addresses: an address of an ifindex the model does not know.
+    /// </summary>
+    private async Task<Netlink.Messages.AddressMessage> LoseLinkAsync(BrokerHarness broker, string name)
     {
+        var index = _ns.IfIndex(name);
+        var (link, address) = await broker.Broker.QueryAsync(b => (b.Kernel.Link(index)!, b.Kernel.Addresses(index).First(a => a.Family == AddressFamily.IPv4)));
+        await broker.Broker.Events.WriteAsync(new KernelNotified(new LinkNotification(true, NetlinkFlags.None, link)));
+        await broker.Broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None, address)));
+        return address;
+    }
+
+    [Theory]
+    [InlineData(NetlinkMonitor.DefaultReceiveBuffer)]
+    [InlineData(4096)]
+    public async Task Under_churn_with_policy_routing_a_full_table_unknown_links_and_networkd_events_no_blocking_call_reaches_the_loop(int receiveBuffer)
+    {
+        Setup();
         var before = LoopGuard.Violations;
         await using var broker = await BrokerHarness.StartAsync(_ns, c => c with
         {
             RoutingPolicyRules = [.. _links],
             EmitJSON = true,
             EmitNetworkdDispatcherJSON = true,
-        }, policyRouting: true, routesWindow: TimeSpan.FromMilliseconds(50));
+        }, policyRouting: true, routesWindow: TimeSpan.FromMilliseconds(50), receiveBuffer: receiveBuffer);
         RecordingScripts(broker);
         var baseAddresses = Enumerable.Range(0, PolicyLinks).SelectMany(i => new[] { (i, $"10.250.{i}.2"), (i, $"2001:db8:{0x250 + i:x}::2") }).ToList();
         await BrokerHarness.WaitForAsync(() => IpJson.OwnRules(_ns).SequenceEqual(ExpectedRules(baseAddresses)), 60);
         Assert.True(await broker.Broker.QueryAsync(b => b.Kernel.RouteCount) >= MainTableRoutes);
 
         var indexes = _links.Select(_ns.IfIndex).ToArray();
-        var side = _ns.IfIndex("side0");
         var kept = new List<(int Link, string Address)>();
         var churn = Task.Run(() =>
         {
@@ -127,16 +150,17 @@ public class LoopNeverBlocksTests : IDisposable
             await Task.Delay(100);
         }
 
-        // Addresses of links the model does not know: one it lost (a link removal the kernel never sent), and one
-        // that does not exist at all. Both make the broker ask the kernel.
-        var (sideLink, sideAddress) = await broker.Broker.QueryAsync(b => (b.Kernel.Link(side)!, b.Kernel.Addresses(side).First()));
-        await broker.Broker.Events.WriteAsync(new KernelNotified(new LinkNotification(true, NetlinkFlags.None, sideLink)));
-        await broker.Broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None, sideAddress)));
+        // Addresses of links the model does not know, while the kernel churns: one it lost, and some that do not exist
+        // at all. Both make the broker ask the kernel (a re-read after an overrun may answer first).
+        var lostAddress = await LoseLinkAsync(broker, "lost0");
         for (var ghost = 1; ghost <= 5; ghost++)
             await broker.Broker.Events.WriteAsync(new KernelNotified(new AddressNotification(false, NetlinkFlags.None,
-                sideAddress with { Index = 100_000 + ghost })));
+                lostAddress with { Index = 100_000 + ghost })));
 
         await churn;
+        // Once more in the quiet, where nothing else can answer: the link is learnt from the kernel's reply.
+        await LoseLinkAsync(broker, "lost1");
+        await BrokerHarness.WaitForAsync(() => broker.Log.Lines.Any(l => l.Contains("lost1") && l.Contains("Link learnt from the kernel on demand")));
         // What the churn leaves: every 10th address of every 5th round.
         for (var i = 0; i < PolicyLinks; i++)
             foreach (var address in _ns.Ip($"-4 -o addr show dev pr{i}").Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -149,14 +173,18 @@ public class LoopNeverBlocksTests : IDisposable
         await BrokerHarness.WaitForAsync(() => IpJson.OwnRules(_ns).SequenceEqual(expected), 60);
         await broker.IdleAsync();
 
-        // The paths were taken: the lost link was learnt from the kernel, and scripts ran with descriptions built off the loop.
-        Assert.Contains(broker.Log.Lines, l => l.Contains("side0") && l.Contains("Link learnt from the kernel on demand"));
+        // The paths were taken: scripts ran with descriptions built off the loop, routes.d for the main table.
         var record = File.ReadAllLines(broker.Directory.Combine("record"));
         Assert.Contains(record, l => l.StartsWith("pr0 routable ", StringComparison.Ordinal) && !l.EndsWith(" 0 0", StringComparison.Ordinal));
         Assert.Contains(record, l => l.StartsWith("pr0 degraded ", StringComparison.Ordinal));
         Assert.Contains(record, l => l == "routes side0");
 
+        if (receiveBuffer < NetlinkMonitor.DefaultReceiveBuffer)
+            Assert.True(broker.Watcher.Overruns > 0, "the small buffer must have overrun: the re-reads are part of the test");
         var violations = LoopGuard.Violations - before;
+        var (events, routes) = await broker.Broker.QueryAsync(b => (b.EventsHandled, b.Kernel.RouteCount));
+        output.WriteLine($"receive buffer {receiveBuffer}: {events} events handled, {broker.Watcher.Overruns} overruns, {routes} routes in the model, " +
+            $"{expected.Count} rules, {record.Length} script runs recorded, {violations} blocking calls on the loop");
         Assert.True(violations == 0,
             $"{violations} blocking call(s) on the broker's loop: {string.Join(", ", LoopGuard.Sites)}\n" +
             string.Join('\n', broker.Log.Lines.Where(l => l.Contains("blocking call on the broker's loop"))));
