@@ -145,7 +145,7 @@ public class LoopNeverBlocksTests(ITestOutputHelper output) : IDisposable
         for (var round = 0; round < 10; round++)
         {
             foreach (var index in indexes)
-                await broker.Broker.Events.WriteAsync(new NetworkdPropertiesChanged(index,
+                await broker.Broker.Events.WriteAsync(new LinkStatesChanged(index,
                     [new("OperationalState", round % 2 == 0 ? "routable" : "degraded"), new("AdministrativeState", "configured")]));
             await Task.Delay(100);
         }
