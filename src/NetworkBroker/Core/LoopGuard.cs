@@ -66,6 +66,7 @@ public static class LoopGuard
             Violated(log, what, detail);
     }
 
+    // Not inlined, so that the stack skipped is this method's frame alone (Blocking itself may be inlined into its caller).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Violated(Logger log, string what, string? detail)
     {
@@ -79,7 +80,7 @@ public static class LoopGuard
         }
         if (first)
             log.Error($"A blocking call on the broker's loop ({what}{(detail is null ? "" : ": " + detail)}): every event waits behind it; " +
-                $"it belongs off the loop. Called from:\n{new StackTrace(2, false)}");
+                $"it belongs off the loop. Called from:\n{new StackTrace(1, false)}");
     }
 
     /// <summary>Forgets what was counted (tests of the guard itself).</summary>
