@@ -51,4 +51,34 @@ public class NetlinkBarrierTests : IDisposable
         // The NOOP did not fit, but what overran the socket is re-read and the barrier is reached after it.
         Assert.Equal(7u, await reached.Task.WaitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task Stopping_a_monitor_whose_socket_is_full_does_not_wait_for_its_queue_to_drain()
+    {
+        // At stop the channel completes (the consumer returns) while the monitor is disposed: the wake-up NOOP to a
+        // full socket must not sleep until a reader that is leaving drains it (the stop hung until TimeoutStopSec=).
+        using var release = new ManualResetEventSlim();
+        using var consumerStuck = new ManualResetEventSlim();
+        var monitor = _ns.Enter(() => new NetlinkMonitor(4096, _ => { consumerStuck.Set(); release.Wait(TimeSpan.FromSeconds(120)); }, _ => { }, _ => { }));
+        monitor.Start();
+        var batch = new StringBuilder("link set lo up\n");
+        for (var i = 0; i < 400; i++)
+            batch.Append($"addr add 10.98.{i / 250}.{i % 250 + 1}/32 dev lo\n");
+        var file = Path.Combine(Path.GetTempPath(), $"nbt-stop-{Guid.NewGuid():N}.batch");
+        await File.WriteAllTextAsync(file, batch.ToString());
+        try
+        {
+            Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        Assert.True(consumerStuck.Wait(TimeSpan.FromSeconds(30)));
+
+        var disposing = Task.Run(monitor.Dispose);
+        release.Set();
+        // Not a measure of speed: a blocking wake-up never returned at all.
+        Assert.True(await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromSeconds(20))) == disposing, "Dispose() waited for the full socket to drain");
+    }
 }
