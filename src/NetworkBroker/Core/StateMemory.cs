@@ -26,6 +26,8 @@ public sealed class StateMemory
     private ArrayBufferWriter<byte> _text = new(4096);
     private ArrayBufferWriter<byte> _written = new(4096);
     private bool _anyWritten;
+    // The runs queued but not yet run, left out of the file; refilled by each write.
+    private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
 
@@ -160,13 +162,12 @@ public sealed class StateMemory
         {
             states = _pending;
             _pending = null;
-            if (states is not null && _inFlight.Count > 0)
-                states = states.Without(_inFlight.Keys);
+            _omitted.Set(_inFlight.Keys);
         }
         if (states is null)
             return;
         _text.ResetWrittenCount();
-        states.WriteTo(_text);
+        states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
         if (_anyWritten && _text.WrittenSpan.SequenceEqual(_written.WrittenSpan))
             return;
         var temporary = _path + ".new";
