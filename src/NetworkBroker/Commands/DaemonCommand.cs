@@ -147,12 +147,8 @@ public static class DaemonCommand
             }
             statusLine.Send("READY=1", (await Status()).StatusLine());
             log.Debug("Ready");
-            // What a large start-up read (the kernel's dumps, networkd's GetAll of every link) is garbage now: collected and
-            // its memory given back at once, not at the next gen0 budget, which an idle daemon may not reach for hours.
-            // Measured with 1,000 links: 21.7 -> 14.6 MB. Not after a small start: there the collection costs more (the
-            // collector's own code pages, +1.2 MB) than the little garbage it frees.
-            if (GC.GetTotalAllocatedBytes() > 16 * 1024 * 1024)
-                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            // A large start's garbage, collected once the start's work (after READY too) has quieted.
+            _ = StartupGarbage.CollectWhenQuietAsync(cancel.Token);
 
             dumpState = async () =>
             {
