@@ -85,12 +85,9 @@ public static class DaemonCommand
 
         // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.
         await daemon.WaitReadyAsync(TimeSpan.FromSeconds(10));
-        // What a large start-up read (the kernel's dumps, networkd's GetAll of every link) is garbage now: collected and
-        // its memory given back at once, not at the next gen0 budget, which an idle daemon may not reach for hours.
-        // Measured with 1,000 links: 21.7 -> 14.6 MB. Not after a small start: there the collection costs more (the
-        // collector's own code pages, +1.2 MB) than the little garbage it frees.
-        if (GC.GetTotalAllocatedBytes() > 16 * 1024 * 1024)
-            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        // A large start's garbage, collected once the start's work (after READY too) has quieted.
+        using var stopping = new CancellationTokenSource();
+        _ = StartupGarbage.CollectWhenQuietAsync(stopping.Token);
 
         // SIGHUP: re-read the configuration and apply it; a broken file keeps the running one.
         using var reloads = new SemaphoreSlim(1, 1);
@@ -133,6 +130,7 @@ public static class DaemonCommand
 
         var signal = await stop.Task;
         log.Info($"Received {signal}, stopping; running scripts may finish within their timeout");
+        await stopping.CancelAsync();
         await daemon.StopAsync();
         log.Info("Stopped");
         return ExitCodes.Success;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using NetworkBroker.Logging;
 using NetworkBroker.Native;
 using NetworkBroker.Security;
@@ -20,7 +21,13 @@ public sealed class StateMemory
     private RememberedStates? _pending;
     private RememberedStates? _latest;
     private Task _writing = Task.CompletedTask;
-    private string? _written;
+    // The file's bytes, formatted into the one buffer and compared with the other (the last written), then swapped:
+    // reused by every write (one at a time: the writes are a chain of continuations), no garbage per event.
+    private ArrayBufferWriter<byte> _text = new(4096);
+    private ArrayBufferWriter<byte> _written = new(4096);
+    private bool _anyWritten;
+    // The runs queued but not yet run, left out of the file; refilled by each write.
+    private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
 
@@ -155,13 +162,13 @@ public sealed class StateMemory
         {
             states = _pending;
             _pending = null;
-            if (states is not null && _inFlight.Count > 0)
-                states = states.Without(_inFlight.Keys);
+            _omitted.Set(_inFlight.Keys);
         }
         if (states is null)
             return;
-        var text = states.Format();
-        if (text == _written)
+        _text.ResetWrittenCount();
+        states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
+        if (_anyWritten && _text.WrittenSpan.SequenceEqual(_written.WrittenSpan))
             return;
         var temporary = _path + ".new";
         LoopGuard.Blocking("write of the remembered states", _path);
@@ -170,15 +177,15 @@ public sealed class StateMemory
             File.Delete(temporary);
             using (var file = new FileStream(temporary, new FileStreamOptions
                    {
-                       Mode = FileMode.CreateNew, Access = FileAccess.Write,
+                       Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0,
                        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
                    }))
             {
-                var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-                file.Write(bytes);
+                file.Write(_text.WrittenSpan);
             }
             File.Move(temporary, _path, overwrite: true);
-            _written = text;
+            (_written, _text) = (_text, _written);
+            _anyWritten = true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

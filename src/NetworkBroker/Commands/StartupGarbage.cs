@@ -1,0 +1,38 @@
+namespace NetworkBroker.Commands;
+
+/// <summary>
+/// What a large start allocated (the kernel's dumps, networkd's GetAll of every link, the first run of every link's
+/// state, the first policy routing) is mostly garbage in the older generations, which an idle daemon's 1 MiB gen0
+/// budget may not reach for hours: collected once, compacting, when the start's work has quieted. Not at READY:
+/// beside 1,000 links the replay and the policy routing come after it, and allocate most. Not after a small start:
+/// there the collection costs more (the collector's own pages) than the little garbage it frees.
+/// </summary>
+internal static class StartupGarbage
+{
+    private const long LargeStart = 16 * 1024 * 1024;
+    private const long Quiet = 256 * 1024;
+
+    /// <summary>Once a second, up to two minutes: the first second that allocated less than 256 KiB ends the start.</summary>
+    public static async Task CollectWhenQuietAsync(CancellationToken cancel)
+    {
+        try
+        {
+            var last = GC.GetTotalAllocatedBytes();
+            for (var second = 0; second < 120; second++)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancel).ConfigureAwait(false);
+                var now = GC.GetTotalAllocatedBytes();
+                if (now - last < Quiet)
+                {
+                    if (now > LargeStart)
+                        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                    return;
+                }
+                last = now;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}
