@@ -208,6 +208,17 @@ public sealed class ControlServer : IAsyncDisposable
         {
             // The client went away or was too slow to ask: nothing to keep.
         }
+        catch (System.Threading.Channels.ChannelClosedException)
+        {
+            // The broker's loop has stopped (the daemon is stopping; scripts still drain): said, not an error.
+            try
+            {
+                await SendAsync(client, Error("the daemon is stopping"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or IOException or TimeoutException)
+            {
+            }
+        }
         catch (Exception e)
         {
             _log.Error($"Control socket: {e.Message}");

@@ -393,7 +393,7 @@ public sealed class Broker
         if (!unknown || _kernel is not { } kernel)
             return false;
         _lookingUp[index] = [notification];
-        _ = Task.Run(() =>
+        _ = Task.Run(async () =>
         {
             Netlink.Messages.LinkMessage? link = null;
             try
@@ -404,7 +404,15 @@ public sealed class Broker
             {
                 _log.Debug($"ifindex {index}: the kernel could not be asked about the link: {e.Message}");
             }
-            _channel.Writer.TryWrite(new LinkLookedUp(index, link));
+            try
+            {
+                // Waiting for room if need be: a lost answer would hold this ifindex's notifications until the next re-read.
+                await _channel.Writer.WriteAsync(new LinkLookedUp(index, link)).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                // The broker stopped.
+            }
         });
         return true;
     }

@@ -130,6 +130,24 @@ public sealed class Daemon
             });
         }
 
+        // Before the scripts, so stopped after them: a run-scripts client gets its scripts' results while they drain.
+        // (Its status requests then find the loop stopped, and are answered that the daemon is stopping.)
+        if (_options.RuntimeDirectory is { } directory)
+            _host.Add(new DelegateComponent("control socket")
+            {
+                OnStart = _ =>
+                {
+                    Control = ControlServer.Start(Path.Combine(directory, RuntimeDirectory.ControlSocketName), StatusAsync, Monitors, _log,
+                        runScripts: (request, observer) => Broker.QueryAsync(b => b.RunOnRequest(request.State, request.Link, observer)));
+                    return Task.CompletedTask;
+                },
+                OnStop = async () =>
+                {
+                    if (Control is { } control)
+                        await control.DisposeAsync().ConfigureAwait(false);
+                },
+            });
+
         _host.Add(new DelegateComponent("scripts")
         {
             // Graceful: what runs may finish within its timeout, nothing new starts, not even queued events.
@@ -149,22 +167,6 @@ public sealed class Daemon
 
         if (_options is { Resolver: IAsyncDisposable resolver, OwnsResolver: true })
             _host.Add(new DelegateComponent("DHCP pushes") { OnStop = () => resolver.DisposeAsync().AsTask() });
-
-        if (_options.RuntimeDirectory is { } directory)
-            _host.Add(new DelegateComponent("control socket")
-            {
-                OnStart = _ =>
-                {
-                    Control = ControlServer.Start(Path.Combine(directory, RuntimeDirectory.ControlSocketName), StatusAsync, Monitors, _log,
-                        runScripts: (request, observer) => Broker.QueryAsync(b => b.RunOnRequest(request.State, request.Link, observer)));
-                    return Task.CompletedTask;
-                },
-                OnStop = async () =>
-                {
-                    if (Control is { } control)
-                        await control.DisposeAsync().ConfigureAwait(false);
-                },
-            });
 
         // Before the loop, stopped after it: the loop's last policy-routing changes go through this socket.
         _host.Add(new DelegateComponent("kernel")

@@ -51,6 +51,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     /// <summary>Runs until cancelled: connects, listens, and reconnects with backoff whenever the bus goes away.</summary>
     public async Task RunAsync(CancellationToken cancellation)
     {
+        _outbox.Overflowed += Overflowed;
         var backoff = MinimumBackoff;
         var reason = LinkStatesReadReason.Initial;
         var warned = false;
@@ -260,21 +261,30 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             return;
         }
         log.Info($"networkd: systemd-networkd is on the bus as {owner}; reading its state");
+        ReadAgain(LinkStatesReadReason.Restarted, "after a restart");
+    }
+
+    /// <summary>
+    /// Reads networkd's state afresh, after the reads before it; signals arriving meanwhile are held back and only
+    /// those newer than the read follow it. Not awaited: called on the connection's reader, which must keep reading
+    /// for the replies.
+    /// </summary>
+    private void ReadAgain(LinkStatesReadReason reason, string why)
+    {
         lock (_gate)
             _heldBack ??= [];
         var connection = _connection;
         if (connection is null)
             return;
-        // Not awaited here: this runs on the connection's reader, which must keep reading for the replies.
         Task next;
         lock (_gate)
-            _resnapshot = next = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, LinkStatesReadReason.Restarted, CancellationToken.None),
+            _resnapshot = next = _resnapshot.ContinueWith(_ => SnapshotAsync(connection, reason, CancellationToken.None),
                 TaskScheduler.Default).Unwrap();
         _ = next.ContinueWith(t =>
             {
                 if (t.Exception is not { } e)
                     return;
-                log.Warn($"networkd: reading its state after a restart failed: {e.InnerException?.Message}; going on with its signals");
+                log.Warn($"networkd: reading its state {why} failed: {e.InnerException?.Message}; going on with its signals");
                 // Never hold signals for good: without a snapshot they are still the best news there is, if networkd sent them.
                 lock (_gate)
                 {
@@ -284,6 +294,16 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                     _heldBack = null;
                 }
             }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// More of networkd's events waited for the broker than the outbox keeps: they were dropped, and networkd's state
+    /// is read afresh (what changed meanwhile runs once, as after a reconnect).
+    /// </summary>
+    private void Overflowed()
+    {
+        log.Warn($"networkd: {SourceOutbox.DefaultCapacity} events waited for the broker's loop; dropped, and networkd's state is read afresh");
+        ReadAgain(LinkStatesReadReason.Reconnected, "after the broker fell behind");
     }
 
     /// <summary>

@@ -54,7 +54,10 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     public ScriptStatistics Statistics => new(Interlocked.Read(ref _events), Interlocked.Read(ref _scripts),
         Interlocked.Read(ref _failed), Interlocked.Read(ref _timedOut), Volatile.Read(ref _running));
 
-    /// <summary>Called when an event is accepted into its lane (before it runs).</summary>
+    /// <summary>
+    /// Called for every event handed over, before it runs: accepted into its lane, or refused because the dispatcher
+    /// stops (such an event never completes: the restart memory keeps its link as not run).
+    /// </summary>
     public event Action<ScriptEvent>? Enqueued;
 
     /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
@@ -67,6 +70,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         {
             if (_stopping.IsCancellationRequested)
             {
+                Enqueued?.Invoke(scriptEvent);
                 scriptEvent.Observer?.Complete("the daemon is stopping");
                 _notRun.Add(scriptEvent);
                 return false;
