@@ -33,8 +33,10 @@ def measure(name, binary, flaps, spacing, tag, tmpfs, count):
     runtime = f"{sandbox.dir}/run-broker"
     if tmpfs:
         # As deployed: the runtime directory (the restart memory's file) is on /run, a tmpfs.
+        # In networkd's mount namespace, which the daemon joins (a private one: a mount out here is not seen there).
         os.makedirs(runtime)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", f"nb-{tag}", runtime], check=True)
+        subprocess.run(["nsenter", "-t", str(sandbox.networkd_pid), "-m", "mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                        f"nb-{tag}", runtime], check=True)
     try:
         daemon, record, ready = bench.start(name, sandbox, tag)
         if ready is None:
@@ -71,7 +73,7 @@ def measure(name, binary, flaps, spacing, tag, tmpfs, count):
                 "threads": f'{idle["threads"]}->{after["threads"]}', **counters}
     finally:
         if tmpfs:
-            subprocess.run(["umount", runtime])
+            subprocess.run(["nsenter", "-t", str(sandbox.networkd_pid), "-m", "umount", runtime])
         sandbox.close()
 
 
@@ -82,21 +84,21 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--count", action="store_true", help="count syscalls and context switches (perf's sampling costs CPU too)")
     parser.add_argument("--tmpfs", action="store_true", help="the runtime directory on a tmpfs, as /run is")
-    parser.add_argument("binaries", nargs="+", help="NAME=PATH")
+    parser.add_argument("binaries", nargs="+", help="NAME=PATH, or NAME=PATH=tmpfs for that one on a tmpfs")
     args = parser.parse_args()
-    binaries = [b.split("=", 1) for b in args.binaries]
+    binaries = [(b.split("=")[0], b.split("=")[1], args.tmpfs or b.endswith("=tmpfs")) for b in args.binaries]
     rows = []
     for rep in range(args.reps):
         order = binaries[rep % len(binaries):] + binaries[:rep % len(binaries)]
-        for name, path in order:
-            row = measure(name, path, args.flaps, args.spacing, f"cpu{os.getpid()}{len(rows)}", args.tmpfs, args.count)
+        for name, path, tmpfs in order:
+            row = measure(name, path, args.flaps, args.spacing, f"cpu{os.getpid()}{len(rows)}", tmpfs, args.count)
             rows.append(row)
             served = row["served"] or 1
             print(f"[{rep + 1}] {name}: served {row['served']} missed {row['missed']} threads {row['threads']}; per served run: "
                   f"task-clock {row.get('task-clock', 0) / served:.3f} ms, ticks {row['ticks_ms'] / served:.2f} ms, "
                   + ", ".join(f"{k} {row.get(k, 0) / served:.1f}" for k in ("context-switches",) + SYSCALLS), flush=True)
     print("\nmedian per served run:")
-    for name, _ in binaries:
+    for name, _, _ in binaries:
         mine = [r for r in rows if r["name"] == name]
         def med(key):
             return statistics.median(r.get(key, 0) / (r["served"] or 1) for r in mine)
