@@ -100,6 +100,11 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int close(int fd);
 
+    public const int MSG_DONTWAIT = 0x40;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint recv(int fd, byte* buffer, nint length, int flags);
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial int kill(int pid, int signal);
 
@@ -109,6 +114,7 @@ internal static unsafe partial class Libc
     private const nint SYS_pidfd_open = 434; // the same number on every architecture
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
     public const uint EPOLLIN = 0x1;
     /// <summary>struct epoll_event is packed on x86-64 (12 bytes) and naturally aligned elsewhere (16).</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture is Architecture.X64 ? 12 : 16;

@@ -4,16 +4,77 @@ using NetworkBroker.Native;
 namespace NetworkBroker.Scripts;
 
 /// <summary>
-/// Tells when a script's process exited, for every script, on one thread: each child gets a pidfd (readable
-/// once it exited) in one epoll set, and the thread reaps the child the pidfd names. Measured before it, with
-/// a blocking waitpid on a thread of its own per script: starting that thread was most of the daemon's CPU per
-/// event (the runtime yields in a loop until a new thread runs, which on a busy machine is many times) and a
-/// thread's stack per running script. Only the pids given here are waited for: nothing else's child is reaped.
+/// Tells when a script's process exited, and reads what it prints, for every script, on one thread: each
+/// child gets a pidfd (readable once it exited) in one epoll set, and the thread reaps the child the pidfd
+/// names; the daemon's ends of the script's stdout and stderr are in the same set, read there and handed
+/// to the log line by line. Measured before it, with a blocking waitpid on a thread of its own per script:
+/// starting that thread was most of the daemon's CPU per event (the runtime yields in a loop until a new
+/// thread runs, which on a busy machine is many times) and a thread's stack per running script. The output
+/// had been two sockets of the runtime's socket engine per script: each registered with the engine's epoll,
+/// and each end of stream woke the engine's thread and then a thread-pool worker. Only the pids given here
+/// are waited for: nothing else's child is reaped.
 /// </summary>
 internal static unsafe class ChildExits
 {
+    private abstract class Watched
+    {
+        /// <summary>The descriptor is ready; true when it is done with (it is then closed, which takes it out of the set).</summary>
+        public abstract bool Ready();
+
+        /// <summary>Ready threw: whoever waits must still hear the end.</summary>
+        public abstract void Abandon();
+    }
+
+    private sealed class Child(int pid, Action<ScriptExit> exited) : Watched
+    {
+        public override bool Ready()
+        {
+            exited(Reap(pid));
+            return true;
+        }
+
+        public override void Abandon() => exited(new ScriptExit(-1, 0));
+    }
+
+    private sealed class Output(int fd, OutputLineSplitter splitter, TaskCompletionSource<long> done) : Watched
+    {
+        public override bool Ready()
+        {
+            while (true)
+            {
+                // MSG_DONTWAIT: this end stays blocking for nothing, and a stale readiness can never stall the thread.
+                var read = Libc.recv(fd, Buffer, BufferSize, Libc.MSG_DONTWAIT);
+                if (read > 0)
+                {
+                    splitter.Feed(new ReadOnlySpan<byte>(Buffer, (int)read));
+                    // Level-triggered: more is said again by the next epoll_wait; one read per turn keeps scripts fair.
+                    return false;
+                }
+                if (read < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR)
+                        continue;
+                    if (errno == EAGAIN)
+                        return false;
+                    // A reset stream ends like a closed one.
+                }
+                splitter.Complete();
+                done.TrySetResult(splitter.DroppedBytes);
+                return true;
+            }
+        }
+
+        public override void Abandon() => done.TrySetResult(splitter.DroppedBytes);
+    }
+
+    private const int EAGAIN = 11;
+    private const int BufferSize = 4096;
+    // Only the watching thread reads into it.
+    private static readonly byte* Buffer = (byte*)NativeMemory.Alloc(BufferSize);
+
     private static readonly Lock Gate = new();
-    private static readonly Dictionary<int, (int Pid, Action<ScriptExit> Exited)> Watched = [];
+    private static readonly Dictionary<int, Watched> Watching = [];
     private static int _epoll = -1;
 
     /// <summary>
@@ -25,21 +86,36 @@ internal static unsafe class ChildExits
         var pidfd = Libc.pidfd_open(pid);
         if (pidfd < 0)
             return false;
+        if (Add(pidfd, new Child(pid, exited)))
+            return true;
+        Libc.close(pidfd);
+        return false;
+    }
+
+    /// <summary>
+    /// Reads the stream <paramref name="fd"/> (owned from here on: closed at its end) to its end on the watching
+    /// thread, each line to <paramref name="line"/> (keep it short); the task gives the bytes not logged. Null
+    /// when there is no watching thread: the caller still owns <paramref name="fd"/> and reads it itself.
+    /// </summary>
+    public static Task<long>? Read(int fd, Action<string> line)
+    {
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Add(fd, new Output(fd, new OutputLineSplitter(line), done)) ? done.Task : null;
+    }
+
+    private static bool Add(int fd, Watched watched)
+    {
         lock (Gate)
         {
             if (_epoll < 0 && !Start())
-            {
-                Libc.close(pidfd);
                 return false;
-            }
-            Watched[pidfd] = (pid, exited);
+            Watching[fd] = watched;
             byte* registration = stackalloc byte[16];
             *(uint*)registration = Libc.EPOLLIN;
-            *(long*)(registration + Libc.EpollDataOffset) = pidfd;
-            if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, pidfd, registration) != 0)
+            *(long*)(registration + Libc.EpollDataOffset) = fd;
+            if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, registration) != 0)
             {
-                Watched.Remove(pidfd);
-                Libc.close(pidfd);
+                Watching.Remove(fd);
                 return false;
             }
         }
@@ -70,16 +146,33 @@ internal static unsafe class ChildExits
             }
             for (var i = 0; i < count; i++)
             {
-                var pidfd = (int)*(long*)(events + i * Libc.EpollEventSize + Libc.EpollDataOffset);
-                (int Pid, Action<ScriptExit> Exited) child;
+                var fd = (int)*(long*)(events + i * Libc.EpollEventSize + Libc.EpollDataOffset);
+                Watched? watched;
                 lock (Gate)
                 {
-                    if (!Watched.Remove(pidfd, out child))
+                    if (!Watching.TryGetValue(fd, out watched))
                         continue;
                 }
-                // Closing the pidfd takes it out of the epoll set too.
-                Libc.close(pidfd);
-                child.Exited(Reap(child.Pid));
+                bool finished;
+                try
+                {
+                    finished = watched.Ready();
+                }
+                catch (Exception)
+                {
+                    // A handler that threw (a log that cannot be written) must not stop every script's watch.
+                    watched.Abandon();
+                    finished = true;
+                }
+                if (!finished)
+                    continue;
+                lock (Gate)
+                    Watching.Remove(fd);
+                // Out of the set before the close: a script being spawned on another thread may hold a copy of the
+                // descriptor until its exec, and would keep a closed one's registration (and its events, under a
+                // number reused by then) alive. Only this thread closes what it watches.
+                Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
+                Libc.close(fd);
             }
         }
     }

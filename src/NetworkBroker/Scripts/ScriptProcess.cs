@@ -20,19 +20,22 @@ public readonly record struct ScriptExit(int ExitCode, int Signal)
 /// A running script, started with posix_spawn rather than System.Diagnostics.Process because a script
 /// must be the leader of its own session and process group (so that a timeout kills whatever it
 /// spawned too), must not inherit the runtime's ignored SIGPIPE or blocked signals, and must start in
-/// "/" with stdin on /dev/null. Its stdout and stderr are the far ends of two socket pairs, which the
-/// runtime's epoll loop reads without a thread per stream.
+/// "/" with stdin on /dev/null. Its stdout and stderr are the far ends of two socket pairs, whose near ends
+/// the thread that watches the scripts' exits reads (<see cref="ChildExits"/>), without a thread per stream.
 /// </summary>
 internal sealed unsafe class ScriptProcess
 {
     private readonly TaskCompletionSource<ScriptExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _reaped;
 
-    private ScriptProcess(int pid, Socket stdout, Socket stderr)
+    private int _stdout;
+    private int _stderr;
+
+    private ScriptProcess(int pid, int stdout, int stderr)
     {
         Pid = pid;
-        StandardOutput = stdout;
-        StandardError = stderr;
+        _stdout = stdout;
+        _stderr = stderr;
         // The runtime has no child-exit notification we can use without System.Diagnostics.Process: one thread
         // watches every script's pidfd (ChildExits); without pidfds, a blocking waitpid on a small thread of its own.
         if (!ChildExits.Watch(pid, Exit))
@@ -42,10 +45,19 @@ internal sealed unsafe class ScriptProcess
     /// <summary>Also the id of the script's session and process group.</summary>
     public int Pid { get; }
 
-    /// <summary>Owned by whoever reads it to its end (see <see cref="ScriptOutputPump"/>).</summary>
-    public Socket StandardOutput { get; }
-
-    public Socket StandardError { get; }
+    /// <summary>
+    /// Reads the script's stdout (or stderr) to its end, each complete line to <paramref name="line"/>; the task
+    /// gives the bytes not logged. Once per stream: the stream is closed at its end, never when the script exits.
+    /// </summary>
+    public Task<long> ReadOutput(bool standardError, Action<string> line)
+    {
+        var fd = standardError ? Interlocked.Exchange(ref _stderr, -1) : Interlocked.Exchange(ref _stdout, -1);
+        if (fd < 0)
+            throw new InvalidOperationException("the stream is being read already");
+        // On the thread that watches the scripts' exits; without it (no epoll), through the runtime's socket engine.
+        return ChildExits.Read(fd, line)
+            ?? ScriptOutputPump.RunAsync(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), line);
+    }
 
     public Task<ScriptExit> Exited => _exit.Task;
 
@@ -78,15 +90,13 @@ internal sealed unsafe class ScriptProcess
             Libc.close(stderr[1]);
         }
 
-        var output = new Socket(new SafeSocketHandle(stdout[0], ownsHandle: true));
-        var errors = new Socket(new SafeSocketHandle(stderr[0], ownsHandle: true));
         if (error != 0)
         {
-            output.Dispose();
-            errors.Dispose();
+            Libc.close(stdout[0]);
+            Libc.close(stderr[0]);
             throw new ScriptStartException(path, error);
         }
-        return new ScriptProcess(pid, output, errors);
+        return new ScriptProcess(pid, stdout[0], stderr[0]);
     }
 
     private static void CreatePair(int* pair)

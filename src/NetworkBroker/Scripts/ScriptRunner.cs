@@ -171,12 +171,12 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         Write(scriptEvent, LogLevel.Debug, $"{name}: started as pid {process.Pid}", new LogField("SCRIPT", path));
         // Every line a script prints carries SCRIPT= too, so `journalctl SCRIPT=...` shows what it said, not only how it ended.
         var observer = scriptEvent.Observer;
-        var stdout = ScriptOutputPump.RunAsync(process.StandardOutput, line =>
+        var stdout = process.ReadOutput(standardError: false, line =>
         {
             Write(scriptEvent, LogLevel.Info, $"{name}: {line}", new LogField("SCRIPT", path));
             observer?.Output(path, false, line);
         });
-        var stderr = ScriptOutputPump.RunAsync(process.StandardError, line =>
+        var stderr = process.ReadOutput(standardError: true, line =>
         {
             Write(scriptEvent, LogLevel.Warn, $"{name}: {line}", new LogField("SCRIPT", path));
             observer?.Output(path, true, line);
