@@ -11,7 +11,8 @@ public static class EventChannel
     public static bool WriteWaiting(this ChannelWriter<BrokerEvent> events, BrokerEvent brokerEvent)
     {
         // On the loop this would wait for the loop itself.
-        Core.LoopGuard.Blocking("wait for room on the broker's channel", brokerEvent.GetType().Name);
+        if (Core.LoopGuard.OnLoop) // the detail only then: this runs for every kernel notification
+            Core.LoopGuard.Blocking("wait for room on the broker's channel", brokerEvent.GetType().Name);
         while (!events.TryWrite(brokerEvent))
         {
             if (!events.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())

@@ -4,10 +4,11 @@ using NetworkBroker.Native;
 namespace NetworkBroker.Scripts;
 
 /// <summary>
-/// Tells when a script's process exited, and reads what it prints, for every script, on one thread: each
-/// child gets a pidfd (readable once it exited) in one epoll set, and the thread reaps the child the pidfd
-/// names; the daemon's ends of the script's stdout and stderr are in the same set, read there and handed
-/// to the log line by line. Measured before it, with a blocking waitpid on a thread of its own per script:
+/// Tells when a script's process exited, and reads what it prints, for every script, on two threads: each
+/// child gets a pidfd (readable once it exited) in one epoll set, whose thread reaps the child the pidfd
+/// names; the daemon's ends of the script's stdout and stderr are in another set, read by its thread and
+/// handed to the log line by line. Two, not one: a log write that blocks (journald not reading) must not
+/// delay any script's exit notice, or a script that exited would time out and its group be killed. Measured before it, with a blocking waitpid on a thread of its own per script:
 /// starting that thread was most of the daemon's CPU per event (the runtime yields in a loop until a new
 /// thread runs, which on a busy machine is many times) and a thread's stack per running script. The output
 /// had been two sockets of the runtime's socket engine per script: each registered with the engine's epoll,
@@ -70,12 +71,11 @@ internal static unsafe class ChildExits
 
     private const int EAGAIN = 11;
     private const int BufferSize = 4096;
-    // Only the watching thread reads into it.
+    // Only the output set's thread reads into it.
     private static readonly byte* Buffer = (byte*)NativeMemory.Alloc(BufferSize);
 
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<int, Watched> Watching = [];
-    private static int _epoll = -1;
+    private static readonly EpollSet Exits = new("script-wait");
+    private static readonly EpollSet Outputs = new("script-output");
 
     /// <summary>
     /// Calls <paramref name="exited"/> with how the child ended once it exited and was reaped (on the watching
@@ -86,93 +86,101 @@ internal static unsafe class ChildExits
         var pidfd = Libc.pidfd_open(pid);
         if (pidfd < 0)
             return false;
-        if (Add(pidfd, new Child(pid, exited)))
+        if (Exits.Add(pidfd, new Child(pid, exited)))
             return true;
         Libc.close(pidfd);
         return false;
     }
 
     /// <summary>
-    /// Reads the stream <paramref name="fd"/> (owned from here on: closed at its end) to its end on the watching
-    /// thread, each line to <paramref name="line"/> (keep it short); the task gives the bytes not logged. Null
-    /// when there is no watching thread: the caller still owns <paramref name="fd"/> and reads it itself.
+    /// Reads the stream <paramref name="fd"/> (owned from here on: closed at its end) to its end on the output
+    /// thread, each line to <paramref name="line"/>; the task gives the bytes not logged. Null when there is no
+    /// such thread: the caller still owns <paramref name="fd"/> and reads it itself.
     /// </summary>
     public static Task<long>? Read(int fd, Action<string> line)
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return Add(fd, new Output(fd, new OutputLineSplitter(line), done)) ? done.Task : null;
+        return Outputs.Add(fd, new Output(fd, new OutputLineSplitter(line), done)) ? done.Task : null;
     }
 
-    private static bool Add(int fd, Watched watched)
+    /// <summary>One epoll set and the thread that serves it.</summary>
+    private sealed class EpollSet(string threadName)
     {
-        lock (Gate)
+        private readonly Lock _gate = new();
+        private readonly Dictionary<int, Watched> _watching = [];
+        private int _epoll = -1;
+
+        public bool Add(int fd, Watched watched)
         {
-            if (_epoll < 0 && !Start())
-                return false;
-            Watching[fd] = watched;
-            byte* registration = stackalloc byte[16];
-            *(uint*)registration = Libc.EPOLLIN;
-            *(long*)(registration + Libc.EpollDataOffset) = fd;
-            if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, registration) != 0)
+            lock (_gate)
             {
-                Watching.Remove(fd);
-                return false;
+                if (_epoll < 0 && !Start())
+                    return false;
+                _watching[fd] = watched;
+                byte* registration = stackalloc byte[16];
+                *(uint*)registration = Libc.EPOLLIN;
+                *(long*)(registration + Libc.EpollDataOffset) = fd;
+                if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, registration) != 0)
+                {
+                    _watching.Remove(fd);
+                    return false;
+                }
             }
+            return true;
         }
-        return true;
-    }
 
-    private static bool Start()
-    {
-        _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
-        if (_epoll < 0)
-            return false;
-        new Thread(Run, maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
-        return true;
-    }
-
-    private static void Run()
-    {
-        const int Batch = 8;
-        var events = stackalloc byte[Batch * 16];
-        while (true)
+        private bool Start()
         {
-            var count = Libc.epoll_wait(_epoll, events, Batch, -1);
-            if (count < 0)
+            _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
+            if (_epoll < 0)
+                return false;
+            new Thread(Run, maxStackSize: 128 * 1024) { IsBackground = true, Name = threadName }.Start();
+            return true;
+        }
+
+        private void Run()
+        {
+            const int Batch = 8;
+            var events = stackalloc byte[Batch * 16];
+            while (true)
             {
-                if (Marshal.GetLastPInvokeError() == Libc.EINTR)
-                    continue;
-                return;
-            }
-            for (var i = 0; i < count; i++)
-            {
-                var fd = (int)*(long*)(events + i * Libc.EpollEventSize + Libc.EpollDataOffset);
-                Watched? watched;
-                lock (Gate)
+                var count = Libc.epoll_wait(_epoll, events, Batch, -1);
+                if (count < 0)
                 {
-                    if (!Watching.TryGetValue(fd, out watched))
+                    if (Marshal.GetLastPInvokeError() == Libc.EINTR)
                         continue;
+                    return;
                 }
-                bool finished;
-                try
+                for (var i = 0; i < count; i++)
                 {
-                    finished = watched.Ready();
+                    var fd = (int)*(long*)(events + i * Libc.EpollEventSize + Libc.EpollDataOffset);
+                    Watched? watched;
+                    lock (_gate)
+                    {
+                        if (!_watching.TryGetValue(fd, out watched))
+                            continue;
+                    }
+                    bool finished;
+                    try
+                    {
+                        finished = watched.Ready();
+                    }
+                    catch (Exception)
+                    {
+                        // A handler that threw (a log that cannot be written) must not stop every script's watch.
+                        watched.Abandon();
+                        finished = true;
+                    }
+                    if (!finished)
+                        continue;
+                    lock (_gate)
+                        _watching.Remove(fd);
+                    // Out of the set before the close: a script being spawned on another thread may hold a copy of the
+                    // descriptor until its exec, and would keep a closed one's registration (and its events, under a
+                    // number reused by then) alive. Only this thread closes what it watches.
+                    Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
+                    Libc.close(fd);
                 }
-                catch (Exception)
-                {
-                    // A handler that threw (a log that cannot be written) must not stop every script's watch.
-                    watched.Abandon();
-                    finished = true;
-                }
-                if (!finished)
-                    continue;
-                lock (Gate)
-                    Watching.Remove(fd);
-                // Out of the set before the close: a script being spawned on another thread may hold a copy of the
-                // descriptor until its exec, and would keep a closed one's registration (and its events, under a
-                // number reused by then) alive. Only this thread closes what it watches.
-                Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
-                Libc.close(fd);
             }
         }
     }

@@ -243,4 +243,61 @@ public class ScriptRunnerTests : IDisposable
             results.Select(r => r.Path));
         Assert.DoesNotContain(_log.Lines, l => l.Contains("Skipping"));
     }
+
+    [Fact]
+    public async Task A_log_that_blocks_on_one_scripts_output_does_not_delay_another_scripts_exit()
+    {
+        // journald not reading: the log write of one script's line blocks. Another script that exits at once must be
+        // seen to exit, not time out and have its group killed.
+        _dir.Script("routable", "10-talk", "#!/bin/sh\necho blocking-line\n");
+        _dir.Script("carrier", "10-quick", "#!/bin/sh\nexit 0\n");
+        using var release = new ManualResetEventSlim();
+        using var blocked = new ManualResetEventSlim();
+        var stuckLog = new NetworkBroker.Logging.Logger(new BlockingSink("blocking-line", blocked, release), NetworkBroker.Logging.LogLevel.Info,
+            NetworkBroker.Logging.LogFormat.Text, journal: false);
+        var options = new ScriptRunnerOptions
+        {
+            ScriptRoot = _dir.Path, SpillDirectory = _dir.Combine("spill"), Timeout = TimeSpan.FromSeconds(2), KillGrace = TimeSpan.FromSeconds(1),
+        };
+        try
+        {
+            var talking = new ScriptRunner(options, stuckLog).RunAsync(Event("routable", "eth1"));
+            Assert.True(blocked.Wait(TimeSpan.FromSeconds(30)), "the talking script's line must reach the log");
+
+            var quick = await new ScriptRunner(options, _log.Logger).RunAsync(Event("carrier", "eth2")).WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.False(quick[0].TimedOut);
+            Assert.True(quick[0].Succeeded);
+            release.Set();
+            await talking.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    /// <summary>A log sink whose write of a line containing <c>marker</c> blocks until released.</summary>
+    private sealed class BlockingSink(string marker, ManualResetEventSlim blocked, ManualResetEventSlim release) : Stream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (!System.Text.Encoding.UTF8.GetString(buffer).Contains(marker, StringComparison.Ordinal))
+                return;
+            blocked.Set();
+            release.Wait(TimeSpan.FromSeconds(60));
+        }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => 0;
+        public override long Position { get; set; }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
 }
