@@ -177,6 +177,10 @@ def analyse(sandbox, record, from_line):
             parts = line.split()
             if len(parts) >= 3 and parts[2] in ("eth1", f"#{sandbox.ifindex}"):
                 runs.append((float(parts[0]), parts[1]))
+    # A run before the first signal counted is not an answer to one: the start's own run of eth1's current state
+    # (network-broker runs every link's state once at the first start of a boot; its runtime directory is new here).
+    if signals:
+        runs = [run for run in runs if run[0] >= signals[0][0]]
     # Longest common subsequence of states: what was served in order; the rest is missed or extra.
     n, m = len(signals), len(runs)
     table = [[0] * (m + 1) for _ in range(n + 1)]
