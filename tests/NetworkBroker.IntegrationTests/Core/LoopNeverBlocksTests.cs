@@ -50,24 +50,10 @@ public class LoopNeverBlocksTests(ITestOutputHelper output) : IDisposable
         var routes = new StringBuilder();
         for (var k = 0; k < MainTableRoutes; k++)
             routes.Append($"route add 172.{16 + k / 60000}.{k / 250 % 240}.{k % 250}/32 via 10.251.0.1 dev side0 proto static\n");
-        Batch(routes.ToString());
+        _ns.IpBatch(routes.ToString());
     }
 
     public void Dispose() => _ns.Dispose();
-
-    private void Batch(string commands)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"nbt-loopguard-{Guid.NewGuid():N}.batch");
-        File.WriteAllText(file, commands);
-        try
-        {
-            Shell.Run("ip", "-n", _ns.Name, "-batch", file);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-    }
 
     private List<string> ExpectedRules(IEnumerable<(int Link, string Address)> addresses) =>
     [
@@ -137,7 +123,7 @@ public class LoopNeverBlocksTests(ITestOutputHelper output) : IDisposable
                 // Routes come and go in the main table too (routes.d, and the model's route index).
                 for (var k = 0; k < 50; k++)
                     batch.Append($"route {(round % 2 == 0 ? "add" : "del")} 192.168.{k}.0/24 via 10.251.0.1 dev side0 proto static\n");
-                Batch(batch.ToString());
+                _ns.IpBatch(batch.ToString());
             }
         });
 

@@ -14,33 +14,11 @@ public class NetlinkBarrierTests : IDisposable
     [Fact]
     public async Task A_barrier_asked_for_while_the_monitors_socket_is_full_returns_and_is_reached_after_the_re_read()
     {
-        _ns.Ip("link add nbt-a type veth peer name nbt-b");
-        _ns.Ip("link set nbt-a up");
         // The reader is stuck in its consumer (as the monitor thread is while the broker's channel is full) and the
         // socket's small buffer fills: a NOOP sent to it without MSG_DONTWAIT sleeps until the reader reads.
-        using var consumerStuck = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         var reached = new TaskCompletionSource<uint>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var monitor = _ns.Enter(() => new NetlinkMonitor(4096,
-            _ => { consumerStuck.Set(); release.Wait(TimeSpan.FromSeconds(120)); }, _ => { }, _ => { })
-        {
-            BarrierReached = token => { if (token == 7) reached.TrySetResult(token); },
-        });
-        monitor.Start();
-        var batch = new StringBuilder();
-        for (var i = 0; i < 2000; i++)
-            batch.Append($"addr add 10.99.{i / 250}.{i % 250 + 1}/32 dev nbt-a\n");
-        var file = Path.Combine(Path.GetTempPath(), $"nbt-loopguard-{Guid.NewGuid():N}.batch");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        try
-        {
-            Shell.Run("ip", "-n", _ns.Name, "-batch", file);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-        Assert.True(consumerStuck.Wait(TimeSpan.FromSeconds(30)));
+        using var monitor = StuckAndFull(release, 2000, token => { if (token == 7) reached.TrySetResult(token); });
 
         var asked = Task.Run(() => monitor.Barrier(7));
         // Not a measure of speed: a sendto that sleeps until the reader reads never comes back while the reader is stuck.
@@ -58,27 +36,32 @@ public class NetlinkBarrierTests : IDisposable
         // At stop the channel completes (the consumer returns) while the monitor is disposed: the wake-up NOOP to a
         // full socket must not sleep until a reader that is leaving drains it (the stop hung until TimeoutStopSec=).
         using var release = new ManualResetEventSlim();
-        using var consumerStuck = new ManualResetEventSlim();
-        var monitor = _ns.Enter(() => new NetlinkMonitor(4096, _ => { consumerStuck.Set(); release.Wait(TimeSpan.FromSeconds(120)); }, _ => { }, _ => { }));
-        monitor.Start();
-        var batch = new StringBuilder("link set lo up\n");
-        for (var i = 0; i < 400; i++)
-            batch.Append($"addr add 10.98.{i / 250}.{i % 250 + 1}/32 dev lo\n");
-        var file = Path.Combine(Path.GetTempPath(), $"nbt-stop-{Guid.NewGuid():N}.batch");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        try
-        {
-            Shell.Run("ip", "-n", _ns.Name, "-batch", file);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-        Assert.True(consumerStuck.Wait(TimeSpan.FromSeconds(30)));
+        var monitor = StuckAndFull(release, 400);
 
         var disposing = Task.Run(monitor.Dispose);
         release.Set();
         // Not a measure of speed: a blocking wake-up never returned at all.
         Assert.True(await Task.WhenAny(disposing, Task.Delay(TimeSpan.FromSeconds(20))) == disposing, "Dispose() waited for the full socket to drain");
+    }
+
+    /// <summary>
+    /// A started monitor with a 4 KiB socket whose consumer is stuck in its first notification until
+    /// <paramref name="release"/>, after <paramref name="addresses"/> address additions in the namespace.
+    /// </summary>
+    private NetlinkMonitor StuckAndFull(ManualResetEventSlim release, int addresses, Action<uint>? barrierReached = null)
+    {
+        var consumerStuck = new TaskCompletionSource();
+        var monitor = _ns.Enter(() => new NetlinkMonitor(4096,
+            _ => { consumerStuck.TrySetResult(); release.Wait(TimeSpan.FromSeconds(120)); }, _ => { }, _ => { })
+        {
+            BarrierReached = barrierReached,
+        });
+        monitor.Start();
+        var batch = new StringBuilder("link set lo up\n");
+        for (var i = 0; i < addresses; i++)
+            batch.Append($"addr add 10.99.{i / 250}.{i % 250 + 1}/32 dev lo\n");
+        _ns.IpBatch(batch.ToString());
+        Assert.True(consumerStuck.Task.Wait(TimeSpan.FromSeconds(30)), "the monitor's consumer must be stuck");
+        return monitor;
     }
 }

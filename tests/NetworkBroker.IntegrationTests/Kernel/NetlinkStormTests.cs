@@ -27,9 +27,7 @@ public class NetlinkStormTests : IDisposable
             if (i % 50 != 0) // 100 of the 5000 addresses stay
                 batch.Append("addr del ").Append(address).Append(" dev nbt-a\n");
         }
-        var file = Path.Combine(broker.Directory.Path, "storm.batch");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        _ns.IpBatch(batch.ToString());
         await broker.SettleAsync();
 
         Assert.True(broker.Watcher.Overruns > 0, "the storm must have overrun the receive buffer");
@@ -51,9 +49,7 @@ public class NetlinkStormTests : IDisposable
             batch.Append($"addr add 10.{20 + i / 250}.{i % 250}.1/24 dev nbt{i}a\n");
             batch.Append($"route add 172.{16 + i / 250}.{i % 250}.0/24 via 10.{20 + i / 250}.{i % 250}.2 dev nbt{i}a\n");
         }
-        var file = Path.Combine(broker.Directory.Path, "links.batch");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        _ns.IpBatch(batch.ToString());
         await broker.SettleAsync();
         await KernelWatcherTests.AssertModelEqualsKernel(broker);
         var readsBefore = broker.Observed.OfType<KernelResynced>().Count();
@@ -62,16 +58,14 @@ public class NetlinkStormTests : IDisposable
         batch.Clear();
         for (var i = 0; i < 500; i++)
             batch.Append($"link set nbt{i}a down\n");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        _ns.IpBatch(batch.ToString());
         await broker.SettleAsync();
         await KernelWatcherTests.AssertModelEqualsKernel(broker);
 
         batch.Clear();
         for (var i = 0; i < 500; i++)
             batch.Append($"link del nbt{i}a\n");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        _ns.IpBatch(batch.ToString());
         await broker.SettleAsync();
         await KernelWatcherTests.AssertModelEqualsKernel(broker);
 

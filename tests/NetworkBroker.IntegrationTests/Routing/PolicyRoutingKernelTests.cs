@@ -134,9 +134,7 @@ public class PolicyRoutingKernelTests : IDisposable
             else
                 batch.Append($"addr del {address}/24 dev eth1\n");
         }
-        var file = broker.Directory.Combine("burst.batch");
-        await File.WriteAllTextAsync(file, batch.ToString());
-        Shell.Run("ip", "-n", _ns.Name, "-batch", file);
+        _ns.IpBatch(batch.ToString());
 
         var expected = Expected([.. kept, "10.240.2.2", "2001:db8:2::2"]);
         await Eventually(() => IpJson.OwnRules(_ns).SequenceEqual(expected));

@@ -43,14 +43,12 @@ public class RoutesScriptsTests : IDisposable
         RecordingScript(broker);
         var index = _ns.IfIndex("nbt-a");
 
-        var batch = Path.Combine(broker.Directory.Path, "routes.batch");
-        await File.WriteAllTextAsync(batch, string.Join('\n',
+        _ns.IpBatch(string.Join('\n',
             "route add 198.51.100.0/24 via 192.0.2.1 dev nbt-a proto static",
             "route add 198.51.101.0/24 via 192.0.2.1 dev nbt-a proto static",
             "route add 198.51.102.0/24 via 192.0.2.1 dev nbt-a proto static",
             "route del 198.51.100.0/24 via 192.0.2.1 dev nbt-a",
             "route add default via 192.0.2.1 dev nbt-a proto dhcp metric 100") + "\n");
-        Shell.Run("ip", "-n", _ns.Name, "-batch", batch);
         await IdleAsync(broker);
 
         var run = Assert.Single(Runs(broker));

@@ -49,8 +49,7 @@ public class ShutdownTests : DaemonInNamespace
         var batch = new System.Text.StringBuilder();
         for (var i = 0; i < 3000; i++)
             batch.Append($"addr add 127.9.{i / 250}.{i % 250 + 1}/32 dev lo\naddr del 127.9.{i / 250}.{i % 250 + 1}/32 dev lo\n");
-        var file = Dir.Write("flood.batch", batch.ToString());
-        Shell.Run("ip", "-n", Ns.Name, "-batch", file);
+        Ns.IpBatch(batch.ToString());
         await Task.Delay(1000);
 
         broker.Signal(15);

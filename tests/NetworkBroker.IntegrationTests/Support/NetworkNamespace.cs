@@ -28,6 +28,21 @@ public sealed partial class NetworkNamespace : IDisposable
     /// <summary><c>ip -n NAME ARGS</c> (arguments split on spaces).</summary>
     public string Ip(string args) => Shell.Run("ip", ["-n", Name, .. args.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
 
+    /// <summary><c>ip -n NAME -batch FILE</c>: many commands, one line each, in one process (as fast as the kernel takes them).</summary>
+    public void IpBatch(string commands)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"{Name}-{Guid.NewGuid():N}.batch");
+        File.WriteAllText(file, commands);
+        try
+        {
+            Shell.Run("ip", "-n", Name, "-batch", file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     /// <summary>A shell command inside the namespace.</summary>
     public string Exec(string script) => Shell.Run("ip", "netns", "exec", Name, "/bin/sh", "-c", script);
 
