@@ -1,13 +1,13 @@
 using NetworkBroker.Events;
-using NetworkBroker.Netlink;
 using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Hosting;
 
 /// <summary>
 /// What the daemon saw and did, as it happens: every event and model change the broker handled (on its loop),
-/// every script event that ran (on the dispatcher's thread), every DHCP push made (on the pusher's). The monitor,
-/// systemd's STATUS= line and the counters in `status` each observe this one stream, not the three sources.
+/// every script event that ran (on the dispatcher's thread), every DHCP push made (on the pusher's). The monitor and
+/// systemd's STATUS= line each observe this one stream, not the three sources; the counters in `status` are kept
+/// by their owners (the script dispatcher, the kernel watcher, the networkd source, the DHCP pusher).
 /// </summary>
 public interface IActivityObserver
 {
@@ -53,20 +53,5 @@ public sealed class ActivityStream
     {
         foreach (var observer in _observers)
             observer.Pushed(link, what, error);
-    }
-}
-
-/// <summary>Counts what `status` reports from the stream (read from any thread).</summary>
-public sealed class ActivityCounters : IActivityObserver
-{
-    private long _overruns;
-
-    /// <summary>Times the kernel's notifications overran the receive buffer (each followed by a re-read of its state).</summary>
-    public long KernelOverruns => Interlocked.Read(ref _overruns);
-
-    public void Observed(BrokerEvent brokerEvent)
-    {
-        if (brokerEvent is KernelResynced { Reason: ResyncReason.Overrun })
-            Interlocked.Increment(ref _overruns);
     }
 }

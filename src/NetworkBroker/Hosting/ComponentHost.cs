@@ -13,8 +13,6 @@ public sealed class ComponentHost(Logger log)
     private readonly List<Component> _started = [];
     private bool _stopped;
 
-    public IReadOnlyList<Component> Components => _components;
-
     public T Add<T>(T component) where T : Component
     {
         if (_started.Count > 0)

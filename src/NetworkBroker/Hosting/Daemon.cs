@@ -45,7 +45,6 @@ public sealed class Daemon
         Scripts.Completed += Activity.ScriptsRan;
         if (options.Resolver is ResolverPusher pusher)
             pusher.Pushed += Activity.Pushed;
-        Activity.Subscribe(Counters);
         Activity.Subscribe(new MonitorFeed(Monitors, i => Broker.Kernel.Link(i)?.Name ?? Broker.Networkd.NameOf(i)));
         if (options.Systemd)
             Systemd = new SystemdComponent(this, _log);
@@ -61,8 +60,6 @@ public sealed class Daemon
 
     public ActivityStream Activity { get; } = new();
 
-    public ActivityCounters Counters { get; } = new();
-
     public MonitorHub Monitors { get; } = new();
 
     public KernelWatcher? Kernel { get; private set; }
@@ -72,8 +69,6 @@ public sealed class Daemon
     public ControlServer? Control { get; private set; }
 
     public SystemdComponent? Systemd { get; }
-
-    public IReadOnlyList<Component> Components => _host.Components;
 
     public static Daemon Compose(DaemonOptions options) => new(options);
 
@@ -104,7 +99,7 @@ public sealed class Daemon
 
     /// <summary>What `status` shows, read on the broker's loop.</summary>
     public Task<DaemonStatus> StatusAsync() => Broker.QueryAsync(b => DaemonStatus.Of(b, Scripts.Statistics, Monitors.Count, _started, _user,
-        Networkd?.Rejected ?? 0, (_options.Resolver as ResolverPusher)?.Statistics ?? default, Counters.KernelOverruns));
+        Networkd?.Rejected ?? 0, (_options.Resolver as ResolverPusher)?.Statistics ?? default, Kernel?.Overruns ?? 0));
 
     /// <summary>Only state and lease runs are remembered (not routes.d, not what run-scripts asked for).</summary>
     private static bool Remembered(ScriptEvent e) => e.State != RoutesScripts.State && e.Observer is null;

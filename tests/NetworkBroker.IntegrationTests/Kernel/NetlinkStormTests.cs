@@ -31,6 +31,7 @@ public class NetlinkStormTests : IDisposable
         await broker.SettleAsync();
 
         Assert.True(broker.Watcher.Overruns > 0, "the storm must have overrun the receive buffer");
+        Assert.Equal(broker.Watcher.Overruns, (await broker.Daemon.StatusAsync()).KernelOverruns);
         Assert.Contains(broker.Observed, e => e is KernelResynced { Reason: Netlink.ResyncReason.Overrun });
         await KernelWatcherTests.AssertModelEqualsKernel(broker);
         var kept = await broker.Broker.QueryAsync(x => x.Kernel.Addresses(_ns.IfIndex("nbt-a")).Count(a => a.Family == Netlink.AddressFamily.IPv4));

@@ -1,6 +1,4 @@
-using NetworkBroker.Events;
 using NetworkBroker.Hosting;
-using NetworkBroker.Netlink;
 using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.Tests.Hosting;
@@ -83,18 +81,5 @@ public class ComponentHostTests
 
         late.SetResult();
         Assert.True(await host.WaitReadyAsync(TimeSpan.FromSeconds(30)));
-    }
-
-    [Fact]
-    public void The_activity_counters_count_the_kernels_overruns_not_the_first_read()
-    {
-        var stream = new ActivityStream();
-        var counters = new ActivityCounters();
-        stream.Subscribe(counters);
-        var empty = new KernelSnapshot([], [], []);
-        stream.Observed(new KernelResynced(empty, ResyncReason.Initial));
-        stream.Observed(new KernelResynced(empty, ResyncReason.Overrun));
-        stream.Observed(new KernelResynced(empty, ResyncReason.Overrun));
-        Assert.Equal(2, counters.KernelOverruns);
     }
 }
