@@ -46,35 +46,34 @@ public sealed class SourceOutbox(ChannelWriter<BrokerEvent> events, int capacity
     /// <summary>Hands an event over without waiting; order is kept with this source's earlier events. Dropped once the broker stopped.</summary>
     public void Post(BrokerEvent brokerEvent)
     {
-        var overflow = false;
+        bool startPump;
         lock (_gate)
         {
             if (!_pumping && _waiting.Count == 0 && events.TryWrite(brokerEvent))
                 return;
             if (_waiting.Count >= capacity)
             {
+                // This one goes with them: the source's fresh read is newer than all of them.
                 Interlocked.Add(ref _dropped, _waiting.Count + 1);
                 _waiting.Clear();
                 _generation++;
-                overflow = true;
+                startPump = false;
+            }
+            else
+            {
+                _waiting.Enqueue(brokerEvent);
+                Interlocked.Increment(ref _waited);
+                startPump = !_pumping;
+                _pumping = true;
+                if (!startPump)
+                    return;
             }
         }
-        if (overflow)
-        {
+        // Outside the lock: the pump, or the source's fresh read (which posts here again).
+        if (startPump)
+            _ = PumpAsync();
+        else
             Overflowed?.Invoke();
-            return;
-        }
-        lock (_gate)
-        {
-            if (!_pumping && _waiting.Count == 0 && events.TryWrite(brokerEvent))
-                return;
-            _waiting.Enqueue(brokerEvent);
-            Interlocked.Increment(ref _waited);
-            if (_pumping)
-                return;
-            _pumping = true;
-        }
-        _ = PumpAsync();
     }
 
     private async Task PumpAsync()
