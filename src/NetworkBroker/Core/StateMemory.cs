@@ -9,7 +9,10 @@ namespace NetworkBroker.Core;
 /// <see cref="RememberedStates"/> in a file of the runtime directory (<c>states</c>), which the unit keeps across
 /// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
 /// written off the loop, latest wins (a newer state replaces one not yet written), by rename so a reader or a
-/// crash never sees half a file; written once more at stop.
+/// crash never sees half a file; written once more at stop. A change is written <see cref="WriteDelay"/> after it,
+/// so a link's burst of runs (each queued, then run) costs one write, not one per step, and the write does not
+/// compete with the scripts it follows; a crash within that delay runs those states once more at the next start
+/// (at least once, as for a run still queued).
 /// </summary>
 public sealed class StateMemory
 {
@@ -30,6 +33,16 @@ public sealed class StateMemory
     private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
+    // The latest write scheduled, cancelled by a flush: it goes without its delay. At most one write waits for its
+    // delay (the next is scheduled only once that one took the pending state), and it is the latest.
+    private CancellationTokenSource _hurry = new();
+    private int _writes;
+
+    /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
+    public TimeSpan WriteDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How many times the file was written since start.</summary>
+    internal int Writes => Volatile.Read(ref _writes);
 
     /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
     public StateMemory(string directory, string bootId, Logger log)
@@ -127,8 +140,26 @@ public sealed class StateMemory
             _pending = states;
             _latest = states;
             if (idle)
-                _writing = _writing.ContinueWith(_ => WritePending(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            {
+                var hurry = _hurry = new CancellationTokenSource();
+                _writing = _writing.ContinueWith(_ => WriteSoonAsync(hurry.Token), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            }
         }
+    }
+
+    private async Task WriteSoonAsync(CancellationToken hurry)
+    {
+        if (WriteDelay > TimeSpan.Zero && !hurry.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(WriteDelay, hurry).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        WritePending();
     }
 
     /// <summary>
@@ -148,11 +179,14 @@ public sealed class StateMemory
         return FlushAsync();
     }
 
-    /// <summary>Waits until the latest state handed over is in the file (at stop).</summary>
+    /// <summary>Waits until the latest state handed over is in the file, without its delay (at stop).</summary>
     public Task FlushAsync()
     {
         lock (_gate)
+        {
+            _hurry.Cancel();
             return _writing;
+        }
     }
 
     private void WritePending()
@@ -184,6 +218,7 @@ public sealed class StateMemory
                 file.Write(_text.WrittenSpan);
             }
             File.Move(temporary, _path, overwrite: true);
+            Interlocked.Increment(ref _writes);
             (_written, _text) = (_text, _written);
             _anyWritten = true;
         }

@@ -269,6 +269,42 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task Changes_within_the_write_delay_cost_one_write_of_the_latest_and_a_flush_does_not_wait_for_the_delay()
+    {
+        var directory = Directory.CreateTempSubdirectory("nb-memory-");
+        try
+        {
+            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
+            // A delay no test run reaches: only the flush writes.
+            var memory = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+            var model = new NetworkdStates();
+            model.Apply(Initial((2, "eth0", "routable")), replay: true);
+            foreach (var state in new[] { "no-carrier", "carrier", "degraded", "routable", "no-carrier" })
+            {
+                model.Apply(new LinkStatesChanged(2, [new("OperationalState", state)]));
+                memory.Remember(Remembered(model) with { BootId = "boot-1" });
+            }
+            Assert.Equal(0, memory.Writes);
+            await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.Equal(1, memory.Writes);
+            Assert.Equal(States("no-carrier"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
+
+            // And without a flush, the delay passes and the change is written by itself.
+            var soon = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromMilliseconds(10) };
+            model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
+            soon.Remember(Remembered(model) with { BootId = "boot-1" });
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (soon.Writes == 0 && DateTime.UtcNow < deadline)
+                await Task.Delay(10);
+            Assert.Equal(States("routable"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_file_survives_a_restart_of_the_same_boot_only()
     {
         var directory = Directory.CreateTempSubdirectory("nb-memory-");
