@@ -24,6 +24,12 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
     private const int NETLINK_EXT_ACK = 11;
     private const int MSG_DONTWAIT = 0x40;
     private const int EAGAIN = 11;
+    private const int EINTR = 4;
+    private const int ENOBUFS = 105;
+    private const short POLLIN = 0x1;
+
+    /// <summary>What <see cref="ReceiveNow"/> returns when nothing is queued.</summary>
+    public const int NothingQueued = -2;
 
     private readonly Socket _socket;
 
@@ -126,6 +132,66 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
         }
     }
 
+    /// <summary>
+    /// Receives one datagram if one is queued, without waiting: its length, <see cref="NothingQueued"/>, or -1 when the
+    /// kernel dropped messages (ENOBUFS, as <see cref="Receive"/>). No exception for an empty queue: the monitor asks
+    /// after every datagram.
+    /// </summary>
+    public int ReceiveNow(Span<byte> buffer)
+    {
+        fixed (byte* data = buffer)
+        {
+            while (true)
+            {
+                var received = recvfrom((int)_socket.Handle, data, (nuint)buffer.Length, MSG_DONTWAIT, null, null);
+                if (received >= 0)
+                    return (int)received;
+                var errno = Marshal.GetLastPInvokeError();
+                switch (errno)
+                {
+                    case EINTR:
+                        continue;
+                    case EAGAIN:
+                        return NothingQueued;
+                    case ENOBUFS:
+                        return -1;
+                    default:
+                        throw new SocketException(errno);
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits, without a timeout, until something is queued (or an error such as an overrun is pending).</summary>
+    public void WaitReadable()
+    {
+        while (Poll(-1) == 0)
+        {
+        }
+    }
+
+    /// <summary>Whether anything is queued now (a datagram, or a pending error such as an overrun); never waits.</summary>
+    public bool HasQueued() => Poll(0) != 0;
+
+    /// <summary>poll(2) for POLLIN: the events returned (POLLERR too), 0 on timeout or EINTR.</summary>
+    private int Poll(int timeout)
+    {
+        PollFd entry = new() { Fd = (int)_socket.Handle, Events = POLLIN };
+        var ready = poll(&entry, 1, timeout);
+        if (ready > 0)
+            return entry.ReturnedEvents;
+        if (ready < 0 && Marshal.GetLastPInvokeError() is var errno and not EINTR)
+            throw new SocketException(errno);
+        return 0;
+    }
+
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
 
     /// <summary>Discards every datagram queued now, without blocking; returns how many.</summary>
@@ -185,6 +251,12 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial nint sendto(int fd, byte* buffer, nuint length, int flags, byte* address, int addressLength);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    private static partial nint recvfrom(int fd, byte* buffer, nuint length, int flags, byte* address, int* addressLength);
+
+    [LibraryImport("libc.so.6", SetLastError = true)]
+    private static partial int poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport("libc.so.6", SetLastError = true)]
     private static partial int close(int fd);

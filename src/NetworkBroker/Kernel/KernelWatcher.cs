@@ -24,6 +24,8 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
     private readonly RtnetlinkClient _changes;
     private readonly NetlinkMonitor _monitor;
     private long _overruns;
+    // Events this source put on the channel (notifications, re-reads, barriers), counted once each is on it.
+    private long _posted;
 
     /// <summary>Opens the sockets in the calling thread's network namespace; <see cref="Start"/> begins with a full read.</summary>
     public KernelWatcher(ChannelWriter<BrokerEvent> events, Logger log, int receiveBuffer = NetlinkMonitor.DefaultReceiveBuffer)
@@ -72,6 +74,14 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
 
 
     public bool Barrier(uint token) => _monitor.Barrier(token);
+
+    public bool CaughtUp(out long posted)
+    {
+        var caughtUp = _monitor.CaughtUp();
+        // Read after the monitor's answer: every event it handed over before it waited is counted by then.
+        posted = Interlocked.Read(ref _posted);
+        return caughtUp;
+    }
 
     public void AddRule(RuleMessage rule)
     {
@@ -122,7 +132,11 @@ public sealed class KernelWatcher : IKernel, Routing.IRoutingTables, IDisposable
         }
     }
 
-    private void Write(BrokerEvent brokerEvent) => _events.WriteWaiting(brokerEvent);
+    private void Write(BrokerEvent brokerEvent)
+    {
+        _events.WriteWaiting(brokerEvent);
+        Interlocked.Increment(ref _posted);
+    }
 
     public void Dispose()
     {
