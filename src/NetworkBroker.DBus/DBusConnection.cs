@@ -13,6 +13,13 @@ namespace NetworkBroker.DBus;
 /// <c>methodCall</c> hook given to <see cref="ConnectAsync"/> takes it (a peer standing in for a service
 /// in a test builds its replies on <see cref="SendAsync"/>; the daemon answers nothing).
 /// </summary>
+/// <remarks>
+/// The socket is a blocking one, read by a thread of the connection's own and written under a lock, and never
+/// used asynchronously: the runtime's socket engine would wake its epoll thread for every message and hand each
+/// to a pool worker, two thread switches before the first byte is read (a signal costs one wake-up here). Sends
+/// are small and the bus reads them at once; SO_SNDTIMEO bounds one that does not go. Stopping shuts the socket
+/// down, which ends the reader's receive.
+/// </remarks>
 public sealed partial class DBusConnection : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(25);
@@ -20,13 +27,17 @@ public sealed partial class DBusConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly Action<DBusMessage> _signal;
     private readonly Action<Exception>? _malformed;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    /// <summary>How long connecting and authenticating may take, and one send at most.</summary>
+    private static readonly TimeSpan IoTimeout = TimeSpan.FromSeconds(25);
+
+    private readonly Lock _sendLock = new();
     private readonly ConcurrentDictionary<uint, PendingCall> _pending = new();
     private readonly TaskCompletionSource<Exception?> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _readerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _stopping;
     private int _serial;
     private long _received;
-    private Task _reader = Task.CompletedTask;
+    private Thread? _reader;
 
     private readonly Func<DBusConnection, DBusMessage, bool>? _methodCall;
 
@@ -58,26 +69,42 @@ public sealed partial class DBusConnection : IAsyncDisposable
         foreach (var endpoint in DBusAddress.Parse(address))
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            DBusConnection? connection = null;
             try
             {
-                await socket.ConnectAsync(endpoint, cancellation).ConfigureAwait(false);
-                var connection = new DBusConnection(socket, signal, malformed, methodCall);
-                var leftover = await connection.AuthenticateAsync(cancellation).ConfigureAwait(false);
-                connection._reader = connection.ReadLoopAsync(leftover);
+                cancellation.ThrowIfCancellationRequested();
+                socket.SendTimeout = socket.ReceiveTimeout = (int)IoTimeout.TotalMilliseconds;
+                connection = new DBusConnection(socket, signal, malformed, methodCall);
+                // Blocking calls, off the caller's thread: a bus that accepts but does not answer holds a pool thread until
+                // the timeout, not the caller, who may give up at once (disposing the connection ends the exchange).
+                var opening = connection;
+                var leftover = await Task.Run(() =>
+                {
+                    socket.Connect(endpoint);
+                    return opening.Authenticate();
+                }, CancellationToken.None).WaitAsync(cancellation).ConfigureAwait(false);
+                // The reader waits for ever; stopping shuts the socket down.
+                socket.ReceiveTimeout = 0;
+                connection.StartReader(leftover);
                 var hello = await connection.CallAsync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello",
                     cancellation: cancellation).ConfigureAwait(false);
                 connection.UniqueName = hello.BodyReader("s").ReadString();
                 return connection;
             }
-            catch (Exception e) when (e is SocketException or IOException or DBusFormatException or DBusErrorException or DBusConnectionException)
+            catch (Exception e)
             {
+                if (connection is not null)
+                    await connection.DisposeAsync().ConfigureAwait(false);
                 socket.Dispose();
+                if (e is not (SocketException or IOException or DBusFormatException or DBusErrorException or DBusConnectionException))
+                    throw;
                 last = e;
                 // Linux says ENOENT for a socket path that is not there; .NET maps it to "Cannot assign requested address".
                 reason = e is SocketException && endpoint.ToString() is { Length: > 0 } path && path[0] != '\0' && !File.Exists(path)
                     ? "no such socket (is the bus running?)"
                     : e is SocketException { SocketErrorCode: SocketError.ConnectionRefused } ? "connection refused (nobody listens on the socket)"
                     : e is SocketException { SocketErrorCode: SocketError.AccessDenied } ? "permission denied"
+                    : e is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock } ? $"no answer within {IoTimeout.TotalSeconds} s"
                     : e.Message;
             }
         }
@@ -85,17 +112,17 @@ public sealed partial class DBusConnection : IAsyncDisposable
     }
 
     /// <summary>The SASL exchange: a NUL byte (credentials), AUTH EXTERNAL with our uid, then BEGIN.</summary>
-    private async Task<byte[]> AuthenticateAsync(CancellationToken cancellation)
+    private byte[] Authenticate()
     {
         var uid = Native.geteuid().ToString(CultureInfo.InvariantCulture);
         var hexUid = Convert.ToHexStringLower(Encoding.ASCII.GetBytes(uid));
-        await _socket.SendAsync(Encoding.ASCII.GetBytes($"\0AUTH EXTERNAL {hexUid}\r\n"), cancellation).ConfigureAwait(false);
+        SendAll(Encoding.ASCII.GetBytes($"\0AUTH EXTERNAL {hexUid}\r\n"));
 
         var received = new List<byte>();
         var buffer = new byte[512];
         while (true)
         {
-            var n = await _socket.ReceiveAsync(buffer, cancellation).ConfigureAwait(false);
+            var n = _socket.Receive(buffer);
             if (n == 0)
                 throw new DBusConnectionException("the bus closed the connection during authentication");
             received.AddRange(buffer.AsSpan(0, n));
@@ -110,7 +137,7 @@ public sealed partial class DBusConnection : IAsyncDisposable
             var line = Encoding.ASCII.GetString(text, 0, end);
             if (!line.StartsWith("OK ", StringComparison.Ordinal))
                 throw new DBusConnectionException($"authentication refused: {line}");
-            await _socket.SendAsync("BEGIN\r\n"u8.ToArray(), cancellation).ConfigureAwait(false);
+            SendAll("BEGIN\r\n"u8);
             return text[(end + 2)..];
         }
     }
@@ -200,29 +227,60 @@ public sealed partial class DBusConnection : IAsyncDisposable
         return serial;
     }
 
-    /// <summary>Sends one encoded message (<see cref="DBusMessage.Encode"/>, serial from <see cref="NextSerial"/>) as it is.</summary>
-    public async Task SendAsync(byte[] message, CancellationToken cancellation = default)
+    /// <summary>
+    /// Sends one encoded message (<see cref="DBusMessage.Encode"/>, serial from <see cref="NextSerial"/>) as it is. It is
+    /// written before this returns (the task is complete); the bus reads at once.
+    /// </summary>
+    public Task SendAsync(byte[] message, CancellationToken cancellation = default)
     {
-        await _sendLock.WaitAsync(cancellation).ConfigureAwait(false);
         try
         {
-            if (_closed.Task.IsCompleted)
-                throw new DBusConnectionException("the connection is closed");
-            var sent = 0;
-            while (sent < message.Length)
-                sent += await _socket.SendAsync(message.AsMemory(sent), cancellation).ConfigureAwait(false);
+            cancellation.ThrowIfCancellationRequested();
+            lock (_sendLock)
+            {
+                if (_closed.Task.IsCompleted)
+                    throw new DBusConnectionException("the connection is closed");
+                SendAll(message);
+            }
+            return Task.CompletedTask;
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            throw new DBusConnectionException($"sending to the bus failed: {e.Message}", e);
+            // A message cut short by a timeout leaves the stream unframed: the connection is lost either way.
+            Lost();
+            return Task.FromException(new DBusConnectionException($"sending to the bus failed: {e.Message}", e));
         }
-        finally
+        catch (Exception e) when (e is DBusConnectionException or OperationCanceledException)
         {
-            _sendLock.Release();
+            return Task.FromException(e);
         }
     }
 
-    private async Task ReadLoopAsync(byte[] leftover)
+    private void SendAll(ReadOnlySpan<byte> bytes)
+    {
+        while (bytes.Length > 0)
+            bytes = bytes[_socket.Send(bytes)..];
+    }
+
+    /// <summary>Ends the reader's receive: it then fails what is pending and completes <see cref="Closed"/>.</summary>
+    private void Lost()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private void StartReader(byte[] leftover)
+    {
+        _reader = new Thread(() => ReadLoop(leftover), maxStackSize: 256 * 1024) { IsBackground = true, Name = "dbus-reader" };
+        _reader.Start();
+    }
+
+    private void ReadLoop(byte[] leftover)
     {
         var buffer = new byte[64 * 1024];
         var filled = leftover.Length;
@@ -255,26 +313,33 @@ public sealed partial class DBusConnection : IAsyncDisposable
                 }
                 if (filled == buffer.Length)
                     Array.Resize(ref buffer, buffer.Length * 2);
-                var n = await _socket.ReceiveAsync(buffer.AsMemory(filled), _stop.Token).ConfigureAwait(false);
+                var n = _socket.Receive(buffer.AsSpan(filled));
                 if (n == 0)
                 {
-                    reason = new DBusConnectionException("the bus closed the connection");
+                    if (!_stopping)
+                        reason = new DBusConnectionException("the bus closed the connection");
                     break;
                 }
                 filled += n;
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-        }
         catch (Exception e) when (e is SocketException or DBusFormatException or ObjectDisposedException)
         {
             // A header we cannot frame leaves no way to find the next message: the stream is lost.
+            if (!_stopping)
+                reason = new DBusConnectionException($"connection to the bus lost: {e.Message}", e);
+        }
+        catch (Exception e)
+        {
+            // Never let the thread die with an exception (that ends the process): the connection is lost.
             reason = new DBusConnectionException($"connection to the bus lost: {e.Message}", e);
         }
+        if (reason is not null)
+            Lost();
         foreach (var (_, pending) in _pending)
             pending.Reply.TrySetException(reason ?? new DBusConnectionException("the connection is closed"));
         _closed.TrySetResult(reason);
+        _readerEnded.TrySetResult();
     }
 
     private void Dispatch(byte[] raw)
@@ -345,12 +410,12 @@ public sealed partial class DBusConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        _stopping = true;
+        Lost();
+        if (_reader is not null)
+            await _readerEnded.Task.ConfigureAwait(false);
         _socket.Dispose();
-        await _reader.ConfigureAwait(false);
         _closed.TrySetResult(null);
-        _stop.Dispose();
-        _sendLock.Dispose();
     }
 
     private static partial class Native

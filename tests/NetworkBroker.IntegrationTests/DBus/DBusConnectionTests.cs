@@ -217,4 +217,28 @@ public class DBusConnectionTests : IDisposable
         Assert.Contains("nothing.sock", e.Message);
         Assert.EndsWith("no such socket (is the bus running?)", e.Message);
     }
+
+    [Fact]
+    public async Task Giving_up_on_a_bus_that_accepts_but_never_answers_returns_at_once_and_a_signal_needs_no_pool_thread()
+    {
+        // A listener that never accepts: the kernel completes the connect from its backlog, and the exchange waits.
+        using var silent = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+            System.Net.Sockets.ProtocolType.Unspecified);
+        var path = _dir.Combine("silent.sock");
+        silent.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        silent.Listen(4);
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var connecting = DBusConnection.ConnectAsync($"unix:path={path}", _ => { }, cancellation: giveUp.Token);
+        // Not a measure of speed: the exchange's own timeout is 25 s, and the caller must not wait for it.
+        Assert.True(await Task.WhenAny(connecting, Task.Delay(TimeSpan.FromSeconds(20))) == connecting, "the caller waited for the silent bus");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting);
+
+        // Signals arrive on the connection's own reader, not on the runtime's socket engine and thread pool.
+        var threads = new ConcurrentBag<string?>();
+        await using var connection = await DBusConnection.ConnectAsync(_bus.Address, _ => threads.Add(Thread.CurrentThread.Name));
+        await connection.AddMatchAsync(new DBusMatchRule { Type = DBusMessageType.Signal, Interface = "org.example.Test" });
+        _bus.Run("busctl", "--system", "emit", "/org/example", "org.example.Test", "Ping");
+        await BrokerHarness.WaitForAsync(() => !threads.IsEmpty, 10);
+        Assert.Equal(["dbus-reader"], threads.Distinct());
+    }
 }
