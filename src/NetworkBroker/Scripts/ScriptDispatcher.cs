@@ -6,7 +6,8 @@ namespace NetworkBroker.Scripts;
 /// Orders script runs: each link has a lane whose events run strictly one after another in the
 /// order they were queued (a link's "carrier" scripts finish before its "routable" ones start),
 /// while different links' lanes run in parallel, at most <c>maxParallel</c> scripts at a time.
-/// Queuing never blocks the event source; a lane exists only while it has work.
+/// Queuing never blocks the event source; a lane exists only while it has work. The lanes' steps run on one
+/// <see cref="ScriptThread"/> (the scripts run in parallel; starting, awaiting and logging them does not need to).
 /// </summary>
 public sealed class ScriptDispatcher : IAsyncDisposable
 {
@@ -18,6 +19,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
 
     private readonly ScriptRunner _runner;
     private readonly Logger _log;
+    private readonly ScriptThread _thread;
     private readonly SemaphoreSlim _slots;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
@@ -41,6 +43,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxParallel, 1);
         _runner = runner;
         _log = log;
+        _thread = new ScriptThread(e => log.Error($"Running scripts failed: {e}"));
         _slots = new SemaphoreSlim(maxParallel, maxParallel);
     }
 
@@ -88,7 +91,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
             _lanes.Add(key, lane);
             if (_idle.Task.IsCompleted)
                 _idle = NewIdle(completed: false);
-            lane.Drain = Task.Run(() => DrainAsync(key, lane));
+            lane.Drain = _thread.Start(() => DrainAsync(key, lane));
             return true;
         }
     }
@@ -118,7 +121,8 @@ public sealed class ScriptDispatcher : IAsyncDisposable
 
             try
             {
-                await _slots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                // Without ConfigureAwait(false) here and in the runner: each step resumes on the script thread.
+                await _slots.WaitAsync(_stopping.Token);
                 try
                 {
                     Interlocked.Increment(ref _running);
@@ -131,7 +135,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                             cut = true;
                             lock (_gate)
                                 _notRun.Add(next);
-                        }).ConfigureAwait(false);
+                        });
                         next.Observer?.Complete(cut ? "the daemon is stopping" : null);
                     }
                     finally
@@ -216,6 +220,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
             drains = [.. _lanes.Values.Select(l => l.Drain)];
         }
         await Task.WhenAll(drains).ConfigureAwait(false);
+        _thread.Dispose();
         _stopping.Dispose();
     }
 

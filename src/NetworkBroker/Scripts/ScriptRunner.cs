@@ -31,6 +31,7 @@ public sealed record ScriptResult(string Path, ScriptExit? Exit, bool TimedOut, 
 /// <summary>
 /// Runs the scripts of one event's directory, one after another in lexical order, each with the
 /// event's environment and under the timeout. It does not order events: <see cref="ScriptDispatcher"/> does.
+/// Its awaits resume in the caller's context (the dispatcher's <see cref="ScriptThread"/>; the pool elsewhere).
 /// </summary>
 public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 {
@@ -67,7 +68,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
                 cutShort?.Invoke();
                 break;
             }
-            var result = await RunScriptAsync(scriptEvent, path, environment.Entries).ConfigureAwait(false);
+            var result = await RunScriptAsync(scriptEvent, path, environment.Entries);
             scriptEvent.Observer?.Finished(result);
             results.Add(result);
         }
@@ -183,27 +184,27 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         });
 
         var timedOut = false;
-        if (!await CompletesWithin(process.Exited, options.Timeout).ConfigureAwait(false))
+        if (!await CompletesWithin(process.Exited, options.Timeout))
         {
             timedOut = true;
             Write(scriptEvent, LogLevel.Error,
                 $"{name}: timed out after {Seconds(options.Timeout)}, sending SIGTERM to its process group", new LogField("SCRIPT", path));
             process.SignalGroup(Libc.SIGTERM);
-            if (!await CompletesWithin(process.Exited, options.KillGrace).ConfigureAwait(false))
+            if (!await CompletesWithin(process.Exited, options.KillGrace))
             {
                 Write(scriptEvent, LogLevel.Error,
                     $"{name}: still running {Seconds(options.KillGrace)} after SIGTERM, sending SIGKILL to its process group", new LogField("SCRIPT", path));
                 process.SignalGroup(Libc.SIGKILL);
             }
         }
-        var exit = await process.Exited.ConfigureAwait(false);
+        var exit = await process.Exited;
         if (timedOut)
             // Whatever the script left in its group dies with it, whichever signal ended the leader.
             process.SignalGroup(Libc.SIGKILL);
 
         // Let the output catch up, but never wait on a background child that inherited the streams.
         var output = Task.WhenAll(stdout, stderr);
-        if (await CompletesWithin(output, options.OutputDrain).ConfigureAwait(false))
+        if (await CompletesWithin(output, options.OutputDrain))
         {
             var dropped = stdout.Result + stderr.Result;
             if (dropped > 0)
@@ -225,7 +226,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     {
         try
         {
-            await task.WaitAsync(span).ConfigureAwait(false);
+            await task.WaitAsync(span);
             return true;
         }
         catch (TimeoutException)
