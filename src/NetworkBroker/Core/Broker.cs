@@ -19,8 +19,13 @@ public sealed class Broker
     /// <summary>Bounded: a source that outruns the broker waits (the kernel source then overruns and re-reads).</summary>
     public const int ChannelCapacity = 4096;
 
+    // Synchronous continuations: when the loop waits, the source that writes runs it (the netlink monitor's thread, the
+    // D-Bus reader, a timer's), instead of waking a pool worker for every event: a carrier flap is some twenty kernel
+    // notifications and five signals, each of which cost two thread switches. Still one loop: the channel has one
+    // reader, and a source that writes while the loop runs elsewhere only queues. The loop never waits, so a source
+    // is held no longer than the loop takes to drain; the kernel's monitor waits for the loop by design.
     private readonly Channel<BrokerEvent> _channel = Channel.CreateBounded<BrokerEvent>(
-        new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        new BoundedChannelOptions(ChannelCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait, AllowSynchronousContinuations = true });
     private readonly Logger _log;
     private readonly RoutesScripts _routes;
     private readonly StateScripts _states;
