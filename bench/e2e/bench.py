@@ -119,6 +119,13 @@ def start(kind, sandbox, tag, broker_config=""):
     # The broker's control socket stays in the sandbox, not in this machine's /run/network-broker.
     env = dict(sandbox.env, NOTIFY_SOCKET=notify, RUNTIME_DIRECTORY=f"{sandbox.dir}/run-broker")
     if kind in BROKERS:
+        # As deployed, the runtime directory (the restart memory's file) is on a tmpfs (/run): mounted in networkd's
+        # mount namespace, which the daemon joins (gone with it). On the sandbox's ext4 each rename cost the daemon CPU.
+        runtime = env["RUNTIME_DIRECTORY"]
+        os.makedirs(runtime, exist_ok=True)
+        inside = ["nsenter", "-t", str(sandbox.networkd_pid), "-m"]
+        if subprocess.run([*inside, "mountpoint", "-q", runtime]).returncode != 0:
+            subprocess.run([*inside, "mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", f"nb-{tag}", runtime], check=True)
         config = f"{sandbox.dir}/etc-{kind}"
         os.makedirs(config)
         with open(f"{config}/network-broker.toml", "w") as f:
