@@ -276,7 +276,8 @@ public sealed partial class DBusConnection : IAsyncDisposable
 
     private void StartReader(byte[] leftover)
     {
-        _reader = new Thread(() => ReadLoop(leftover), maxStackSize: 256 * 1024) { IsBackground = true, Name = "dbus-reader" };
+        // 1 MiB reserved (only touched pages count): a signal callback may run a consumer's whole loop on this thread.
+        _reader = new Thread(() => ReadLoop(leftover), maxStackSize: 1024 * 1024) { IsBackground = true, Name = "dbus-reader" };
         _reader.Start();
     }
 

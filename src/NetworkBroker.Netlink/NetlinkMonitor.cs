@@ -53,7 +53,8 @@ public sealed class NetlinkMonitor : IDisposable
         _notify = notify;
         _resync = resync;
         _error = error;
-        _thread = new Thread(Run, maxStackSize: 256 * 1024) { IsBackground = true, Name = "netlink-monitor" };
+        // 1 MiB reserved (only touched pages count): the broker's loop may run on this thread (the channel's synchronous continuations).
+        _thread = new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = "netlink-monitor" };
     }
 
     public int ReceiveBufferSize => _socket.ReceiveBufferSize;
@@ -87,7 +88,8 @@ public sealed class NetlinkMonitor : IDisposable
     /// <remarks>
     /// A notification queued before the call is either still in the socket (poll sees it), or the thread took it in
     /// a busy spell: one still going when <c>_busy</c> is read after the poll (false), or one that ended before,
-    /// whose hand-overs all happened before it wrote 0, which this thread's read of 0 then sees.
+    /// whose hand-overs all happened before it wrote 0, which this thread's read of 0 then sees. The socket is
+    /// polled by its descriptor without a reference: the broker stops its loop before the kernel source.
     /// </remarks>
     public bool CaughtUp()
     {
@@ -102,6 +104,9 @@ public sealed class NetlinkMonitor : IDisposable
         {
             return false;
         }
+        // The read below must not be satisfied before the poll's look at the queue (a load-load order x86 keeps
+        // and ARM64 does not promise: an acquire read orders what follows it, not what came before).
+        Interlocked.MemoryBarrier();
         return Volatile.Read(ref _busy) == 0;
     }
 

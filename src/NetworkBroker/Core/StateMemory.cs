@@ -9,10 +9,11 @@ namespace NetworkBroker.Core;
 /// <see cref="RememberedStates"/> in a file of the runtime directory (<c>states</c>), which the unit keeps across
 /// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
 /// written off the loop, latest wins (a newer state replaces one not yet written), by rename so a reader or a
-/// crash never sees half a file; written once more at stop. A change is written <see cref="WriteDelay"/> after it,
-/// so a link's burst of runs (each queued, then run) costs one write, not one per step, and the write does not
-/// compete with the scripts it follows; a crash within that delay runs those states once more at the next start
-/// (at least once, as for a run still queued).
+/// crash never sees half a file; written once more at stop. A run that ran is written <see cref="WriteDelay"/>
+/// after it, so a burst of runs costs one write, not one per step, and the write does not compete with the scripts
+/// it follows; a crash within that delay runs those states once more at the next start (at least once). A link
+/// whose first run is queued is written at once: until then the file still says its scripts ran for the state
+/// before, and a crash would lose the run.
 /// </summary>
 public sealed class StateMemory
 {
@@ -36,6 +37,8 @@ public sealed class StateMemory
     // The latest write scheduled, cancelled by a flush: it goes without its delay. At most one write waits for its
     // delay (the next is scheduled only once that one took the pending state), and it is the latest.
     private CancellationTokenSource _hurry = new();
+    // A link went in flight since the last write took its state: the next write goes without its delay.
+    private bool _urgent;
     private int _writes;
 
     /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
@@ -111,8 +114,33 @@ public sealed class StateMemory
     /// </summary>
     public void Queued(string? link, int ifindex)
     {
+        CancellationTokenSource? hurry;
         lock (_gate)
-            _inFlight[(link, ifindex)] = _inFlight.GetValueOrDefault((link, ifindex)) + 1;
+        {
+            var count = _inFlight.GetValueOrDefault((link, ifindex));
+            _inFlight[(link, ifindex)] = count + 1;
+            // Newly in flight: the next write (the one waiting, or the one Remember is about to ask for) goes now.
+            if (count == 0)
+            {
+                _urgent = true;
+                hurry = _hurry;
+            }
+            else
+                return;
+        }
+        Hurry(hurry);
+    }
+
+    /// <summary>Cancels a write's delay, outside the lock; the write then goes on a pool thread (never the caller's: the loop's).</summary>
+    private static void Hurry(CancellationTokenSource? hurry)
+    {
+        try
+        {
+            hurry?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
@@ -142,6 +170,8 @@ public sealed class StateMemory
             if (idle)
             {
                 var hurry = _hurry = new CancellationTokenSource();
+                if (_urgent)
+                    hurry.Cancel();
                 _writing = _writing.ContinueWith(_ => WriteSoonAsync(hurry.Token), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
             }
         }
@@ -149,16 +179,11 @@ public sealed class StateMemory
 
     private async Task WriteSoonAsync(CancellationToken hurry)
     {
+        // Always on a pool thread: a cancelled delay would otherwise go on in the thread that cancelled it.
         if (WriteDelay > TimeSpan.Zero && !hurry.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(WriteDelay, hurry).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
+            await Task.Delay(WriteDelay, hurry).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
+        else
+            await Task.Yield();
         WritePending();
     }
 
@@ -182,11 +207,15 @@ public sealed class StateMemory
     /// <summary>Waits until the latest state handed over is in the file, without its delay (at stop).</summary>
     public Task FlushAsync()
     {
+        CancellationTokenSource hurry;
+        Task writing;
         lock (_gate)
         {
-            _hurry.Cancel();
-            return _writing;
+            hurry = _hurry;
+            writing = _writing;
         }
+        Hurry(hurry);
+        return writing;
     }
 
     private void WritePending()
@@ -196,6 +225,7 @@ public sealed class StateMemory
         {
             states = _pending;
             _pending = null;
+            _urgent = false;
             _omitted.Set(_inFlight.Keys);
         }
         if (states is null)

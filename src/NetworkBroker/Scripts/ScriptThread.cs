@@ -19,7 +19,7 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
     public ScriptThread(Action<Exception> unhandled)
     {
         _unhandled = unhandled;
-        _thread = new Thread(Run, maxStackSize: 256 * 1024) { IsBackground = true, Name = "scripts" };
+        _thread = new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = "scripts" };
         _thread.Start();
     }
 

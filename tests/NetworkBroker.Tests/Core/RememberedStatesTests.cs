@@ -305,6 +305,40 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task A_link_whose_run_is_queued_leaves_the_file_at_once_whatever_the_write_delay()
+    {
+        var directory = Directory.CreateTempSubdirectory("nb-memory-");
+        try
+        {
+            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
+            var model = new NetworkdStates();
+            model.Apply(Initial((2, "eth0", "routable")), replay: true);
+            var first = new StateMemory(directory.FullName, "boot-1", log);
+            first.Remember(Remembered(model));
+            await first.FlushAsync();
+
+            // A delay no test run reaches: only the queued run's urgency writes before the flush.
+            var memory = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+            model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
+            memory.Queued("eth0", 2);
+            memory.Remember(Remembered(model));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (memory.Writes == 0 && DateTime.UtcNow < deadline)
+                await Task.Delay(10);
+            // A crash now: the next start finds eth0 not remembered and runs its state (no-carrier.d), not nothing.
+            Assert.Empty(new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links);
+
+            memory.Ran("eth0", 2);
+            await memory.FlushAsync();
+            Assert.Equal(States("no-carrier"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_file_survives_a_restart_of_the_same_boot_only()
     {
         var directory = Directory.CreateTempSubdirectory("nb-memory-");
