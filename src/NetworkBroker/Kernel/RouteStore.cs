@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using NetworkBroker.Netlink;
 using NetworkBroker.Netlink.Messages;
@@ -13,24 +14,25 @@ namespace NetworkBroker.Kernel;
 /// </summary>
 internal sealed class RouteStore
 {
-    private readonly Dictionary<RouteKey, RouteMessage> _routes = [];
+    // Keyed by the routes themselves (RouteIdentity): 16 bytes per route, where a RouteKey beside each was 128.
+    private readonly HashSet<RouteMessage> _routes = new(RouteIdentity.Instance);
     private readonly Dictionary<int, HashSet<RouteMessage>> _byLink = [];
     private readonly Dictionary<IPAddress, HashSet<RouteMessage>> _byPreferredSource = [];
     private readonly HashSet<RouteMessage> _defaults = NewSet();
     private readonly HashSet<RouteMessage> _outsideMain = NewSet();
-    // NLM_F_REPLACE's slot -> the route in it (a RouteMessage), or the routes (a List) when several share it: the
-    // kernel marks most route notifications REPLACE, so this is asked for nearly every route that comes.
-    private readonly Dictionary<(byte, uint, IPAddress?, byte, IPAddress?, byte, byte, uint), object> _bySlot = [];
+    // NLM_F_REPLACE's slot (RouteSlot: a route of the slot stands for it) -> the route in it (a RouteMessage), or the
+    // routes (a List) when several share it: the kernel marks most route notifications REPLACE, so this is asked for
+    // nearly every route that comes.
+    private readonly Dictionary<RouteMessage, object> _bySlot = new(RouteSlot.Instance);
 
     private static HashSet<RouteMessage> NewSet() => new(ReferenceEqualityComparer.Instance);
 
     public int Count => _routes.Count;
 
-    public IEnumerable<RouteMessage> All => _routes.Values;
+    public IEnumerable<RouteMessage> All => _routes;
 
-    public IEnumerable<KeyValuePair<RouteKey, RouteMessage>> Pairs => _routes;
-
-    public bool Contains(RouteKey key) => _routes.ContainsKey(key);
+    /// <summary>Whether a route the same as <paramref name="route"/> (<see cref="RouteKey"/>) is in the store.</summary>
+    public bool Contains(RouteMessage route) => _routes.Contains(route);
 
     public IEnumerable<RouteMessage> OfLink(int index) => _byLink.TryGetValue(index, out var routes) ? routes : [];
 
@@ -39,26 +41,32 @@ internal sealed class RouteStore
 
     public IEnumerable<RouteMessage> Defaults => _defaults;
 
-    /// <summary>The routes in the slot NLM_F_REPLACE matches on (<see cref="RouteKey.Slot"/>).</summary>
-    public IReadOnlyList<RouteMessage> InSlot((byte, uint, IPAddress?, byte, IPAddress?, byte, byte, uint) slot) =>
-        _bySlot.TryGetValue(slot, out var found) ? found as List<RouteMessage> ?? [(RouteMessage)found] : [];
+    /// <summary>The routes in the slot NLM_F_REPLACE matches on (<see cref="RouteKey.Slot"/>) that <paramref name="route"/> is in.</summary>
+    public IReadOnlyList<RouteMessage> InSlot(RouteMessage route) =>
+        _bySlot.TryGetValue(route, out var found) ? found as List<RouteMessage> ?? [(RouteMessage)found] : [];
 
     /// <summary>Routes in tables other than main (254) and local (255).</summary>
     public IEnumerable<RouteMessage> OutsideMain => _outsideMain;
 
-    public void Put(RouteKey key, RouteMessage route)
+    /// <summary>Puts the route in place of the one the same as it, if any.</summary>
+    public void Put(RouteMessage route)
     {
-        if (_routes.Remove(key, out var old))
+        if (_routes.TryGetValue(route, out var old))
+        {
+            _routes.Remove(old);
             Unindex(old);
-        _routes[key] = route;
+        }
+        _routes.Add(route);
         Index(route);
     }
 
-    public bool Remove(RouteKey key, out RouteMessage? route)
+    /// <summary>Removes the route the same as <paramref name="route"/> (<see cref="RouteKey"/>); <paramref name="removed"/> is the one stored.</summary>
+    public bool Remove(RouteMessage route, [NotNullWhen(true)] out RouteMessage? removed)
     {
-        if (!_routes.Remove(key, out route))
+        if (!_routes.TryGetValue(route, out removed))
             return false;
-        Unindex(route);
+        _routes.Remove(removed);
+        Unindex(removed);
         return true;
     }
 
@@ -74,13 +82,12 @@ internal sealed class RouteStore
 
     private void Index(RouteMessage route)
     {
-        var slot = RouteKey.Of(route).Slot;
-        if (!_bySlot.TryGetValue(slot, out var present))
-            _bySlot[slot] = route;
+        if (!_bySlot.TryGetValue(route, out var present))
+            _bySlot[route] = route;
         else if (present is List<RouteMessage> several)
             several.Add(route);
         else
-            _bySlot[slot] = new List<RouteMessage> { (RouteMessage)present, route };
+            _bySlot[route] = new List<RouteMessage> { (RouteMessage)present, route };
         foreach (var link in route.Links.Distinct())
             Add(_byLink, link, route);
         if (route.PreferredSource is { } source)
@@ -93,19 +100,19 @@ internal sealed class RouteStore
 
     private void Unindex(RouteMessage route)
     {
-        var slot = RouteKey.Of(route).Slot;
-        if (_bySlot.TryGetValue(slot, out var present))
+        if (_bySlot.Remove(route, out var present))
         {
+            // Put back under a route that stays: the key is a route object, and a removed one must not be kept by it.
             if (present is List<RouteMessage> several)
             {
                 several.RemoveAll(r => ReferenceEquals(r, route));
                 if (several.Count == 1)
-                    _bySlot[slot] = several[0];
-                else if (several.Count == 0)
-                    _bySlot.Remove(slot);
+                    _bySlot[several[0]] = several[0];
+                else if (several.Count > 1)
+                    _bySlot[several[0]] = several;
             }
-            else if (ReferenceEquals(present, route))
-                _bySlot.Remove(slot);
+            else if (!ReferenceEquals(present, route))
+                _bySlot[(RouteMessage)present] = present;
         }
         foreach (var link in route.Links.Distinct())
             Remove(_byLink, link, route);
