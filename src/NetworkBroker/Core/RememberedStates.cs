@@ -67,6 +67,8 @@ public sealed record RememberedStates(
                 if (link is not null)
                     Interfaces.Add(link);
             }
+            BurstCapacity.TrimAfterBurst(Links);
+            BurstCapacity.TrimAfterBurst(Interfaces);
         }
     }
 

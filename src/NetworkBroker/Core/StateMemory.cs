@@ -112,7 +112,10 @@ public sealed class StateMemory
             if (count > 1)
                 _inFlight[(link, ifindex)] = count - 1;
             else
+            {
                 _inFlight.Remove((link, ifindex));
+                BurstCapacity.TrimAfterBurst(_inFlight);
+            }
             if (_latest is { } latest)
                 Remember(latest);
         }
