@@ -10,14 +10,15 @@ namespace NetworkBroker.Kernel;
 /// pass over a full table (200,000 routes in main on a router): by link (a link's routes, what a link going down
 /// flushes), by preferred source (what an address going flushes), the default routes (a policy-routed link's
 /// gateway), and the routes outside the main and local tables (policy routing's own). The indexes hold the
-/// route objects by reference: about 24 bytes per route and index.
+/// route objects by reference: about 8-24 bytes per route and index.
 /// </summary>
 internal sealed class RouteStore
 {
     // Keyed by the routes themselves (RouteIdentity): 16 bytes per route, where a RouteKey beside each was 128.
     private readonly HashSet<RouteMessage> _routes = new(RouteIdentity.Instance);
-    private readonly Dictionary<int, HashSet<RouteMessage>> _byLink = [];
-    private readonly Dictionary<IPAddress, HashSet<RouteMessage>> _byPreferredSource = [];
+    // ifindex (preferred source) -> its routes: a RouteMessage[] while few, a HashSet beyond (see FewRoutes).
+    private readonly Dictionary<int, object> _byLink = [];
+    private readonly Dictionary<IPAddress, object> _byPreferredSource = [];
     private readonly HashSet<RouteMessage> _defaults = NewSet();
     private readonly HashSet<RouteMessage> _outsideMain = NewSet();
     // NLM_F_REPLACE's slot (RouteSlot: a route of the slot stands for it) -> the route in it (a RouteMessage), or the
@@ -34,10 +35,9 @@ internal sealed class RouteStore
     /// <summary>Whether a route the same as <paramref name="route"/> (<see cref="RouteKey"/>) is in the store.</summary>
     public bool Contains(RouteMessage route) => _routes.Contains(route);
 
-    public IEnumerable<RouteMessage> OfLink(int index) => _byLink.TryGetValue(index, out var routes) ? routes : [];
+    public IEnumerable<RouteMessage> OfLink(int index) => Get(_byLink, index);
 
-    public IEnumerable<RouteMessage> WithPreferredSource(IPAddress address) =>
-        _byPreferredSource.TryGetValue(address, out var routes) ? routes : [];
+    public IEnumerable<RouteMessage> WithPreferredSource(IPAddress address) => Get(_byPreferredSource, address);
 
     public IEnumerable<RouteMessage> Defaults => _defaults;
 
@@ -122,16 +122,50 @@ internal sealed class RouteStore
         _outsideMain.Remove(route);
     }
 
-    private static void Add<TKey>(Dictionary<TKey, HashSet<RouteMessage>> index, TKey key, RouteMessage route) where TKey : notnull
+    // A link's or an address's routes: an array while they are few (a link has a handful: 56 bytes for four, where a
+    // set was 250), copied on each change; a set beyond that (a router's uplink with the full table), so that no
+    // change costs a pass over many.
+    private const int FewRoutes = 16;
+
+    private static IEnumerable<RouteMessage> Get<TKey>(Dictionary<TKey, object> index, TKey key) where TKey : notnull =>
+        index.TryGetValue(key, out var routes) ? (IEnumerable<RouteMessage>)routes : [];
+
+    private static void Add<TKey>(Dictionary<TKey, object> index, TKey key, RouteMessage route) where TKey : notnull
     {
         if (!index.TryGetValue(key, out var routes))
-            index[key] = routes = NewSet();
-        routes.Add(route);
+            index[key] = new[] { route };
+        else if (routes is HashSet<RouteMessage> many)
+            many.Add(route);
+        else if (routes is RouteMessage[] few && Find(few, route) < 0)
+        {
+            RouteMessage[] more = [.. few, route];
+            index[key] = more.Length <= FewRoutes ? more : new HashSet<RouteMessage>(more, ReferenceEqualityComparer.Instance);
+        }
     }
 
-    private static void Remove<TKey>(Dictionary<TKey, HashSet<RouteMessage>> index, TKey key, RouteMessage route) where TKey : notnull
+    private static int Find(RouteMessage[] routes, RouteMessage route)
     {
-        if (index.TryGetValue(key, out var routes) && routes.Remove(route) && routes.Count == 0)
-            index.Remove(key);
+        for (var i = 0; i < routes.Length; i++)
+            if (ReferenceEquals(routes[i], route))
+                return i;
+        return -1;
+    }
+
+    private static void Remove<TKey>(Dictionary<TKey, object> index, TKey key, RouteMessage route) where TKey : notnull
+    {
+        if (!index.TryGetValue(key, out var routes))
+            return;
+        if (routes is HashSet<RouteMessage> many)
+        {
+            if (many.Remove(route) && many.Count == 0)
+                index.Remove(key);
+        }
+        else if (routes is RouteMessage[] few && Find(few, route) is var at and >= 0)
+        {
+            if (few.Length == 1)
+                index.Remove(key);
+            else
+                index[key] = (RouteMessage[])[.. few[..at], .. few[(at + 1)..]];
+        }
     }
 }
