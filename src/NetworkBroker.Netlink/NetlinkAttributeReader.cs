@@ -56,6 +56,20 @@ public ref struct NetlinkAttributeReader(ReadOnlySpan<byte> data)
         return KernelText.Decode(end < 0 ? Payload : Payload[..end]);
     }
 
+    /// <summary>
+    /// <see cref="String()"/>, as the instance from <paramref name="known"/> when it is one of them (ASCII words): for
+    /// the few words every link repeats (its kind, its queueing discipline), kept as long as the link is.
+    /// </summary>
+    public readonly string String(IReadOnlyList<string> known)
+    {
+        var end = Payload.IndexOf((byte)0);
+        var text = end < 0 ? Payload : Payload[..end];
+        foreach (var word in known)
+            if (word.Length == text.Length && System.Text.Ascii.Equals(text, word))
+                return word;
+        return KernelText.Decode(text);
+    }
+
     public readonly IPAddress Address() => Payload.Length is 4 or 16
         ? new IPAddress(Payload)
         : throw new NetlinkParseException($"attribute {Type}: an address has 4 or 16 bytes, not {Payload.Length}");

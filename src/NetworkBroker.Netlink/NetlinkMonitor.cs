@@ -132,7 +132,11 @@ public sealed class NetlinkMonitor : IDisposable
     private void Loop()
     {
         Resync(ResyncReason.Initial);
-        var buffer = new byte[64 * 1024];
+        // On the pinned object heap: the buffer is pinned during every receive (the thread used to wait in recv() with
+        // it pinned), and a buffer pinned among the ordinary objects (here: just after the start's dumps) keeps the
+        // collector from compacting the region around it; beside 1,000 links that held 1.3-1.8 MB of free space
+        // resident in gen0 after the start-up collection.
+        var buffer = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
         while (!_stopping)
         {
             int received;

@@ -14,7 +14,8 @@ public sealed class RtnetlinkClient : IDisposable
 
     private readonly INetlinkTransport _socket;
     private readonly Lock _gate = new();
-    private readonly byte[] _buffer = new byte[64 * 1024];
+    // Pinned while a blocking receive waits for the kernel's answer: kept on the pinned object heap (NetlinkMonitor's reason).
+    private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
     private uint _sequence = (uint)Environment.TickCount;
 
     public RtnetlinkClient(INetlinkTransport socket)

@@ -48,6 +48,10 @@ public sealed record LinkMessage
         IFLA_PERM_ADDRESS = 54, IFLA_INFO_KIND = 1, IFLA_QDISC = 6, IFLA_AF_SPEC = 26, IFLA_MIN_MTU = 50, IFLA_MAX_MTU = 51,
         AF_INET6 = 10, IFLA_INET6_ADDR_GEN_MODE = 8;
 
+    // The words most links' IFLA_INFO_KIND and IFLA_QDISC are: one instance each, not one per link.
+    private static readonly string[] Kinds = ["veth", "bridge", "bond", "vlan", "macvlan", "ipvlan", "vxlan", "dummy", "tun", "wireguard", "vrf"];
+    private static readonly string[] Qdiscs = ["noqueue", "fq_codel", "mq", "pfifo_fast", "fq", "noop", "cake"];
+
     public int Index { get; init; }
     /// <summary>ARPHRD_* (1 = ether, 772 = loopback).</summary>
     public ushort Type { get; init; }
@@ -123,7 +127,7 @@ public sealed record LinkMessage
                 case IFLA_GSO_MAX_SIZE: gsoMaxSize = attributes.UInt32(); break;
                 case IFLA_MIN_MTU: minMtu = attributes.UInt32(); break;
                 case IFLA_MAX_MTU: maxMtu = attributes.UInt32(); break;
-                case IFLA_QDISC: qdisc = attributes.String(); break;
+                case IFLA_QDISC: qdisc = attributes.String(Qdiscs); break;
                 case IFLA_AF_SPEC:
                     var families = attributes.Nested();
                     while (families.Next())
@@ -140,7 +144,7 @@ public sealed record LinkMessage
                     var info = attributes.Nested();
                     while (info.Next())
                         if (info.Type == IFLA_INFO_KIND)
-                            kind = info.String();
+                            kind = info.String(Kinds);
                     break;
                 case IFLA_PROP_LIST:
                     var properties = attributes.Nested();

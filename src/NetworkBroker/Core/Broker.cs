@@ -210,7 +210,7 @@ public sealed class Broker
                 var changes = Kernel.Resync(resynced.Snapshot, silently: resynced.Reason == ResyncReason.Initial);
                 if (resynced.Reason == ResyncReason.Initial)
                 {
-                    _log.Info($"Kernel: {Kernel.Links.Count} links, {Kernel.AllAddresses.Count()} addresses, {Kernel.RouteCount} routes");
+                    _log.Info($"Kernel: {Kernel.Links.Count} links, {Kernel.AddressCount} addresses, {Kernel.RouteCount} routes");
                     _kernelLoaded.TrySetResult();
                 }
                 else if (changes.Count > 0)

@@ -80,7 +80,7 @@ public sealed class NetworkdStates
         var initial = snapshot.Reason == LinkStatesReadReason.Initial;
         foreach (var (index, states) in snapshot.Links.OrderBy(l => l.Key))
         {
-            var tracked = states.Where(s => ScriptVariables.LinkStates.Contains(s.Key)).ToImmutableDictionary(StringComparer.Ordinal);
+            var tracked = states.Where(s => ScriptVariables.LinkStates.Contains(s.Key)).ToImmutableDictionary();
             var before = !initial ? _links.GetValueOrDefault(index)
                 : replay ? null
                 : since?.Link(index, snapshot.Names.GetValueOrDefault(index));

@@ -67,6 +67,8 @@ public sealed record RememberedStates(
                 if (link is not null)
                     Interfaces.Add(link);
             }
+            BurstCapacity.TrimAfterBurst(Links);
+            BurstCapacity.TrimAfterBurst(Interfaces);
         }
     }
 
@@ -244,14 +246,15 @@ public sealed record RememberedStates(
 
     private static ImmutableDictionary<string, string> States(ReadOnlySpan<string> words, IReadOnlyList<string> known, int number)
     {
-        var states = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        var states = ImmutableDictionary.CreateBuilder<string, string>();
         foreach (var word in words)
         {
             var equals = word.IndexOf('=');
-            if (equals <= 0 || !known.Contains(word[..equals]))
+            var property = equals <= 0 ? null : known.FirstOrDefault(k => word.AsSpan(0, equals).SequenceEqual(k));
+            if (property is null)
                 throw new FormatException($"line {number}: not a state");
             var value = Unescape(word[(equals + 1)..], number);
-            if (!ScriptVariables.IsStateWord(value) || !states.TryAdd(word[..equals], value))
+            if (!ScriptVariables.IsStateWord(value) || !states.TryAdd(property, ScriptVariables.SharedStateWord(value)))
                 throw new FormatException($"line {number}: not a state");
         }
         return states.ToImmutable();

@@ -25,11 +25,12 @@ public sealed class StateMemory
     private RememberedStates? _pending;
     private RememberedStates? _latest;
     private Task _writing = Task.CompletedTask;
-    // The file's bytes, formatted into the one buffer and compared with the other (the last written), then swapped:
-    // reused by every write (one at a time: the writes are a chain of continuations), no garbage per event.
-    private ArrayBufferWriter<byte> _text = new(4096);
-    private ArrayBufferWriter<byte> _written = new(4096);
-    private bool _anyWritten;
+    // The file's bytes, formatted into one buffer reused by every write (one at a time: the writes are a chain of
+    // continuations), no garbage per event. What was last written is known by its length and hash, and by the file
+    // itself: a second buffer holding it was 256 KiB more beside 1,000 links (a 164 KB file).
+    private readonly ArrayBufferWriter<byte> _text = new(4096);
+    private int _writtenLength = -1;
+    private int _writtenHash;
     // The runs queued but not yet run, left out of the file; refilled by each write.
     private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
@@ -153,7 +154,10 @@ public sealed class StateMemory
             if (count > 1)
                 _inFlight[(link, ifindex)] = count - 1;
             else
+            {
                 _inFlight.Remove((link, ifindex));
+                BurstCapacity.TrimAfterBurst(_inFlight);
+            }
             if (_latest is { } latest)
                 Remember(latest);
         }
@@ -218,6 +222,41 @@ public sealed class StateMemory
         return writing;
     }
 
+    private static int Hash(ReadOnlySpan<byte> bytes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>Whether the file holds exactly <paramref name="expected"/>, read in chunks (no buffer of the file's size).</summary>
+    private bool FileHolds(ReadOnlySpan<byte> expected)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            using var file = File.OpenHandle(_path);
+            if (RandomAccess.GetLength(file) != expected.Length)
+                return false;
+            for (var offset = 0; offset < expected.Length;)
+            {
+                var read = RandomAccess.Read(file, chunk.AsSpan(0, Math.Min(chunk.Length, expected.Length - offset)), offset);
+                if (read <= 0 || !chunk.AsSpan(0, read).SequenceEqual(expected.Slice(offset, read)))
+                    return false;
+                offset += read;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
     private void WritePending()
     {
         RememberedStates? states;
@@ -232,10 +271,12 @@ public sealed class StateMemory
             return;
         _text.ResetWrittenCount();
         states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
-        if (_anyWritten && _text.WrittenSpan.SequenceEqual(_written.WrittenSpan))
+        LoopGuard.Blocking("write of the remembered states", _path);
+        var hash = Hash(_text.WrittenSpan);
+        // The same length and hash as the last write: most likely unchanged, which the file itself confirms.
+        if (_text.WrittenCount == _writtenLength && hash == _writtenHash && FileHolds(_text.WrittenSpan))
             return;
         var temporary = _path + ".new";
-        LoopGuard.Blocking("write of the remembered states", _path);
         try
         {
             File.Delete(temporary);
@@ -249,8 +290,7 @@ public sealed class StateMemory
             }
             File.Move(temporary, _path, overwrite: true);
             Interlocked.Increment(ref _writes);
-            (_written, _text) = (_text, _written);
-            _anyWritten = true;
+            (_writtenLength, _writtenHash) = (_text.WrittenCount, hash);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -75,7 +75,7 @@ public static class NetworkdSignals
     /// </summary>
     public static ImmutableDictionary<string, string> States(bool manager, DBusMessage reply, List<string> dropped, string path) =>
         Filter(manager ? ScriptVariables.ManagerStates : ScriptVariables.LinkStates, reply.BodyReader("a{sv}").ReadStringVariantDictionary(),
-            dropped, path).ToImmutableDictionary(StringComparer.Ordinal);
+            dropped, path).ToImmutableDictionary();
 
     private static ImmutableArray<KeyValuePair<string, string>> Filter(IReadOnlyList<string> known, Dictionary<string, DBusVariantText> properties,
         List<string> dropped, string path)
@@ -88,7 +88,8 @@ public static class NetworkdSignals
         var changed = ImmutableArray.CreateBuilder<KeyValuePair<string, string>>();
         foreach (var (name, value) in properties)
         {
-            if (!known.Contains(name))
+            // The names and words kept are the shared instances: a link's states live as long as the link.
+            if (Known(known, name) is not { } property)
             {
                 // Not a state networkd documents (BitRates, NamespaceId, a newer property, or a forgery): never a variable.
                 dropped.Add($"property \"{PeerText.Excerpt(name)}\" on {PeerText.Excerpt(path)}: not a state property");
@@ -104,9 +105,17 @@ public static class NetworkdSignals
                 dropped.Add($"{name} on {PeerText.Excerpt(path)}: \"{PeerText.Excerpt(text)}\" is not a state word");
                 continue;
             }
-            changed.Add(new(name, text));
+            changed.Add(new(property, ScriptVariables.SharedStateWord(text)));
         }
         return changed.ToImmutable();
+    }
+
+    private static string? Known(IReadOnlyList<string> known, string name)
+    {
+        foreach (var property in known)
+            if (property == name)
+                return property;
+        return null;
     }
 
     /// <summary>

@@ -113,6 +113,7 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 if (!lane.Pending.TryPeek(out next!))
                 {
                     _lanes.Remove(key);
+                    Core.BurstCapacity.TrimAfterBurst(_lanes);
                     if (_lanes.Count == 0)
                         _idle.TrySetResult();
                     return;

@@ -339,6 +339,44 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task An_unchanged_state_is_not_written_again_but_a_file_changed_meanwhile_is()
+    {
+        var directory = Directory.CreateTempSubdirectory("nb-memory-");
+        try
+        {
+            var memory = new StateMemory(directory.FullName, "boot-1", new NetworkBroker.Tests.Support.MemoryLog().Logger);
+            var model = new NetworkdStates();
+            model.Apply(Initial((2, "eth0", "routable")), replay: true);
+            memory.Remember(Remembered(model));
+            await memory.FlushAsync();
+            var written = File.ReadAllText(memory.Path);
+            var writtenAt = new FileInfo(memory.Path).LastWriteTimeUtc;
+
+            // The same state again: the file is left as it is (a write replaces it by rename: a new file).
+            File.SetLastWriteTimeUtc(memory.Path, writtenAt.AddDays(-1));
+            memory.Remember(Remembered(model));
+            await memory.FlushAsync();
+            Assert.Equal(writtenAt.AddDays(-1), new FileInfo(memory.Path).LastWriteTimeUtc);
+
+            // Changed behind the daemon's back, to the same length: written again, not taken for what was written.
+            File.WriteAllText(memory.Path, written.Replace("routable", "degraded"));
+            memory.Remember(Remembered(model));
+            await memory.FlushAsync();
+            Assert.Equal(written, File.ReadAllText(memory.Path));
+
+            // A change of state is written.
+            model.Apply(Initial((2, "eth0", "degraded")), replay: true);
+            memory.Remember(Remembered(model));
+            await memory.FlushAsync();
+            Assert.Contains("OperationalState=degraded", File.ReadAllText(memory.Path));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_file_survives_a_restart_of_the_same_boot_only()
     {
         var directory = Directory.CreateTempSubdirectory("nb-memory-");
