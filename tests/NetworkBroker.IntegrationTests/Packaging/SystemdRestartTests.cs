@@ -33,7 +33,8 @@ public class SystemdRestartTests
         [ "$LINK" = nbt0 ] || exit 0
         { echo "uid=$(id -u) $(grep CapEff /proc/self/status | tr -d '\t')"
           env | grep -E '^(LINK|LINKINDEX|STATE|OperationalState|CarrierState|IFACE|ADDR|IP_ADDRS|IP6_ADDRS)=' | sort
-          [ -n "$JSON" ] && echo "JSON is set"; } > /var/lib/nbtest/environment
+          [ -n "$JSON" ] && echo "JSON is set"; } > /var/lib/nbtest/environment.new
+        mv /var/lib/nbtest/environment.new /var/lib/nbtest/environment
         echo "seen by $(id -un)"
         EOF
         chmod 755 /etc/network-broker/routable.d/20-environment
@@ -101,8 +102,11 @@ public class SystemdRestartTests
 
         // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
         // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
+        // 20-environment writes its file whole (by rename), after 10-record's line: wait for the file, not the line.
+        machine.Run("rm", "-f", "/var/lib/nbtest/environment");
         machine.Run("ip", "link", "set", "nbt0p", "up");
         WaitFor(() => Runs().Routable == 2, "routable.d for the carrier's return");
+        machine.WaitFor(() => machine.Sh("test -e /var/lib/nbtest/environment && echo written || true").Contains("written"), "20-environment's file");
         var real = machine.Run("cat", "/var/lib/nbtest/environment");
         Assert.Contains("IFACE=nbt0\n", real);
         Assert.Contains("ADDR=192.0.2.1\n", real);
