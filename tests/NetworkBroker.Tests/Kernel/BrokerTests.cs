@@ -10,7 +10,7 @@ using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.Tests.Kernel;
 
-public class BrokerTests : IAsyncDisposable
+public class BrokerTests : IAsyncLifetime
 {
     private sealed class FakeKernel(params LinkMessage[] links) : IKernel
     {
@@ -60,7 +60,10 @@ public class BrokerTests : IAsyncDisposable
         _loop = _broker.RunAsync(_cancel.Token);
     }
 
-    public async ValueTask DisposeAsync()
+    // xUnit 2 calls IAsyncLifetime's DisposeAsync, not IAsyncDisposable's: the loop, the dispatcher and the directory went unreleased.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _cancel.CancelAsync();
         await _loop;
