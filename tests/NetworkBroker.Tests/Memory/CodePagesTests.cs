@@ -38,7 +38,7 @@ public partial class CodePagesTests : IDisposable
             "Anonymous:             0 kB",
         ];
 
-        var ranges = CodePages.Unmodified(smaps, "/usr/bin/network-broker").ToList();
+        var ranges = CodePages.Unmodified(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', smaps) + "\n"), "/usr/bin/network-broker"u8);
 
         Assert.Equal([new CodePages.Range(0x55aab60a5000, 0x55aab60b1000), new CodePages.Range(0x55aab60b1000, 0x55aab63a8000)], ranges);
     }
