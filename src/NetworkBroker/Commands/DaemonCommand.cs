@@ -85,9 +85,23 @@ public static class DaemonCommand
 
         // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.
         await daemon.WaitReadyAsync(TimeSpan.FromSeconds(10));
-        // A large start's garbage, collected once the start's work (after READY too) has quieted.
+        // A large start's garbage, collected once the start's work (after READY too) has quieted; then the pages of
+        // the binary the start touched are unmapped, so that only what later events touch is mapped again.
         using var stopping = new CancellationTokenSource();
-        _ = StartupGarbage.CollectWhenQuietAsync(stopping.Token);
+        _ = Task.Run(async () =>
+        {
+            if (!await StartupGarbage.CollectWhenQuietAsync(stopping.Token) || Environment.ProcessPath is not { } executable)
+                return;
+            try
+            {
+                var released = Native.CodePages.Release(executable);
+                log.Debug($"{executable}: the start has quieted; unmapped {released.Mappings} read-only mappings ({released.Bytes / 1024} KiB), mapped again page by page as used");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Debug($"{executable}: its pages stay mapped: /proc/self/smaps: {e.Message}");
+            }
+        });
 
         // SIGHUP: re-read the configuration and apply it; a broken file keeps the running one.
         using var reloads = new SemaphoreSlim(1, 1);

@@ -12,8 +12,9 @@ internal static class StartupGarbage
     private const long LargeStart = 16 * 1024 * 1024;
     private const long Quiet = 256 * 1024;
 
-    /// <summary>Once a second, up to two minutes: the first second that allocated less than 256 KiB ends the start.</summary>
-    public static async Task CollectWhenQuietAsync(CancellationToken cancel)
+    /// <summary>Once a second, up to two minutes: the first second that allocated less than 256 KiB ends the start.
+    /// True when it ended so, false after two minutes or when cancelled.</summary>
+    public static async Task<bool> CollectWhenQuietAsync(CancellationToken cancel)
     {
         try
         {
@@ -26,7 +27,7 @@ internal static class StartupGarbage
                 {
                     if (now > LargeStart)
                         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                    return;
+                    return true;
                 }
                 last = now;
             }
@@ -34,5 +35,6 @@ internal static class StartupGarbage
         catch (OperationCanceledException)
         {
         }
+        return false;
     }
 }

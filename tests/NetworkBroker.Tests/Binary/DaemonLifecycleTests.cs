@@ -201,4 +201,50 @@ public class DaemonLifecycleTests : IDisposable
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task Once_the_start_has_quieted_the_binary_is_unmapped_and_mapped_again_page_by_page()
+    {
+        var config = _dir.Write("network-broker.toml", "[System]\nLogLevel = \"debug\"\nUser = \"root\"\nGenerator = \"dhclient\"\n" +
+            $"DHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
+        using var notify = new NotifySocket(_dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path });
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        var started = BinaryMappings(broker.Pid);
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!broker.StandardError.Contains("read-only mappings") && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        var quiet = BinaryMappings(broker.Pid);
+
+        Assert.Matches(@": the start has quieted; unmapped [1-9]\d* read-only mappings \(\d+ KiB\)", broker.StandardError);
+        // One mapping per page: a fault maps the page it touches, not the 64 KiB around it.
+        Assert.True(quiet.Count > 10 * started.Count, $"{started.Count} mappings at READY, {quiet.Count} once quiet");
+        Assert.True(quiet.ResidentKiB < started.ResidentKiB, $"{started.ResidentKiB} KiB resident at READY, {quiet.ResidentKiB} KiB once quiet");
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>The mappings of the daemon's executable in /proc/PID/smaps, and their resident KiB.</summary>
+    private static (int Count, long ResidentKiB) BinaryMappings(int pid)
+    {
+        var executable = File.ResolveLinkTarget($"/proc/{pid}/exe", false)!.FullName;
+        var count = 0;
+        long resident = 0;
+        var inside = false;
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            // A mapping's header: "start-end perms offset dev inode [path]"; then its fields ("Rss:  48 kB").
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-') && !fields[0].EndsWith(':'))
+            {
+                inside = fields.Length == 6 && fields[5].Trim() == executable;
+                if (inside)
+                    count++;
+            }
+            else if (inside && line.StartsWith("Rss:", StringComparison.Ordinal))
+                resident += long.Parse(line.AsSpan(4).Trim().TrimEnd("kB").Trim());
+        }
+        return (count, resident);
+    }
 }
