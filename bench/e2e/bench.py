@@ -237,7 +237,8 @@ def run(kind, flaps, spacing, tag):
     sandbox = Sandbox(tag)
     try:
         daemon, record, ready = start(kind, sandbox, tag)
-        time.sleep(1.5)
+        # Idle: network-broker releases its start's code pages about 1 s after READY, once the start has quieted.
+        time.sleep(4)
         idle = proc_stats(daemon.pid)
         offset = len(sandbox.monitor_lines())
         sandbox.flap(flaps, spacing)
