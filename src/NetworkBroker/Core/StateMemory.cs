@@ -183,11 +183,10 @@ public sealed class StateMemory
 
     private async Task WriteSoonAsync(CancellationToken hurry)
     {
-        // Always on a pool thread: a cancelled delay would otherwise go on in the thread that cancelled it.
+        // Started on a pool thread (the chain's continuation); after a delay always on one too: a cancelled delay would
+        // otherwise go on in the thread that cancelled it (the loop, when a link's first run is queued).
         if (WriteDelay > TimeSpan.Zero && !hurry.IsCancellationRequested)
             await Task.Delay(WriteDelay, hurry).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
-        else
-            await Task.Yield();
         WritePending();
     }
 
