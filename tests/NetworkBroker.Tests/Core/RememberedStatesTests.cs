@@ -20,6 +20,14 @@ public class RememberedStatesTests
         return new RememberedStates("boot-1", links, names, manager, ImmutableDictionary<LeaseKey, string>.Empty);
     }
 
+    /// <summary>Until the memory has written its file once (not a measure of time: at most 30 s, then the test's assertion speaks).</summary>
+    private static async Task Written(StateMemory memory)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (memory.Writes == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+    }
+
     private static string[] Runs(IReadOnlyList<BrokerEvent> transitions) =>
         [.. transitions.Select(t => t is LinkTransition l ? $"{l.IfIndex}:{l.Value}" : "manager")];
 
@@ -293,9 +301,7 @@ public class RememberedStatesTests
             var soon = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromMilliseconds(10) };
             model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
             soon.Remember(Remembered(model) with { BootId = "boot-1" });
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (soon.Writes == 0 && DateTime.UtcNow < deadline)
-                await Task.Delay(10);
+            await Written(soon);
             Assert.Equal(States("routable"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
         }
         finally
@@ -322,9 +328,7 @@ public class RememberedStatesTests
             model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
             memory.Queued("eth0", 2);
             memory.Remember(Remembered(model));
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (memory.Writes == 0 && DateTime.UtcNow < deadline)
-                await Task.Delay(10);
+            await Written(memory);
             // A crash now: the next start finds eth0 not remembered and runs its state (no-carrier.d), not nothing.
             Assert.Empty(new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links);
 
