@@ -250,7 +250,7 @@ public sealed record RememberedStates(
         foreach (var word in words)
         {
             var equals = word.IndexOf('=');
-            var property = equals <= 0 ? null : known.FirstOrDefault(k => word.AsSpan(0, equals).SequenceEqual(k));
+            var property = equals <= 0 ? null : ScriptVariables.KnownName(known, word.AsSpan(0, equals));
             if (property is null)
                 throw new FormatException($"line {number}: not a state");
             var value = Unescape(word[(equals + 1)..], number);

@@ -89,7 +89,7 @@ public static class NetworkdSignals
         foreach (var (name, value) in properties)
         {
             // The names and words kept are the shared instances: a link's states live as long as the link.
-            if (Known(known, name) is not { } property)
+            if (ScriptVariables.KnownName(known, name) is not { } property)
             {
                 // Not a state networkd documents (BitRates, NamespaceId, a newer property, or a forgery): never a variable.
                 dropped.Add($"property \"{PeerText.Excerpt(name)}\" on {PeerText.Excerpt(path)}: not a state property");
@@ -108,14 +108,6 @@ public static class NetworkdSignals
             changed.Add(new(property, ScriptVariables.SharedStateWord(text)));
         }
         return changed.ToImmutable();
-    }
-
-    private static string? Known(IReadOnlyList<string> known, string name)
-    {
-        foreach (var property in known)
-            if (property == name)
-                return property;
-        return null;
     }
 
     /// <summary>

@@ -43,16 +43,28 @@ public static class ScriptVariables
     public static bool IsEventVariable(string name) => Allowed.Contains(name);
 
     /// <summary>
-    /// networkd's state vocabulary, the only values a state property may take: a lower-case word or words
-    /// joined by '-' ("no-carrier", "degraded-carrier"), at most 32 characters. It also names a directory
-    /// (&lt;value&gt;.d), so nothing that could be a path ("..", "/") passes.
-    /// </summary>
-    /// <summary>
     /// The one instance of a known state word (the value itself when it is not one): every link holds its states for
     /// as long as it exists, seven words each, which beside 1,000 links were 7,000 copies of some twenty words.
     /// </summary>
     public static string SharedStateWord(string word) => KnownStateWords.TryGetValue(word, out var shared) ? shared : word;
 
+    /// <summary>
+    /// The instance in <paramref name="known"/> (<see cref="LinkStates"/>, <see cref="ManagerStates"/>) that is
+    /// <paramref name="name"/>, or null when none is (no allocation): a state property's name, held as long as its link.
+    /// </summary>
+    public static string? KnownName(IReadOnlyList<string> known, ReadOnlySpan<char> name)
+    {
+        foreach (var candidate in known)
+            if (name.SequenceEqual(candidate))
+                return candidate;
+        return null;
+    }
+
+    /// <summary>
+    /// networkd's state vocabulary, the only values a state property may take: a lower-case word or words
+    /// joined by '-' ("no-carrier", "degraded-carrier"), at most 32 characters. It also names a directory
+    /// (&lt;value&gt;.d), so nothing that could be a path ("..", "/") passes.
+    /// </summary>
     public static bool IsStateWord(string value)
     {
         if (value.Length is 0 or > 32 || value[0] is < 'a' or > 'z')
