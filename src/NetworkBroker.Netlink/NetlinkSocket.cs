@@ -197,25 +197,12 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
     /// <summary>Discards every datagram queued now, without blocking; returns how many.</summary>
     public int DiscardQueued(Span<byte> scratch)
     {
-        // FIONREAD is not implemented for netlink sockets: read without blocking until the queue is empty.
+        // FIONREAD is not implemented for netlink sockets: read without blocking until the queue is empty (or the
+        // kernel says it dropped more: the queue is empty then too).
         var discarded = 0;
-        _socket.Blocking = false;
-        try
-        {
-            while (true)
-            {
-                _socket.Receive(scratch);
-                discarded++;
-            }
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable)
-        {
-            return discarded;
-        }
-        finally
-        {
-            _socket.Blocking = true;
-        }
+        while (ReceiveNow(scratch) >= 0)
+            discarded++;
+        return discarded;
     }
 
     private void SetOption(int level, int name, int value)
