@@ -248,14 +248,15 @@ public sealed class Broker
     /// </summary>
     private void HandleAfterKernel(BrokerEvent brokerEvent)
     {
-        if (Gate.Held == 0 && _kernel is { } kernel && kernel.CaughtUp(out var posted) && posted == _kernelEventsHandled)
+        var kernel = _kernel;
+        if (Gate.Held == 0 && kernel is not null && kernel.CaughtUp(out var posted) && posted == _kernelEventsHandled)
         {
             _barriersSkipped++;
             HandleFromPeer(brokerEvent);
             return;
         }
         _barriersSent++;
-        HandleFromPeer(Gate.Admit(brokerEvent, _kernel is { } k ? k.Barrier : null));
+        HandleFromPeer(Gate.Admit(brokerEvent, kernel is not null ? kernel.Barrier : null));
         ArmOverdueCheck();
     }
 
