@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using NetworkBroker.Core;
 using NetworkBroker.Events;
+using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.Tests.Core;
 
@@ -249,165 +250,130 @@ public class RememberedStatesTests
     [Fact]
     public async Task A_run_queued_but_not_yet_run_is_not_remembered_so_a_crash_cannot_lose_it()
     {
-        var directory = Directory.CreateTempSubdirectory("nb-memory-");
-        try
-        {
-            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
-            var memory = new StateMemory(directory.FullName, "boot-1", log);
-            var model = new NetworkdStates();
-            model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
-            memory.Queued("eth1", 3);
-            memory.Queued("eth1", 3);
-            memory.Remember(Remembered(model) with { BootId = "boot-1" });
-            await memory.FlushAsync();
-            // As a start after a kill now would see it: eth1's runs are still to come, eth0's are done.
-            Assert.Equal([2], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys);
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var memory = new StateMemory(directory.Path, "boot-1", log);
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        memory.Queued("eth1", 3);
+        memory.Queued("eth1", 3);
+        memory.Remember(Remembered(model) with { BootId = "boot-1" });
+        await memory.FlushAsync();
+        // As a start after a kill now would see it: eth1's runs are still to come, eth0's are done.
+        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
 
-            memory.Ran("eth1", 3);
-            await memory.FlushAsync();
-            Assert.Equal([2], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys);
-            memory.Ran("eth1", 3);
-            await memory.FlushAsync();
-            Assert.Equal([2, 3], new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links.Keys.Order());
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        memory.Ran("eth1", 3);
+        await memory.FlushAsync();
+        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        memory.Ran("eth1", 3);
+        await memory.FlushAsync();
+        Assert.Equal([2, 3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys.Order());
     }
 
     [Fact]
     public async Task Changes_within_the_write_delay_cost_one_write_of_the_latest_and_a_flush_does_not_wait_for_the_delay()
     {
-        var directory = Directory.CreateTempSubdirectory("nb-memory-");
-        try
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        // A delay no test run reaches: only the flush writes.
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        foreach (var state in new[] { "no-carrier", "carrier", "degraded", "routable", "no-carrier" })
         {
-            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
-            // A delay no test run reaches: only the flush writes.
-            var memory = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
-            var model = new NetworkdStates();
-            model.Apply(Initial((2, "eth0", "routable")), replay: true);
-            foreach (var state in new[] { "no-carrier", "carrier", "degraded", "routable", "no-carrier" })
-            {
-                model.Apply(new LinkStatesChanged(2, [new("OperationalState", state)]));
-                memory.Remember(Remembered(model) with { BootId = "boot-1" });
-            }
-            Assert.Equal(0, memory.Writes);
-            await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
-            Assert.Equal(1, memory.Writes);
-            Assert.Equal(States("no-carrier"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
+            model.Apply(new LinkStatesChanged(2, [new("OperationalState", state)]));
+            memory.Remember(Remembered(model) with { BootId = "boot-1" });
+        }
+        Assert.Equal(0, memory.Writes);
+        await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(1, memory.Writes);
+        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
 
-            // And without a flush, the delay passes and the change is written by itself.
-            var soon = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromMilliseconds(10) };
-            model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
-            soon.Remember(Remembered(model) with { BootId = "boot-1" });
-            await Written(soon);
-            Assert.Equal(States("routable"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        // And without a flush, the delay passes and the change is written by itself.
+        var soon = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromMilliseconds(10) };
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
+        soon.Remember(Remembered(model) with { BootId = "boot-1" });
+        await Written(soon);
+        Assert.Equal(States("routable"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
     }
 
     [Fact]
     public async Task A_link_whose_run_is_queued_leaves_the_file_at_once_whatever_the_write_delay()
     {
-        var directory = Directory.CreateTempSubdirectory("nb-memory-");
-        try
-        {
-            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
-            var model = new NetworkdStates();
-            model.Apply(Initial((2, "eth0", "routable")), replay: true);
-            var first = new StateMemory(directory.FullName, "boot-1", log);
-            first.Remember(Remembered(model));
-            await first.FlushAsync();
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        var first = new StateMemory(directory.Path, "boot-1", log);
+        first.Remember(Remembered(model));
+        await first.FlushAsync();
 
-            // A delay no test run reaches: only the queued run's urgency writes before the flush.
-            var memory = new StateMemory(directory.FullName, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
-            model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
-            memory.Queued("eth0", 2);
-            memory.Remember(Remembered(model));
-            await Written(memory);
-            // A crash now: the next start finds eth0 not remembered and runs its state (no-carrier.d), not nothing.
-            Assert.Empty(new StateMemory(directory.FullName, "boot-1", log).Recalled!.Links);
+        // A delay no test run reaches: only the queued run's urgency writes before the flush.
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
+        memory.Queued("eth0", 2);
+        memory.Remember(Remembered(model));
+        await Written(memory);
+        // A crash now: the next start finds eth0 not remembered and runs its state (no-carrier.d), not nothing.
+        Assert.Empty(new StateMemory(directory.Path, "boot-1", log).Recalled!.Links);
 
-            memory.Ran("eth0", 2);
-            await memory.FlushAsync();
-            Assert.Equal(States("no-carrier"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        memory.Ran("eth0", 2);
+        await memory.FlushAsync();
+        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
     }
 
     [Fact]
     public async Task An_unchanged_state_is_not_written_again_but_a_file_changed_meanwhile_is()
     {
-        var directory = Directory.CreateTempSubdirectory("nb-memory-");
-        try
-        {
-            var memory = new StateMemory(directory.FullName, "boot-1", new NetworkBroker.Tests.Support.MemoryLog().Logger);
-            var model = new NetworkdStates();
-            model.Apply(Initial((2, "eth0", "routable")), replay: true);
-            memory.Remember(Remembered(model));
-            await memory.FlushAsync();
-            var written = File.ReadAllText(memory.Path);
-            var writtenAt = new FileInfo(memory.Path).LastWriteTimeUtc;
+        using var directory = new TempDirectory();
+        var memory = new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger);
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        var written = File.ReadAllText(memory.Path);
+        var writtenAt = new FileInfo(memory.Path).LastWriteTimeUtc;
 
-            // The same state again: the file is left as it is (a write replaces it by rename: a new file).
-            File.SetLastWriteTimeUtc(memory.Path, writtenAt.AddDays(-1));
-            memory.Remember(Remembered(model));
-            await memory.FlushAsync();
-            Assert.Equal(writtenAt.AddDays(-1), new FileInfo(memory.Path).LastWriteTimeUtc);
+        // The same state again: the file is left as it is (a write replaces it by rename: a new file).
+        File.SetLastWriteTimeUtc(memory.Path, writtenAt.AddDays(-1));
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal(writtenAt.AddDays(-1), new FileInfo(memory.Path).LastWriteTimeUtc);
 
-            // Changed behind the daemon's back, to the same length: written again, not taken for what was written.
-            File.WriteAllText(memory.Path, written.Replace("routable", "degraded"));
-            memory.Remember(Remembered(model));
-            await memory.FlushAsync();
-            Assert.Equal(written, File.ReadAllText(memory.Path));
+        // Changed behind the daemon's back, to the same length: written again, not taken for what was written.
+        File.WriteAllText(memory.Path, written.Replace("routable", "degraded"));
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal(written, File.ReadAllText(memory.Path));
 
-            // A change of state is written.
-            model.Apply(Initial((2, "eth0", "degraded")), replay: true);
-            memory.Remember(Remembered(model));
-            await memory.FlushAsync();
-            Assert.Contains("OperationalState=degraded", File.ReadAllText(memory.Path));
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        // A change of state is written.
+        model.Apply(Initial((2, "eth0", "degraded")), replay: true);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Contains("OperationalState=degraded", File.ReadAllText(memory.Path));
     }
 
     [Fact]
     public async Task The_file_survives_a_restart_of_the_same_boot_only()
     {
-        var directory = Directory.CreateTempSubdirectory("nb-memory-");
-        try
-        {
-            var log = new NetworkBroker.Tests.Support.MemoryLog().Logger;
-            var first = new StateMemory(directory.FullName, "boot-1", log);
-            Assert.Null(first.Recalled);
-            var model = new NetworkdStates();
-            model.Apply(Initial((2, "eth0", "routable")), replay: true);
-            first.Remember(Remembered(model) with { BootId = "boot-1" });
-            await first.StopAsync([]);
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(first.Path));
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var first = new StateMemory(directory.Path, "boot-1", log);
+        Assert.Null(first.Recalled);
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        first.Remember(Remembered(model) with { BootId = "boot-1" });
+        await first.StopAsync([]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(first.Path));
 
-            Assert.Equal(States("routable"), new StateMemory(directory.FullName, "boot-1", log).Recalled!.Link(2, "eth0"));
-            Assert.Null(new StateMemory(directory.FullName, "boot-2", log).Recalled);
+        Assert.Equal(States("routable"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Null(new StateMemory(directory.Path, "boot-2", log).Recalled);
 
-            // Garbage, a FIFO or a link in its place: nothing remembered (every state runs), never a failure.
-            File.WriteAllText(first.Path, "boot boot-1\nlink x\n");
-            Assert.Null(new StateMemory(directory.FullName, "boot-1", log).Recalled);
-            File.Delete(first.Path);
-            File.CreateSymbolicLink(first.Path, "/etc/hostname");
-            Assert.Null(new StateMemory(directory.FullName, "boot-1", log).Recalled);
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
+        // Garbage, a FIFO or a link in its place: nothing remembered (every state runs), never a failure.
+        File.WriteAllText(first.Path, "boot boot-1\nlink x\n");
+        Assert.Null(new StateMemory(directory.Path, "boot-1", log).Recalled);
+        File.Delete(first.Path);
+        File.CreateSymbolicLink(first.Path, "/etc/hostname");
+        Assert.Null(new StateMemory(directory.Path, "boot-1", log).Recalled);
     }
 }
