@@ -29,6 +29,7 @@ public static class DaemonCommand
         if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
             return failed;
 
+        Core.TimerThread.Unhandled = e => log.Error($"A timed step failed: {e}");
         log.Info($"network-broker {BuildInfo.Version} starting: configuration {config.Path}, scripts in {config.Directory}, " +
                  $"generator {EventSourceNames.Format(config.Generator)}, links {(config.Links.IsAll ? "all" : config.Links.ToString())}");
         // Who runs the scripts and why, said once; a User= in the file that the unit overrules is a warning, not silence.

@@ -488,7 +488,14 @@ public sealed class Broker
 
     private void CloseRoutesWindowLater(int index, TimeSpan window) => PostLater(new RoutesWindowElapsed(index), window);
 
-    /// <summary>Puts an event of the broker's own on its channel after a delay (a timer, never a sleeping thread).</summary>
+    /// <summary>
+    /// Puts an event of the broker's own on its channel after a delay, from the <see cref="TimerThread"/> (which then
+    /// runs the loop, if it waits); on a full channel the write waits on its own, never holding the timer thread.
+    /// </summary>
     private void PostLater(BrokerEvent brokerEvent, TimeSpan delay) =>
-        _ = Task.Delay(delay).ContinueWith(_ => _channel.Writer.WriteAsync(brokerEvent).AsTask(), TaskScheduler.Default);
+        TimerThread.Shared.After(delay, () =>
+        {
+            if (!_channel.Writer.TryWrite(brokerEvent))
+                _ = _channel.Writer.WriteAsync(brokerEvent).AsTask();
+        });
 }

@@ -8,10 +8,10 @@ namespace NetworkBroker.Core;
 /// <summary>
 /// <see cref="RememberedStates"/> in a file of the runtime directory (<c>states</c>), which the unit keeps across
 /// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
-/// written off the loop, latest wins (a newer state replaces one not yet written), by rename so a reader or a
-/// crash never sees half a file; written once more at stop. A run that ran is written <see cref="WriteDelay"/>
-/// after it, so a burst of runs costs one write, not one per step, and the write does not compete with the scripts
-/// it follows; a crash within that delay runs those states once more at the next start (at least once). A link
+/// written off the loop, on the <see cref="TimerThread"/>, latest wins (a newer state replaces one not yet
+/// written), by rename so a reader or a crash never sees half a file; written once more at stop. A run that ran
+/// is written <see cref="WriteDelay"/> after it, so a burst of runs costs one write, not one per step, and the
+/// write does not compete with the scripts it follows; a crash within that delay runs those states once more at the next start (at least once). A link
 /// whose first run is queued is written at once: until then the file still says its scripts ran for the state
 /// before, and a crash would lose the run.
 /// </summary>
@@ -24,9 +24,8 @@ public sealed class StateMemory
     private readonly object _gate = new();
     private RememberedStates? _pending;
     private RememberedStates? _latest;
-    private Task _writing = Task.CompletedTask;
-    // The file's bytes, formatted into one buffer reused by every write (one at a time: the writes are a chain of
-    // continuations), no garbage per event. What was last written is known by its length and hash, and by the file
+    // The file's bytes, formatted into one buffer reused by every write (one at a time: every write is a step of the
+    // one timer thread), no garbage per event. What was last written is known by its length and hash, and by the file
     // itself: a second buffer holding it was 256 KiB more beside 1,000 links (a 164 KB file).
     private readonly ArrayBufferWriter<byte> _text = new(4096);
     private int _writtenLength = -1;
@@ -35,12 +34,14 @@ public sealed class StateMemory
     private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
-    // The latest write scheduled, cancelled by a flush: it goes without its delay. At most one write waits for its
-    // delay (the next is scheduled only once that one took the pending state), and it is the latest.
-    private CancellationTokenSource _hurry = new();
+    // A write is posted that has not yet taken the pending state (at most one waits for its delay); and whether one
+    // is posted to go at once.
+    private bool _scheduled;
+    private bool _hurried;
     // A link went in flight since the last write took its state: the next write goes without its delay.
     private bool _urgent;
     private int _writes;
+    private readonly TimerThread _timer;
 
     /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
     public TimeSpan WriteDelay { get; init; } = TimeSpan.FromMilliseconds(200);
@@ -49,8 +50,10 @@ public sealed class StateMemory
     internal int Writes => Volatile.Read(ref _writes);
 
     /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
-    public StateMemory(string directory, string bootId, Logger log)
+    /// <param name="timer">The thread the writes run on (<see cref="TimerThread.Shared"/> by default).</param>
+    public StateMemory(string directory, string bootId, Logger log, TimerThread? timer = null)
     {
+        _timer = timer ?? TimerThread.Shared;
         _path = System.IO.Path.Combine(directory, FileName);
         BootId = bootId;
         _log = log;
@@ -115,7 +118,6 @@ public sealed class StateMemory
     /// </summary>
     public void Queued(string? link, int ifindex)
     {
-        CancellationTokenSource? hurry;
         lock (_gate)
         {
             var count = _inFlight.GetValueOrDefault((link, ifindex));
@@ -124,24 +126,19 @@ public sealed class StateMemory
             if (count == 0)
             {
                 _urgent = true;
-                hurry = _hurry;
+                if (_scheduled)
+                    Hurry();
             }
-            else
-                return;
         }
-        Hurry(hurry);
     }
 
-    /// <summary>Cancels a write's delay, outside the lock; the write then goes on a pool thread (never the caller's: the loop's).</summary>
-    private static void Hurry(CancellationTokenSource? hurry)
+    /// <summary>Posts a write that goes at once (under the lock); the one waiting for its delay then finds nothing to write.</summary>
+    private void Hurry()
     {
-        try
-        {
-            hurry?.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        if (_hurried)
+            return;
+        _hurried = true;
+        _timer.Post(WritePending);
     }
 
     /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
@@ -163,31 +160,21 @@ public sealed class StateMemory
         }
     }
 
-    /// <summary>Called on the loop: hands the state to a writer, never waits for the file.</summary>
+    /// <summary>Called on the loop: hands the state to the writer (the timer thread), never waits for the file.</summary>
     public void Remember(RememberedStates states)
     {
         lock (_gate)
         {
-            var idle = _pending is null;
             _pending = states;
             _latest = states;
-            if (idle)
-            {
-                var hurry = _hurry = new CancellationTokenSource();
-                if (_urgent)
-                    hurry.Cancel();
-                _writing = _writing.ContinueWith(_ => WriteSoonAsync(hurry.Token), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
-            }
+            if (_scheduled)
+                return;
+            _scheduled = true;
+            if (_urgent)
+                Hurry();
+            else
+                _timer.After(WriteDelay, WritePending);
         }
-    }
-
-    private async Task WriteSoonAsync(CancellationToken hurry)
-    {
-        // Started on a pool thread (the chain's continuation); after a delay always on one too: a cancelled delay would
-        // otherwise go on in the thread that cancelled it (the loop, when a link's first run is queued).
-        if (WriteDelay > TimeSpan.Zero && !hurry.IsCancellationRequested)
-            await Task.Delay(WriteDelay, hurry).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ForceYielding);
-        WritePending();
     }
 
     /// <summary>
@@ -210,15 +197,21 @@ public sealed class StateMemory
     /// <summary>Waits until the latest state handed over is in the file, without its delay (at stop).</summary>
     public Task FlushAsync()
     {
-        CancellationTokenSource hurry;
-        Task writing;
-        lock (_gate)
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // After every step due before it, a write already waiting included: what was handed over is written by then.
+        _timer.Post(() =>
         {
-            hurry = _hurry;
-            writing = _writing;
-        }
-        Hurry(hurry);
-        return writing;
+            try
+            {
+                WritePending();
+                written.SetResult();
+            }
+            catch (Exception e)
+            {
+                written.SetException(e);
+            }
+        });
+        return written.Task;
     }
 
     private static int Hash(ReadOnlySpan<byte> bytes)
@@ -263,7 +256,7 @@ public sealed class StateMemory
         {
             states = _pending;
             _pending = null;
-            _urgent = false;
+            _scheduled = _hurried = _urgent = false;
             _omitted.Set(_inFlight.Keys);
         }
         if (states is null)

@@ -99,7 +99,8 @@ internal static unsafe class ChildExits
     /// </summary>
     public static Task<long>? Read(int fd, Action<string> line)
     {
-        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Continuations run on this thread, as for an exit (ScriptProcess): what awaits them resumes on the script thread.
+        var done = new TaskCompletionSource<long>();
         return Outputs.Add(fd, new Output(fd, new OutputLineSplitter(line), done)) ? done.Task : null;
     }
 
@@ -134,7 +135,10 @@ internal static unsafe class ChildExits
             _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
             if (_epoll < 0)
                 return false;
-            new Thread(Run, maxStackSize: 128 * 1024) { IsBackground = true, Name = threadName }.Start();
+            // 1 MiB reserved (only the pages touched count): with less, the runtime finds the stack too short to run a
+            // completed task's continuations here (TryEnsureSufficientExecutionStack wants 128 KiB left) and queues each
+            // to the thread pool: a worker woken, and another by it, for every exit.
+            new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = threadName }.Start();
             return true;
         }
 

@@ -25,7 +25,10 @@ public readonly record struct ScriptExit(int ExitCode, int Signal)
 /// </summary>
 internal sealed unsafe class ScriptProcess
 {
-    private readonly TaskCompletionSource<ScriptExit> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Continuations run on the thread that saw the exit: the runner's awaits are on the script thread, to which they
+    // post; a timeout's (WaitAsync) only completes its own task. Run asynchronously, each exit woke a pool worker,
+    // which woke another, before the script thread: three thread switches per script.
+    private readonly TaskCompletionSource<ScriptExit> _exit = new();
     private int _reaped;
 
     private int _stdout;

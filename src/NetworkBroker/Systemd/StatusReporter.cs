@@ -22,23 +22,37 @@ public sealed class StatusReporter(SystemdNotifier systemd, Func<Task<string>> c
     {
         if (!systemd.Enabled || Interlocked.Exchange(ref _scheduled, 1) == 1)
             return;
-        _ = SendLaterAsync();
+        Core.TimerThread.Shared.After(interval, SendLater);
     }
 
-    private async Task SendLaterAsync()
+    /// <summary>On the timer thread: the loop, when it waits, answers the query at once on this thread (no pool hop).</summary>
+    private void SendLater()
     {
-        await Task.Delay(interval).ConfigureAwait(false);
         Volatile.Write(ref _scheduled, 0);
-        string line;
+        Task<string> line;
         try
         {
-            line = await compose().ConfigureAwait(false);
+            line = compose();
         }
         catch (Exception e) when (e is System.Threading.Channels.ChannelClosedException or OperationCanceledException)
         {
             return; // stopping
         }
-        if (line != Interlocked.Exchange(ref _last, line))
-            systemd.Notify("STATUS=" + line);
+        if (line.IsCompleted)
+            SendIfChanged(line);
+        else
+            _ = line.ContinueWith(SendIfChanged, TaskScheduler.Default);
+    }
+
+    private void SendIfChanged(Task<string> composed)
+    {
+        // A failed composition is the loop stopping (a closed channel, a cancellation): nothing to say.
+        if (!composed.IsCompletedSuccessfully)
+        {
+            _ = composed.Exception;
+            return;
+        }
+        if (composed.Result != Interlocked.Exchange(ref _last, composed.Result))
+            systemd.Notify("STATUS=" + composed.Result);
     }
 }
