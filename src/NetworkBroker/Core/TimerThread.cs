@@ -42,7 +42,8 @@ public sealed class TimerThread
 
     /// <summary>Runs <paramref name="step"/> on this thread after <paramref name="delay"/>.</summary>
     public void After(TimeSpan delay, Action step) =>
-        At(Stopwatch.GetTimestamp() + (long)(Math.Max(0, delay.TotalSeconds) * Stopwatch.Frequency), step);
+        // Clamped to a year: a longer delay (TimeSpan.MaxValue) would overflow the timestamp and run at once.
+        At(Stopwatch.GetTimestamp() + (long)(Math.Clamp(delay.TotalSeconds, 0, 365 * 86400.0) * Stopwatch.Frequency), step);
 
     /// <summary>Whether the caller is this thread (a step).</summary>
     public bool IsCurrent => Thread.CurrentThread == _thread;

@@ -40,6 +40,8 @@ public class TimerThreadTests
         var timer = new TimerThread("timer-test");
         var far = false;
         timer.After(TimeSpan.FromHours(1), () => far = true);
+        // Not taken for "at once" by an overflow.
+        timer.After(TimeSpan.MaxValue, () => far = true);
         var near = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         timer.After(TimeSpan.FromMilliseconds(10), near.SetResult);
         // Fails (times out) if the thread stays in its wait for the step an hour away.
