@@ -300,7 +300,10 @@ public class BrokerTests : IAsyncLifetime
             new AddressMessage { Index = 3, Family = AddressFamily.IPv4, Address = IPAddress.Parse("192.0.2.6"), PrefixLength = 24 })));
         var addresses = await broker.QueryAsync(b => b.Kernel.Addresses(3).Count()).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(2, addresses);
-        Assert.Null(await broker.QueryAsync(b => b.PolicyRouting).WaitAsync(TimeSpan.FromSeconds(10)));
+        // Nothing with eth1's rules is reported as reconciled while the kernel has not answered (a reconcile of the
+        // empty state, due at attach before the link was known, may have been reported already).
+        var reported = await broker.QueryAsync(b => b.PolicyRouting).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(reported is null || reported.Desired.Rules.Count == 0, $"reported while stuck: {reported?.Desired.Rules.Count} rules");
 
         tables.Release.Set();
         deadline = DateTime.UtcNow.AddSeconds(30);
