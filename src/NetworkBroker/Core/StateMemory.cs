@@ -251,16 +251,18 @@ public sealed class StateMemory
 
     private void WritePending()
     {
-        RememberedStates? states;
+        RememberedStates states;
         lock (_gate)
         {
+            // Nothing handed over (a delayed step after an at-once write took the state, a flush): the flags stay, an
+            // urgency above all, which only a write that leaves the queued link out answers.
+            if (_pending is null)
+                return;
             states = _pending;
             _pending = null;
             _scheduled = _hurried = _urgent = false;
             _omitted.Set(_inFlight.Keys);
         }
-        if (states is null)
-            return;
         _text.ResetWrittenCount();
         states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
         LoopGuard.Blocking("write of the remembered states", _path);

@@ -323,6 +323,32 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task A_write_with_nothing_to_write_between_a_queued_run_and_its_state_does_not_cancel_the_at_once_write()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        // A delay no test run reaches: only an at-once write or a flush writes.
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+
+        // A write step finds nothing pending (as a delayed one does after an at-once write took the state) between
+        // the run being queued and the loop handing over the state: the write the queued run asks for still goes now.
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
+        memory.Queued("eth0", 2);
+        await memory.FlushAsync();
+        var writes = memory.Writes;
+        memory.Remember(Remembered(model));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (memory.Writes == writes && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Empty(new StateMemory(directory.Path, "boot-1", log).Recalled!.Links);
+    }
+
+    [Fact]
     public async Task An_unchanged_state_is_not_written_again_but_a_file_changed_meanwhile_is()
     {
         using var directory = new TempDirectory();
