@@ -11,9 +11,9 @@ namespace NetworkBroker.Core;
 /// written off the loop, on the <see cref="TimerThread"/>, latest wins (a newer state replaces one not yet
 /// written), by rename so a reader or a crash never sees half a file; written once more at stop. A run that ran
 /// is written <see cref="WriteDelay"/> after it, so a burst of runs costs one write, not one per step, and the
-/// write does not compete with the scripts it follows; a crash within that delay runs those states once more at the next start (at least once). A link
-/// whose first run is queued is written at once: until then the file still says its scripts ran for the state
-/// before, and a crash would lose the run.
+/// write does not compete with the scripts it follows; a crash within that delay runs those states once more at
+/// the next start (at least once). A link whose first run is queued is written at once: until then the file still
+/// says its scripts ran for the state before, and a crash would lose the run.
 /// </summary>
 public sealed class StateMemory
 {
@@ -41,7 +41,6 @@ public sealed class StateMemory
     // A link went in flight since the last write took its state: the next write goes without its delay.
     private bool _urgent;
     private int _writes;
-    private readonly TimerThread _timer;
 
     /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
     public TimeSpan WriteDelay { get; init; } = TimeSpan.FromMilliseconds(200);
@@ -50,10 +49,8 @@ public sealed class StateMemory
     internal int Writes => Volatile.Read(ref _writes);
 
     /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
-    /// <param name="timer">The thread the writes run on (<see cref="TimerThread.Shared"/> by default).</param>
-    public StateMemory(string directory, string bootId, Logger log, TimerThread? timer = null)
+    public StateMemory(string directory, string bootId, Logger log)
     {
-        _timer = timer ?? TimerThread.Shared;
         _path = System.IO.Path.Combine(directory, FileName);
         BootId = bootId;
         _log = log;
@@ -138,7 +135,7 @@ public sealed class StateMemory
         if (_hurried)
             return;
         _hurried = true;
-        _timer.Post(WritePending);
+        TimerThread.Shared.Post(WritePending);
     }
 
     /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
@@ -173,7 +170,7 @@ public sealed class StateMemory
             if (_urgent)
                 Hurry();
             else
-                _timer.After(WriteDelay, WritePending);
+                TimerThread.Shared.After(WriteDelay, WritePending);
         }
     }
 
@@ -199,7 +196,7 @@ public sealed class StateMemory
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // After every step due before it, a write already waiting included: what was handed over is written by then.
-        _timer.Post(() =>
+        TimerThread.Shared.Post(() =>
         {
             try
             {

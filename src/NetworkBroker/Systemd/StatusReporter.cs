@@ -29,15 +29,8 @@ public sealed class StatusReporter(SystemdNotifier systemd, Func<Task<string>> c
     private void SendLater()
     {
         Volatile.Write(ref _scheduled, 0);
-        Task<string> line;
-        try
-        {
-            line = compose();
-        }
-        catch (Exception e) when (e is System.Threading.Channels.ChannelClosedException or OperationCanceledException)
-        {
-            return; // stopping
-        }
+        // An async composition: a stopping loop faults the task, which SendIfChanged reads as nothing to say.
+        var line = compose();
         if (line.IsCompleted)
             SendIfChanged(line);
         else
