@@ -28,7 +28,7 @@ def thread_clock(pid):
 
 
 def measure(name, binary, flaps, spacing, tag, tmpfs, count):
-    bench.BROKERS[name] = binary
+    bench.BROKERS[name] = os.path.abspath(binary)
     sandbox = bench.Sandbox(tag)
     runtime = f"{sandbox.dir}/run-broker"
     if tmpfs:

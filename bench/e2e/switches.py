@@ -26,7 +26,7 @@ def per_thread(pid):
 
 
 def measure(name, binary, flaps, spacing, tag):
-    bench.BROKERS[name] = binary
+    bench.BROKERS[name] = os.path.abspath(binary)
     sandbox = bench.Sandbox(tag)
     try:
         daemon, record, ready = bench.start(name, sandbox, tag)
