@@ -21,4 +21,10 @@ internal static class BurstCapacity
         if (set.Count < Kept / 4 && set.EnsureCapacity(0) > Kept)
             set.TrimExcess();
     }
+
+    public static void TrimAfterBurst<T>(List<T> list)
+    {
+        if (list.Count < Kept / 4 && list.Capacity > Kept)
+            list.Capacity = list.Count;
+    }
 }

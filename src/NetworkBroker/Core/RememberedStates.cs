@@ -141,6 +141,27 @@ public sealed record RememberedStates(
         }
     }
 
+    /// <summary>
+    /// The line appended to the file when a link's (or the manager's) run is queued: a reader forgets what the lines
+    /// before it say of that link, as <see cref="Without"/> does, so a crash before the run runs it at the next start.
+    /// One short append instead of a whole new file; the next full write leaves the link out for as long as it is queued.
+    /// </summary>
+    public static void WriteQueued(IBufferWriter<byte> output, string? link, int ifindex)
+    {
+        if (link is null && ifindex == 0)
+        {
+            Append(output, "queued manager\n");
+            return;
+        }
+        Append(output, "queued link ");
+        Span<byte> number = stackalloc byte[11];
+        ifindex.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
+        output.Write(number[..written]);
+        Append(output, " ");
+        AppendEscaped(output, link ?? "");
+        Append(output, "\n");
+    }
+
     private static void AppendStates(IBufferWriter<byte> output, ImmutableDictionary<string, string> states)
     {
         // A handful of properties: sorted by insertion into a pooled array, not through OrderBy.
@@ -234,6 +255,18 @@ public sealed record RememberedStates(
                 case "lease" when words.Length == 5 && int.TryParse(words[3], NumberStyles.None, CultureInfo.InvariantCulture, out var family)
                                   && family is 4 or 6:
                     leases[new LeaseKey(Unescape(words[1], number), Unescape(words[2], number), family)] = Unescape(words[4], number);
+                    break;
+                case "queued" when words is [_, "manager"] && boot is not null:
+                    manager = ImmutableDictionary<string, string>.Empty;
+                    break;
+                case "queued" when words is [_, "link", _, _] && boot is not null
+                                   && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var queued):
+                    // ifindex 0 with a name: a lease's run for an interface networkd did not name.
+                    links.Remove(queued);
+                    names.Remove(queued);
+                    if (Unescape(words[3], number) is { Length: > 0 } interfaceName)
+                        foreach (var key in leases.Keys.Where(k => k.Interface == interfaceName).ToList())
+                            leases.Remove(key);
                     break;
                 default:
                     throw new FormatException($"line {number}: not a remembered state");

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using NetworkBroker.Logging;
 using NetworkBroker.Native;
 using NetworkBroker.Security;
@@ -12,8 +13,9 @@ namespace NetworkBroker.Core;
 /// written), by rename so a reader or a crash never sees half a file; written once more at stop. A run that ran
 /// is written <see cref="WriteDelay"/> after it, so a burst of runs costs one write, not one per step, and the
 /// write does not compete with the scripts it follows; a crash within that delay runs those states once more at
-/// the next start (at least once). A link whose first run is queued is written at once: until then the file still
-/// says its scripts ran for the state before, and a crash would lose the run.
+/// the next start (at least once). A link whose first run is queued is marked at once with one line appended to
+/// the file (<see cref="RememberedStates.WriteQueued"/>): until then the file still says its scripts ran for the
+/// state before, and a crash would lose the run.
 /// </summary>
 public sealed class StateMemory
 {
@@ -34,13 +36,27 @@ public sealed class StateMemory
     private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
     private bool _warned;
-    // A write is posted that has not yet taken the pending state (at most one waits for its delay); and whether one
-    // is posted to go at once.
+    // A write is posted that has not yet taken the pending state (at most one waits for its delay).
     private bool _scheduled;
-    private bool _hurried;
-    // A link went in flight since the last write took its state: the next write goes without its delay.
-    private bool _urgent;
+    // Links newly in flight whose mark is still to be appended, and whether a step to append them is posted.
+    private readonly List<(string? Link, int IfIndex)> _marks = [];
+    private readonly List<(string? Link, int IfIndex)> _marking = [];
+    private readonly ArrayBufferWriter<byte> _markText = new(256);
+    private bool _marksPosted;
+    // The file as this process last wrote it, open for appending marks (-1 before the first write), and whether
+    // marks were appended since: the file then is not what was last written.
+    private int _fd = -1;
+    private bool _marked;
     private int _writes;
+
+    // Held by each write of the file: a mark can be appended on another thread than the full writes (MarkOn).
+    private readonly object _fileGate = new();
+
+    /// <summary>
+    /// Where a mark is appended: the timer thread unless told; the daemon gives the script thread, where the mark is a
+    /// step just before the run it marks, in the one wake-up that starts the run, not a thread switch of its own.
+    /// </summary>
+    public Action<Action> MarkOn { get; set; } = TimerThread.Shared.Post;
 
     /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
     public TimeSpan WriteDelay { get; init; } = TimeSpan.FromMilliseconds(200);
@@ -119,23 +135,15 @@ public sealed class StateMemory
         {
             var count = _inFlight.GetValueOrDefault((link, ifindex));
             _inFlight[(link, ifindex)] = count + 1;
-            // Newly in flight: the next write (the one waiting, or the one Remember is about to ask for) goes now.
-            if (count == 0)
-            {
-                _urgent = true;
-                if (_scheduled)
-                    Hurry();
-            }
+            // Newly in flight: marked in the file now, not after the write delay.
+            if (count > 0)
+                return;
+            _marks.Add((link, ifindex));
+            if (_marksPosted)
+                return;
+            _marksPosted = true;
+            MarkOn(WriteMarks);
         }
-    }
-
-    /// <summary>Posts a write that goes at once (under the lock); the one waiting for its delay then finds nothing to write.</summary>
-    private void Hurry()
-    {
-        if (_hurried)
-            return;
-        _hurried = true;
-        TimerThread.Shared.Post(WritePending);
     }
 
     /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
@@ -167,10 +175,7 @@ public sealed class StateMemory
             if (_scheduled)
                 return;
             _scheduled = true;
-            if (_urgent)
-                Hurry();
-            else
-                TimerThread.Shared.After(WriteDelay, WritePending);
+            TimerThread.Shared.After(WriteDelay, WritePending);
         }
     }
 
@@ -219,78 +224,154 @@ public sealed class StateMemory
     }
 
     /// <summary>Whether the file holds exactly <paramref name="expected"/>, read in chunks (no buffer of the file's size).</summary>
-    private bool FileHolds(ReadOnlySpan<byte> expected)
+    private unsafe bool FileHolds(ReadOnlySpan<byte> expected)
     {
+        var fd = Libc.open(_path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        if (fd < 0)
+            return false;
         var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
-            using var file = File.OpenHandle(_path);
-            if (RandomAccess.GetLength(file) != expected.Length)
-                return false;
-            for (var offset = 0; offset < expected.Length;)
+            fixed (byte* buffer = chunk)
             {
-                var read = RandomAccess.Read(file, chunk.AsSpan(0, Math.Min(chunk.Length, expected.Length - offset)), offset);
-                if (read <= 0 || !chunk.AsSpan(0, read).SequenceEqual(expected.Slice(offset, read)))
-                    return false;
-                offset += read;
+                for (var offset = 0; ; )
+                {
+                    // One byte more than is left: a longer file shows itself without a stat.
+                    var read = (int)Libc.read(fd, buffer, Math.Min(chunk.Length, expected.Length - offset + 1));
+                    if (read < 0)
+                        return false;
+                    if (read == 0)
+                        return offset == expected.Length;
+                    if (offset + read > expected.Length || !chunk.AsSpan(0, read).SequenceEqual(expected.Slice(offset, read)))
+                        return false;
+                    offset += read;
+                }
             }
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
         finally
         {
+            Libc.close(fd);
             ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 
+    /// <summary>Appends the marks of the links newly in flight (one write(2) for all of them).</summary>
+    private void WriteMarks()
+    {
+        LoopGuard.Blocking("mark of a queued run", _path);
+        // The file first, then the state (as a full write takes them): a full write either ran before, or takes its
+        // queued links after these marks were taken, and so leaves them out.
+        lock (_fileGate)
+        {
+            lock (_gate)
+            {
+                _marking.AddRange(_marks);
+                _marks.Clear();
+                BurstCapacity.TrimAfterBurst(_marks);
+                _marksPosted = false;
+            }
+            AppendMarks();
+        }
+    }
+
+    private void AppendMarks()
+    {
+        // Nothing written by this process and nothing usable read at start: no file says these links ran.
+        if (_fd < 0 && Recalled is null)
+            return;
+        _markText.ResetWrittenCount();
+        foreach (var (link, ifindex) in _marking)
+            RememberedStates.WriteQueued(_markText, link, ifindex);
+        _marking.Clear();
+        BurstCapacity.TrimAfterBurst(_marking);
+        if (_fd < 0)
+            // The previous run's file, read at start (owned by root or us, a regular file): O_NONBLOCK so a FIFO put
+            // in its place since cannot hang the writer.
+            _fd = Libc.open(_path, Libc.O_WRONLY | Libc.O_APPEND | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        var error = _fd < 0 ? Marshal.GetLastPInvokeError() : Libc.WriteAll(_fd, _markText.WrittenSpan);
+        if (error == 0)
+        {
+            _marked = true;
+            Interlocked.Increment(ref _writes);
+            return;
+        }
+        if (error == Libc.ENOENT)
+            return;
+        // A mark that cannot be appended: the whole file, which leaves the queued links out, at once.
+        CloseFile();
+        lock (_gate)
+            _pending ??= _latest;
+        WriteFile();
+    }
+
+    private void CloseFile()
+    {
+        if (_fd >= 0)
+            Libc.close(_fd);
+        _fd = -1;
+    }
+
     private void WritePending()
+    {
+        lock (_fileGate)
+            WriteFile();
+    }
+
+    private void WriteFile()
     {
         RememberedStates states;
         lock (_gate)
         {
-            // Nothing handed over (a delayed step after an at-once write took the state, a flush): the flags stay, an
-            // urgency above all, which only a write that leaves the queued link out answers.
+            // Nothing handed over (a delayed step after a write took the state, a flush).
             if (_pending is null)
                 return;
             states = _pending;
             _pending = null;
-            _scheduled = _hurried = _urgent = false;
+            _scheduled = false;
             _omitted.Set(_inFlight.Keys);
         }
         _text.ResetWrittenCount();
         states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
         LoopGuard.Blocking("write of the remembered states", _path);
         var hash = Hash(_text.WrittenSpan);
-        // The same length and hash as the last write: most likely unchanged, which the file itself confirms.
-        if (_text.WrittenCount == _writtenLength && hash == _writtenHash && FileHolds(_text.WrittenSpan))
+        // The same length and hash as the last write, and no mark since: most likely unchanged, which the file itself confirms.
+        if (!_marked && _text.WrittenCount == _writtenLength && hash == _writtenHash && FileHolds(_text.WrittenSpan))
             return;
+        // open, write, rename: what FileStream did in 11 system calls (an unlink first, flock twice, fstatfs, lseek...).
         var temporary = _path + ".new";
-        try
+        const int flags = Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC;
+        const uint mode = 0x180; // 0600
+        var fd = Libc.open(temporary, flags | Libc.O_NOFOLLOW, mode);
+        var error = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        if (error == Libc.EEXIST)
         {
-            File.Delete(temporary);
-            using (var file = new FileStream(temporary, new FileStreamOptions
-                   {
-                       Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0,
-                       UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                   }))
-            {
-                file.Write(_text.WrittenSpan);
-            }
-            File.Move(temporary, _path, overwrite: true);
-            Interlocked.Increment(ref _writes);
-            (_writtenLength, _writtenHash) = (_text.WrittenCount, hash);
+            // Left by a write that failed or a crash: a new file, so its owner and mode are ours and 0600.
+            Libc.unlink(temporary);
+            fd = Libc.open(temporary, flags | Libc.O_NOFOLLOW, mode);
+            error = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (error == 0)
+            error = Libc.WriteAll(fd, _text.WrittenSpan);
+        if (error == 0 && Libc.rename(temporary, _path) != 0)
+            error = Marshal.GetLastPInvokeError();
+        if (error != 0)
         {
+            if (fd >= 0)
+            {
+                Libc.close(fd);
+                Libc.unlink(temporary);
+            }
             // Once: a runtime directory that cannot be written stays so; the next success says so again.
             if (!_warned)
-                _log.Warn($"Cannot remember states in {_path}: {e.Message}; a restart will run every current state again");
+                _log.Warn($"Cannot remember states in {_path}: {Libc.Describe(error)}; a restart will run every current state again");
             _warned = true;
             return;
         }
+        CloseFile();
+        _fd = fd;
+        _marked = false;
+        Interlocked.Increment(ref _writes);
+        (_writtenLength, _writtenHash) = (_text.WrittenCount, hash);
         if (_warned)
             _log.Info($"States remembered in {_path} again");
         _warned = false;

@@ -108,6 +108,8 @@ public sealed class Daemon
     {
         if (Memory is { } memory)
         {
+            // A queued run's mark is a step of the script thread just before the run (no thread switch of its own).
+            memory.MarkOn = Scripts.Post;
             Scripts.Enqueued += e =>
             {
                 if (Remembered(e))

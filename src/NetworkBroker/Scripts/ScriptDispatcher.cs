@@ -96,6 +96,12 @@ public sealed class ScriptDispatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="step"/> on the script thread, before the runs enqueued after it start: posted from
+    /// <see cref="Enqueued"/>, it goes in the same wake-up of that thread as the run it comes with.
+    /// </summary>
+    public void Post(Action step) => _thread.Post(static s => ((Action)s!)(), step);
+
     /// <summary>Completes when no event is queued or running.</summary>
     public Task WhenIdle()
     {

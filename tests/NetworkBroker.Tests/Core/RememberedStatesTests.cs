@@ -180,6 +180,30 @@ public class RememberedStatesTests
         }
     }
 
+    [Fact]
+    public void A_file_with_queued_marks_appended_reads_as_Without_those_runs()
+    {
+        var memory = new RememberedStates("b",
+            ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(2, States("routable")).Add(3, States("carrier")).Add(4, States("off")),
+            ImmutableDictionary<int, string>.Empty.Add(2, "eth0").Add(3, "e th1").Add(4, "eth2"),
+            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
+            ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/l", "e th1", 4), "x@1").Add(new LeaseKey("/l", "eth0", 4), "y@2"));
+        (string?, int)[][] cases = [[], [(null, 0)], [("e th1", 3)], [("e th1", 0)], [(null, 4), ("eth0", 2), (null, 0)], [("eth9", 9)]];
+        foreach (var runs in cases)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            memory.WriteTo(buffer);
+            foreach (var (link, ifindex) in runs)
+                RememberedStates.WriteQueued(buffer, link, ifindex);
+            var text = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan);
+            Assert.Equal(memory.Without(runs).Format(), RememberedStates.Parse(text).Format());
+        }
+        // A mark before the boot line, or of a negative ifindex, is not the daemon's.
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("queued manager\nboot b\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued link -2 eth0\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued link 2\n"));
+    }
+
     /// <summary>
     /// A start that replays 1,000 links queues 1,000 runs, and every write leaves out those not run yet. Measured
     /// with 1,000 links and 1,000 queued runs: through <see cref="RememberedStates.Without"/> (an immutable copy per
@@ -323,29 +347,74 @@ public class RememberedStatesTests
     }
 
     [Fact]
-    public async Task A_write_with_nothing_to_write_between_a_queued_run_and_its_state_does_not_cancel_the_at_once_write()
+    public async Task A_queued_run_is_marked_by_an_append_to_the_file_not_a_new_file_and_a_write_meanwhile_keeps_it_out()
     {
         using var directory = new TempDirectory();
         var log = new MemoryLog().Logger;
         var model = new NetworkdStates();
-        model.Apply(Initial((2, "eth0", "routable")), replay: true);
-        // A delay no test run reaches: only an at-once write or a flush writes.
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        // A delay no test run reaches: only a mark or a flush writes.
         var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
-        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        var written = File.ReadAllText(memory.Path);
+        var inode = Inode(memory.Path);
 
-        // A write step finds nothing pending (as a delayed one does after an at-once write took the state) between
-        // the run being queued and the loop handing over the state: the write the queued run asks for still goes now.
         model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
         memory.Queued("eth0", 2);
+        memory.Queued("eth0", 2);
+        memory.Queued(null, 0);
+        // A step with nothing pending (a flush, or a delayed write after another took the state) runs after the mark.
         await memory.FlushAsync();
-        var writes = memory.Writes;
+        Assert.Equal(written + "queued link 2 eth0\nqueued manager\n", File.ReadAllText(memory.Path));
+        Assert.Equal(inode, Inode(memory.Path));
+        var recalled = new StateMemory(directory.Path, "boot-1", log).Recalled!;
+        Assert.Equal([3], recalled.Links.Keys);
+        Assert.Empty(recalled.Manager);
+
+        // The loop hands the new state over; written while eth0's runs are queued, it still leaves eth0 out.
         memory.Remember(Remembered(model));
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (memory.Writes == writes && DateTime.UtcNow < deadline)
-            await Task.Delay(10);
-        Assert.Empty(new StateMemory(directory.Path, "boot-1", log).Recalled!.Links);
+        await memory.FlushAsync();
+        Assert.DoesNotContain("queued", File.ReadAllText(memory.Path));
+        Assert.Equal([3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        memory.Ran("eth0", 2);
+        memory.Ran("eth0", 2);
+        memory.Ran(null, 0);
+        await memory.FlushAsync();
+        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+    }
+
+    [Fact]
+    public async Task A_mark_that_cannot_be_appended_writes_the_whole_file_at_once_leaving_the_queued_link_out()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        var first = new StateMemory(directory.Path, "boot-1", log);
+        first.Remember(Remembered(model));
+        await first.FlushAsync();
+
+        // The next start read the file; a FIFO took its place since (opened for writing, it would block).
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        memory.Remember(Remembered(model));
+        File.Delete(memory.Path);
+        Assert.Equal(0, Mkfifo(memory.Path, 0x180));
+        memory.Queued("eth0", 2);
+        await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal([3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mkfifo")]
+    private static extern int Mkfifo(string path, uint mode);
+
+    private static long Inode(string path)
+    {
+        var stat = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true };
+        using var process = System.Diagnostics.Process.Start(stat)!;
+        var text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return long.Parse(text.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
