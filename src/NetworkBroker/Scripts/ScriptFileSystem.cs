@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using NetworkBroker.Native;
 using NetworkBroker.Security;
 
@@ -42,10 +43,20 @@ internal static unsafe class ScriptFileSystem
 
     public static ResolvedPath Resolve(string path, uint daemonUid) => TrustedPath.Resolve(path, daemonUid, Look);
 
-    /// <summary>The facts of one script (or directory), resolved as it would be executed.</summary>
-    public static ScriptFileFacts Facts(string path, uint daemonUid)
+    /// <summary>
+    /// The facts of one script (or directory), resolved as it would be executed. Nothing there is found with one
+    /// statx(2) of the whole path (followed by the kernel), not a walk: there is nothing to trust in what is missing.
+    /// </summary>
+    public static ScriptFileFacts Facts(string path, uint daemonUid) =>
+        IsMissing(path) ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Missing, 0, 0, path)
+            : FactsOf(Path.GetFileName(path), Resolve(path, daemonUid));
+
+    /// <summary>The facts of the entry <paramref name="name"/> of a directory whose <see cref="Facts"/> were just trusted (<see cref="TrustedPath.ResolveIn"/>).</summary>
+    public static ScriptFileFacts FactsIn(ScriptFileFacts directory, string name, uint daemonUid) =>
+        FactsOf(name, TrustedPath.ResolveIn(directory.Resolved!, new PathEntry(PathKind.Directory, directory.Mode, directory.Uid), name, daemonUid, Look));
+
+    private static ScriptFileFacts FactsOf(string name, ResolvedPath resolved)
     {
-        var resolved = Resolve(path, daemonUid);
         var kind = resolved.Target?.Kind switch
         {
             null => ScriptFileKind.Missing,
@@ -53,16 +64,28 @@ internal static unsafe class ScriptFileSystem
             PathKind.Directory => ScriptFileKind.Directory,
             _ => ScriptFileKind.Other,
         };
-        return new ScriptFileFacts(Path.GetFileName(path), kind, resolved.Target?.Mode ?? 0, resolved.Target?.Uid ?? 0,
-            resolved.Resolved, resolved.Problem);
+        return new ScriptFileFacts(name, kind, resolved.Target?.Mode ?? 0, resolved.Target?.Uid ?? 0, resolved.Resolved, resolved.Problem);
     }
 
-    public static IEnumerable<ScriptFileFacts> List(string directory, uint daemonUid)
+    private static bool IsMissing(string path)
+    {
+        Core.LoopGuard.Blocking("script path look-up", path);
+        Libc.Statx stat;
+        if (Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_TYPE, &stat) == 0)
+            return false;
+        return Marshal.GetLastPInvokeError() is Libc.ENOENT or Libc.ENOTDIR;
+    }
+
+    /// <summary>The entries of a directory, with their facts (<see cref="FactsIn"/> when its own facts are given, trusted).</summary>
+    public static IEnumerable<ScriptFileFacts> List(string directory, uint daemonUid, ScriptFileFacts? trusted = null)
     {
         Core.LoopGuard.Blocking("script directory listing", directory);
-        foreach (var path in Directory.EnumerateFileSystemEntries(directory))
-            yield return ScriptSelection.IsLeftover(Path.GetFileName(path))
-                ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Other, 0, 0)
-                : Facts(path, daemonUid);
+        foreach (var path in Directory.EnumerateFileSystemEntries(trusted?.Resolved ?? directory))
+        {
+            var name = Path.GetFileName(path);
+            yield return ScriptSelection.IsLeftover(name) ? new ScriptFileFacts(name, ScriptFileKind.Other, 0, 0)
+                : trusted is { } known ? FactsIn(known, name, daemonUid)
+                : FactsOf(name, Resolve(Path.Combine(directory, name), daemonUid));
+        }
     }
 }

@@ -60,7 +60,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             (name, bytes, file) => Write(scriptEvent, LogLevel.Info,
                 $"{name} is {bytes} bytes, over the kernel's limit of {ScriptEnvironment.MaxStringBytes} for one variable: passed as {name}_FILE={file}"),
             name => Write(scriptEvent, LogLevel.Warn, $"Not passing variable \"{PeerText.Excerpt(name)}\": not a documented script variable"));
-        foreach (var path in scripts)
+        foreach (var (path, directory) in scripts)
         {
             if (cancellation.IsCancellationRequested)
             {
@@ -68,25 +68,33 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
                 cutShort?.Invoke();
                 break;
             }
-            var result = await RunScriptAsync(scriptEvent, path, environment.Entries);
+            var result = await RunScriptAsync(scriptEvent, path, directory, environment.Entries);
             scriptEvent.Observer?.Finished(result);
             results.Add(result);
         }
         return results;
     }
 
-    /// <summary>The scripts to run, as paths: the state's directory in every script root, merged (<see cref="ScriptSelection.Merge"/>).</summary>
-    private List<string> Select(ScriptEvent scriptEvent)
+    /// <summary>
+    /// The scripts to run, as paths with the facts of the directory that holds each: the state's directory in every
+    /// script root, merged (<see cref="ScriptSelection.Merge"/>). Each directory is walked once per run; its entries,
+    /// here and again before each is executed, are looked up in it (<see cref="ScriptFileSystem.FactsIn"/>).
+    /// </summary>
+    private List<(string Path, ScriptFileFacts Directory)> Select(ScriptEvent scriptEvent)
     {
         var directories = new List<(string, IEnumerable<ScriptFileFacts>)>();
+        var trusted = new Dictionary<string, ScriptFileFacts>(StringComparer.Ordinal);
         foreach (var root in (IEnumerable<string>)[options.ScriptRoot, .. options.MoreScriptRoots])
         {
             var directory = ScriptDirectories.PathOf(root, scriptEvent.State);
             if (Entries(directory, scriptEvent) is { } entries)
-                directories.Add((directory, entries));
+            {
+                directories.Add((directory, entries.Entries));
+                trusted[directory] = entries.Directory;
+            }
         }
 
-        var runnable = new List<string>();
+        var runnable = new List<(string, ScriptFileFacts)>();
         foreach (var (directory, facts) in ScriptSelection.Merge(directories))
         {
             var path = Path.Combine(directory, facts.Name);
@@ -95,15 +103,15 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             else if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
                 ReportSkip(scriptEvent, Path.Combine(directory, PeerText.Excerpt(facts.Name)), reason, "script");
             else
-                runnable.Add(path);
+                runnable.Add((path, trusted[directory]));
         }
         if (runnable.Count == 0)
             Write(scriptEvent, LogLevel.Debug, $"No scripts to run for {scriptEvent.State}.d");
         return runnable;
     }
 
-    /// <summary>A state directory's entries with their facts, or null when it is missing or cannot be trusted (said once).</summary>
-    private List<ScriptFileFacts>? Entries(string directory, ScriptEvent scriptEvent)
+    /// <summary>A state directory's facts and entries, or null when it is missing or cannot be trusted (said once).</summary>
+    private (ScriptFileFacts Directory, List<ScriptFileFacts> Entries)? Entries(string directory, ScriptEvent scriptEvent)
     {
         var facts = ScriptFileSystem.Facts(directory, options.DaemonUid);
         if ((facts.PathProblem ?? (facts.Kind == ScriptFileKind.Directory ? ScriptSelection.UnsafeOwnership(facts.Mode, facts.Uid, options.DaemonUid) : null))
@@ -119,7 +127,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         }
         try
         {
-            return [.. ScriptFileSystem.List(directory, options.DaemonUid)];
+            return (facts, [.. ScriptFileSystem.List(directory, options.DaemonUid, facts)]);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -146,12 +154,13 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what) =>
         Write(scriptEvent, _reportedSkips.IsNew(path, reason) ? LogLevel.Warn : LogLevel.Debug, $"Skipping {what} {path}: {reason}");
 
-    private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, IReadOnlyList<string> environment)
+    private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, ScriptFileFacts directory, IReadOnlyList<string> environment)
     {
         var name = $"{scriptEvent.State}.d/{Path.GetFileName(path)}";
         // Checked again now, not only when the directory was listed (an earlier script may have run for a while),
-        // and the file executed is the one checked: every link on the way resolved, every directory trusted.
-        var facts = ScriptFileSystem.Facts(path, options.DaemonUid);
+        // and the file executed is the one checked: every link on the way resolved, every directory trusted (the
+        // directory's own walk is this run's: only root or the daemon's user can change a path it trusted).
+        var facts = ScriptFileSystem.FactsIn(directory, Path.GetFileName(path), options.DaemonUid);
         if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
         {
             ReportSkip(scriptEvent, path, reason, "script");

@@ -105,6 +105,27 @@ public static class TrustedPath
         return new ResolvedPath(current, parent, null);
     }
 
+    /// <summary>
+    /// <see cref="Resolve"/> of the entry <paramref name="name"/> of a directory a walk has just trusted: one look-up,
+    /// not a walk from "/". <paramref name="directory"/> is that walk's <see cref="ResolvedPath.Resolved"/> (no link
+    /// left in it) and <paramref name="facts"/> its facts. The answer is Resolve's for the whole path while nothing on
+    /// the way changed, and only root or the daemon's user can change a trusted path. A link is resolved by a walk.
+    /// </summary>
+    public static ResolvedPath ResolveIn(string directory, PathEntry facts, string name, uint daemonUid, Func<string, PathEntry?> look)
+    {
+        var candidate = directory == "/" ? "/" + name : directory + "/" + name;
+        if (name.Length == 0 || name.Contains('/') || name is "." or ".." || facts.Kind != PathKind.Directory)
+            return Resolve(candidate, daemonUid, look);
+        // As the walk would on its way through the directory.
+        if (DirectoryProblem(directory, facts, daemonUid, holdsTarget: false) is { } passing)
+            return new ResolvedPath(directory, null, passing);
+        if (look(candidate) is not { } entry)
+            return new ResolvedPath(candidate, null, null);
+        if (entry.Kind == PathKind.SymbolicLink)
+            return Resolve(candidate, daemonUid, look);
+        return new ResolvedPath(candidate, entry, DirectoryProblem(directory, facts, daemonUid, holdsTarget: true));
+    }
+
     private static string? DirectoryProblem(string path, PathEntry directory, uint daemonUid, bool holdsTarget)
     {
         if (OwnerProblem(directory.Uid, daemonUid) is { } owner)

@@ -136,4 +136,41 @@ public class TrustedPathTests
                 Assert.DoesNotContain(resolved.Resolved, new[] { "/home/nobody/z", "/srv/w", "/tmp/u" });
         }
     }
+
+    /// <summary>
+    /// The look-up of a trusted directory's entry gives what a walk of the whole path gives, on random link graphs:
+    /// for every directory the walk trusts and every name in it (the directory resolved, its facts as the walk saw them).
+    /// </summary>
+    [Fact]
+    public void An_entry_looked_up_in_a_trusted_directory_is_what_a_walk_of_its_whole_path_says()
+    {
+        var random = new Random(4321);
+        string[] places = ["/etc/nb/routable.d/x", "/tmp/root-dir/y", "/home/nobody/z", "/srv/w", "/usr/lib/v", "/tmp/u", "/var/t"];
+        var compared = 0;
+        for (var round = 0; round < 500; round++)
+        {
+            foreach (var place in places)
+                if (random.Next(3) == 0)
+                    _fs.Remove(place);
+                else if (random.Next(4) == 0)
+                    _fs[place] = new(PathKind.Regular, Exe755, random.Next(4) == 0 ? Nobody : 0);
+                else
+                    Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
+            var names = _fs.Keys.Select(k => k[(k.LastIndexOf('/') + 1)..]).Where(n => n.Length > 0).Append("missing").Distinct().ToList();
+            foreach (var directory in _fs.Keys.ToList())
+            {
+                var walked = Resolve(directory);
+                if (walked.Problem is not null || walked.Target is not { Kind: PathKind.Directory } facts)
+                    continue;
+                foreach (var name in names)
+                {
+                    var whole = Resolve(directory == "/" ? "/" + name : directory + "/" + name);
+                    var inside = TrustedPath.ResolveIn(walked.Resolved, facts, name, Daemon, p => _fs.TryGetValue(p, out var e) ? e : null);
+                    Assert.Equal(whole, inside);
+                    compared++;
+                }
+            }
+        }
+        Assert.True(compared > 10_000, $"{compared} paths compared");
+    }
 }
