@@ -87,6 +87,35 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlink(string path);
 
+    /// <summary>
+    /// The start of a small file (sysfs, procfs) with open, read and close: the bytes read, or -1. File.ReadAllText
+    /// took seven system calls (fstat, flock twice, a second read) for a sysfs attribute.
+    /// </summary>
+    public static int ReadStart(string path, Span<byte> buffer)
+    {
+        var fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        try
+        {
+            fixed (byte* start = buffer)
+            {
+                while (true)
+                {
+                    var count = read(fd, start, buffer.Length);
+                    if (count >= 0)
+                        return (int)count;
+                    if (Marshal.GetLastPInvokeError() != EINTR)
+                        return -1;
+                }
+            }
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
     /// <summary>Writes all of <paramref name="bytes"/> (a short write is continued); 0, or the errno.</summary>
     public static int WriteAll(int fd, ReadOnlySpan<byte> bytes)
     {

@@ -74,14 +74,12 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILink
     {
         // Every sysfs read of this class passes here first.
         Core.LoopGuard.Blocking("sysfs read", name);
-        try
-        {
-            return int.TryParse(File.ReadAllText($"/sys/class/net/{name}/ifindex").Trim(), NumberStyles.None, CultureInfo.InvariantCulture,
-                out var index) && index == ifindex;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
+        // A link name is never "." or ".." nor holds a slash (the kernel refuses them), but the name comes from a peer.
+        if (name.Length == 0 || name.Contains('/') || name is "." or "..")
             return false;
-        }
+        Span<byte> text = stackalloc byte[16];
+        var length = Native.Libc.ReadStart($"/sys/class/net/{name}/ifindex", text);
+        return length > 0 && int.TryParse(text[..length].TrimEnd((byte)'\n'), NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+            && index == ifindex;
     }
 }
