@@ -276,14 +276,20 @@ public sealed class StateMemory
 
     private void AppendMarks()
     {
-        // Nothing written by this process and nothing usable read at start: no file says these links ran.
-        if (_fd < 0 && Recalled is null)
-            return;
-        _markText.ResetWrittenCount();
-        foreach (var (link, ifindex) in _marking)
-            RememberedStates.WriteQueued(_markText, link, ifindex);
-        _marking.Clear();
-        BurstCapacity.TrimAfterBurst(_marking);
+        try
+        {
+            // Nothing written by this process and nothing usable read at start: no file says these links ran.
+            if (_fd < 0 && Recalled is null)
+                return;
+            _markText.ResetWrittenCount();
+            foreach (var (link, ifindex) in _marking)
+                RememberedStates.WriteQueued(_markText, link, ifindex);
+        }
+        finally
+        {
+            _marking.Clear();
+            BurstCapacity.TrimAfterBurst(_marking);
+        }
         if (_fd < 0)
             // The previous run's file, read at start (owned by root or us, a regular file): O_NONBLOCK so a FIFO put
             // in its place since cannot hang the writer.
@@ -297,11 +303,16 @@ public sealed class StateMemory
         }
         if (error == Libc.ENOENT)
             return;
-        // A mark that cannot be appended: the whole file, which leaves the queued links out, at once.
+        // A mark that cannot be appended: the whole file, which leaves the queued links out, at once; failing that
+        // (nothing handed over yet, or the write fails too), no file: every current state runs at the next start.
         CloseFile();
         lock (_gate)
             _pending ??= _latest;
-        WriteFile();
+        if (!WriteFile() && Libc.unlink(_path) != 0 && Marshal.GetLastPInvokeError() != Libc.ENOENT && !_warned)
+        {
+            _warned = true;
+            _log.Warn($"Cannot mark a queued run in {_path}: {Libc.Describe(error)}; a crash before it runs may skip it at the next start");
+        }
     }
 
     private void CloseFile()
@@ -317,14 +328,15 @@ public sealed class StateMemory
             WriteFile();
     }
 
-    private void WriteFile()
+    /// <summary>Writes what was handed over; true when the file holds it (written, or found unchanged).</summary>
+    private bool WriteFile()
     {
         RememberedStates states;
         lock (_gate)
         {
             // Nothing handed over (a delayed step after a write took the state, a flush).
             if (_pending is null)
-                return;
+                return false;
             states = _pending;
             _pending = null;
             _scheduled = false;
@@ -336,7 +348,7 @@ public sealed class StateMemory
         var hash = Hash(_text.WrittenSpan);
         // The same length and hash as the last write, and no mark since: most likely unchanged, which the file itself confirms.
         if (!_marked && _text.WrittenCount == _writtenLength && hash == _writtenHash && FileHolds(_text.WrittenSpan))
-            return;
+            return true;
         // open, write, rename: what FileStream did in 11 system calls (an unlink first, flock twice, fstatfs, lseek...).
         var temporary = _path + ".new";
         const int flags = Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC;
@@ -365,7 +377,7 @@ public sealed class StateMemory
             if (!_warned)
                 _log.Warn($"Cannot remember states in {_path}: {Libc.Describe(error)}; a restart will run every current state again");
             _warned = true;
-            return;
+            return false;
         }
         CloseFile();
         _fd = fd;
@@ -375,5 +387,6 @@ public sealed class StateMemory
         if (_warned)
             _log.Info($"States remembered in {_path} again");
         _warned = false;
+        return true;
     }
 }

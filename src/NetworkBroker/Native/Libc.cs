@@ -73,6 +73,8 @@ internal static unsafe partial class Libc
     public static partial int open(string path, int flags);
 
     public const int O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
+    /// <summary>The same on x86-64 and arm64 (010000000).</summary>
+    public const int O_PATH = 0x200000;
 
     /// <summary>open(2) with the mode of a file it creates.</summary>
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

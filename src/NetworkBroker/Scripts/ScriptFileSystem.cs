@@ -45,7 +45,7 @@ internal static unsafe class ScriptFileSystem
 
     /// <summary>
     /// The facts of one script (or directory), resolved as it would be executed. Nothing there is found with one
-    /// statx(2) of the whole path (followed by the kernel), not a walk: there is nothing to trust in what is missing.
+    /// look-up of the whole path (<see cref="IsMissing"/>), not a walk: there is nothing to trust in what is missing.
     /// </summary>
     public static ScriptFileFacts Facts(string path, uint daemonUid) =>
         IsMissing(path) ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Missing, 0, 0, path)
@@ -67,12 +67,22 @@ internal static unsafe class ScriptFileSystem
         return new ScriptFileFacts(name, kind, resolved.Target?.Mode ?? 0, resolved.Target?.Uid ?? 0, resolved.Resolved, resolved.Problem);
     }
 
+    /// <summary>
+    /// Whether nothing is at <paramref name="path"/>, asked without following a symbolic link anywhere on it (openat2's
+    /// RESOLVE_NO_SYMLINKS): the kernel then touches only the path's own components, as the walk would, and never a
+    /// place a link leads to (another user's FUSE mount could hang the caller). A link on the way, or no openat2: not
+    /// known, and the walk decides.
+    /// </summary>
     private static bool IsMissing(string path)
     {
         Core.LoopGuard.Blocking("script path look-up", path);
-        Libc.Statx stat;
-        if (Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_TYPE, &stat) == 0)
+        var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_CLOEXEC), Resolve = Libc.RESOLVE_NO_SYMLINKS };
+        var fd = Libc.openat2(Libc.AT_FDCWD, path, &how);
+        if (fd >= 0)
+        {
+            Libc.close(fd);
             return false;
+        }
         return Marshal.GetLastPInvokeError() is Libc.ENOENT or Libc.ENOTDIR;
     }
 

@@ -68,7 +68,8 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
                 cutShort?.Invoke();
                 break;
             }
-            var result = await RunScriptAsync(scriptEvent, path, directory, environment.Entries);
+            // The first script starts right after its directory was walked; a later one after the scripts before it ran.
+            var result = await RunScriptAsync(scriptEvent, path, results.Count == 0 ? directory : null, environment.Entries);
             scriptEvent.Observer?.Finished(result);
             results.Add(result);
         }
@@ -154,13 +155,16 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     private void ReportSkip(ScriptEvent scriptEvent, string path, string reason, string what) =>
         Write(scriptEvent, _reportedSkips.IsNew(path, reason) ? LogLevel.Warn : LogLevel.Debug, $"Skipping {what} {path}: {reason}");
 
-    private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, ScriptFileFacts directory, IReadOnlyList<string> environment)
+    /// <param name="directory">The facts of the directory walked just before; null: the whole path is walked again.</param>
+    private async Task<ScriptResult> RunScriptAsync(ScriptEvent scriptEvent, string path, ScriptFileFacts? directory, IReadOnlyList<string> environment)
     {
         var name = $"{scriptEvent.State}.d/{Path.GetFileName(path)}";
-        // Checked again now, not only when the directory was listed (an earlier script may have run for a while),
-        // and the file executed is the one checked: every link on the way resolved, every directory trusted (the
-        // directory's own walk is this run's: only root or the daemon's user can change a path it trusted).
-        var facts = ScriptFileSystem.FactsIn(directory, Path.GetFileName(path), options.DaemonUid);
+        // Checked again now, not only when the directory was listed, and the file executed is the one checked: every
+        // link on the way resolved, every directory trusted. Right after the directory's walk, looked up in it; after
+        // earlier scripts ran for a while, walked again (a directory on the way may have been replaced meanwhile:
+        // tmpfiles ageing a root directory out of a sticky one, and another user making one in its place).
+        var facts = directory is { } walked ? ScriptFileSystem.FactsIn(walked, Path.GetFileName(path), options.DaemonUid)
+            : ScriptFileSystem.Facts(path, options.DaemonUid);
         if (ScriptSelection.SkipReason(facts, options.DaemonUid) is { } reason)
         {
             ReportSkip(scriptEvent, path, reason, "script");

@@ -385,6 +385,29 @@ public class RememberedStatesTests
     }
 
     [Fact]
+    public async Task Marks_from_before_the_first_file_of_a_boot_are_not_appended_later()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        // The first start of a boot: no file, so nothing to forget when eth0's run is queued.
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        memory.Queued("eth0", 2);
+        await memory.FlushAsync();
+        memory.Ran("eth0", 2);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        var written = File.ReadAllText(memory.Path);
+
+        // eth1's run is queued: only its mark follows; eth0's, from before the file, would undo its run.
+        memory.Queued("eth1", 3);
+        await memory.FlushAsync();
+        Assert.Equal(written + "queued link 3 eth1\n", File.ReadAllText(memory.Path));
+        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+    }
+
+    [Fact]
     public async Task A_mark_that_cannot_be_appended_writes_the_whole_file_at_once_leaving_the_queued_link_out()
     {
         using var directory = new TempDirectory();

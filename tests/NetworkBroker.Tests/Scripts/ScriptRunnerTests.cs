@@ -115,6 +115,23 @@ public class ScriptRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_script_after_another_is_checked_against_its_whole_path_again_not_the_walk_before_the_first()
+    {
+        // The first script makes the directory writable by others (as a directory replaced meanwhile would be): the
+        // second, checked before it starts, must not run, though the directory was trusted when the run began.
+        var marker = _dir.Combine("second-ran");
+        var directory = _dir.Combine("routable.d");
+        _dir.Script("routable", "10-first", $"#!/bin/sh\nchmod 0777 {directory}\n");
+        _dir.Script("routable", "20-second", $"#!/bin/sh\ntouch {marker}\n");
+
+        var results = await Runner().RunAsync(Event("routable", "eth1"));
+
+        Assert.True(results[0].Succeeded);
+        Assert.False(File.Exists(marker));
+        Assert.Equal($"skipped: directory {directory} is writable by group or others", results[1].Error);
+    }
+
+    [Fact]
     public async Task A_missing_directory_is_not_an_error()
     {
         Assert.Empty(await Runner().RunAsync(Event("dormant", "eth1")));
