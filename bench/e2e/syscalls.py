@@ -43,7 +43,12 @@ def measure(name, binary, flaps, spacing, tag):
         bench.wait_quiet(sandbox, record, quiet=2)
         served, after_faults = served_runs(record) - before_runs, faults(daemon.pid)
         trace.send_signal(signal.SIGINT)
-        trace.wait(timeout=60)
+        try:
+            trace.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # perf trace has been seen to spin after SIGINT; what it wrote so far is still read.
+            trace.kill()
+            trace.wait()
         daemon.kill()
         daemon.wait()
         calls = collections.Counter()
