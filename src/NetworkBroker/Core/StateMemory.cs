@@ -193,11 +193,14 @@ public sealed class StateMemory
                 Remember(latest.Without(runs));
             }
         }
-        return FlushAsync();
+        return FlushAsync(close: true);
     }
 
     /// <summary>Waits until the latest state handed over is in the file, without its delay (at stop).</summary>
-    public Task FlushAsync()
+    public Task FlushAsync() => FlushAsync(close: false);
+
+    /// <param name="close">At stop: the file kept open for marks is closed once written (a mark after it opens it again).</param>
+    private Task FlushAsync(bool close)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // After every step due before it, a write already waiting included: what was handed over is written by then.
@@ -205,7 +208,12 @@ public sealed class StateMemory
         {
             try
             {
-                WritePending();
+                lock (_fileGate)
+                {
+                    WriteFile();
+                    if (close)
+                        CloseFile();
+                }
                 written.SetResult();
             }
             catch (Exception e)

@@ -483,6 +483,9 @@ public class RememberedStatesTests
         first.Remember(Remembered(model) with { BootId = "boot-1" });
         await first.StopAsync([]);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(first.Path));
+        // The file kept open for marks is closed at stop.
+        Assert.DoesNotContain(new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos(),
+            fd => fd.LinkTarget is { } target && target.StartsWith(first.Path, StringComparison.Ordinal));
 
         Assert.Equal(States("routable"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
         Assert.Null(new StateMemory(directory.Path, "boot-2", log).Recalled);

@@ -91,7 +91,10 @@ public class ScriptDispatcherTests : IDisposable
     {
         var record = _dir.Combine("record");
         var started = _dir.Combine("started");
-        _dir.Script("routable", "10-slow", $"#!/bin/sh\ntouch {started}\nsleep 0.3\necho $LINKINDEX >> {record}\n");
+        var go = _dir.Combine("go");
+        // The first run holds until the test has asked the dispatcher to stop (however slow the machine is).
+        _dir.Script("routable", "10-slow",
+            $"#!/bin/sh\ntouch {started}\ni=0\nwhile [ ! -e {go} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\necho $LINKINDEX >> {record}\n");
         var dispatcher = Dispatcher();
         for (var i = 0; i < 5; i++)
             dispatcher.Enqueue(Event("routable", "eth0", i));
@@ -100,7 +103,10 @@ public class ScriptDispatcherTests : IDisposable
         while (!File.Exists(started) && DateTime.UtcNow < deadline)
             await Task.Delay(10);
 
-        await dispatcher.DisposeAsync();
+        // The stop is asked for at once (before DisposeAsync's first wait); then the first run may end.
+        var stopping = dispatcher.DisposeAsync();
+        File.WriteAllText(go, "");
+        await stopping;
 
         Assert.False(dispatcher.Enqueue(Event("routable", "eth0", 99)));
         Assert.Equal(["0"], File.ReadAllLines(record));
