@@ -233,6 +233,35 @@ def wait_quiet(sandbox, record, quiet=3):
         time.sleep(quiet)
 
 
+def served_runs(record):
+    """Runs the hooks recorded so far (a line each)."""
+    return sum(1 for _ in open(record)) if os.path.exists(record) else 0
+
+
+def over_flaps(kind, flaps, spacing, tag, before, after, settle=1.5):
+    """One daemon (a BROKERS name, or the floor) on a fresh sandbox, ready and settled for `settle` s; before(daemon,
+    sandbox) just before N flaps at `spacing`, after(daemon) once quiet (before the daemon is killed). Returns the runs
+    served over the flaps and what before and after returned (the tools that count a daemon's costs per served run)."""
+    sandbox = Sandbox(tag)
+    daemon = None
+    try:
+        daemon, record, ready = start(kind, sandbox, tag)
+        if ready is None:
+            raise RuntimeError(f"{kind} did not become ready")
+        time.sleep(settle)
+        first = before(daemon, sandbox)
+        served = served_runs(record)
+        sandbox.flap(flaps, spacing)
+        wait_quiet(sandbox, record, quiet=2)
+        served = served_runs(record) - served
+        return served, first, after(daemon)
+    finally:
+        if daemon is not None:
+            daemon.kill()
+            daemon.wait()
+        sandbox.close()
+
+
 def run(kind, flaps, spacing, tag):
     sandbox = Sandbox(tag)
     try:

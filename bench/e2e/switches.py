@@ -27,24 +27,10 @@ def per_thread(pid):
 
 def measure(name, binary, flaps, spacing, tag):
     bench.BROKERS[name] = os.path.abspath(binary)
-    sandbox = bench.Sandbox(tag)
-    try:
-        daemon, record, ready = bench.start(name, sandbox, tag)
-        if ready is None:
-            raise RuntimeError(f"{name} did not become ready")
-        time.sleep(1.5)
-        served_before = sum(1 for _ in open(record)) if os.path.exists(record) else 0
-        before = per_thread(daemon.pid)
-        sandbox.flap(flaps, spacing)
-        bench.wait_quiet(sandbox, record, quiet=2)
-        after = per_thread(daemon.pid)
-        served = (sum(1 for _ in open(record)) if os.path.exists(record) else 0) - served_before
-        daemon.kill()
-        daemon.wait()
-        # A thread that ended during the flaps is lost; one that began counts from 0.
-        return served, {comm: after[comm] - before.get(comm, 0) for comm in after}
-    finally:
-        sandbox.close()
+    served, before, after = bench.over_flaps(name, flaps, spacing, tag, lambda daemon, _: per_thread(daemon.pid),
+                                             lambda daemon: per_thread(daemon.pid))
+    # A thread that ended during the flaps is lost; one that began counts from 0.
+    return served, {comm: after[comm] - before.get(comm, 0) for comm in after}
 
 
 def main():

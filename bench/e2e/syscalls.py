@@ -21,44 +21,36 @@ def faults(pid):
     return int(fields[7]), int(fields[9])  # minflt, majflt
 
 
-def served_runs(record):
-    return sum(1 for _ in open(record)) if os.path.exists(record) else 0
-
-
 def measure(name, binary, flaps, spacing, tag):
     if name != "floor":
         bench.BROKERS[name] = os.path.abspath(binary)
-    sandbox = bench.Sandbox(tag)
-    try:
-        daemon, record, ready = bench.start(name, sandbox, tag)
-        if ready is None:
-            raise RuntimeError(f"{name} did not become ready")
-        time.sleep(2)
-        out = f"{sandbox.dir}/trace-{tag}.txt"
-        trace = subprocess.Popen(["perf", "trace", "-s", "-o", out, "-p", str(daemon.pid)],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trace = {}
+
+    def before(daemon, sandbox):
+        trace["out"] = f"{sandbox.dir}/trace-{tag}.txt"
+        trace["perf"] = subprocess.Popen(["perf", "trace", "-s", "-o", trace["out"], "-p", str(daemon.pid)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.5)
-        before_runs, before_faults = served_runs(record), faults(daemon.pid)
-        sandbox.flap(flaps, spacing)
-        bench.wait_quiet(sandbox, record, quiet=2)
-        served, after_faults = served_runs(record) - before_runs, faults(daemon.pid)
-        trace.send_signal(signal.SIGINT)
+        return faults(daemon.pid)
+
+    def after(daemon):
+        counted = faults(daemon.pid)
+        trace["perf"].send_signal(signal.SIGINT)
         try:
-            trace.wait(timeout=60)
+            trace["perf"].wait(timeout=60)
         except subprocess.TimeoutExpired:
             # perf trace has been seen to spin after SIGINT; what it wrote so far is still read.
-            trace.kill()
-            trace.wait()
-        daemon.kill()
-        daemon.wait()
+            trace["perf"].kill()
+            trace["perf"].wait()
         calls = collections.Counter()
-        for line in open(out):
+        for line in open(trace["out"]):
             match = ROW.match(line)
             if match:
                 calls[match.group(1)] += int(match.group(2))
-        return served, calls, after_faults[0] - before_faults[0], after_faults[1] - before_faults[1]
-    finally:
-        sandbox.close()
+        return counted, calls
+
+    served, (minor, major), ((minor_after, major_after), calls) = bench.over_flaps(name, flaps, spacing, tag, before, after, settle=2)
+    return served, calls, minor_after - minor, major_after - major
 
 
 def main():
