@@ -208,12 +208,10 @@ public sealed class StateMemory
         {
             try
             {
-                lock (_fileGate)
-                {
-                    WriteFile();
-                    if (close)
+                WritePending();
+                if (close)
+                    lock (_fileGate)
                         CloseFile();
-                }
                 written.SetResult();
             }
             catch (Exception e)

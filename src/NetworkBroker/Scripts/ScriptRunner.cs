@@ -78,8 +78,8 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
 
     /// <summary>
     /// The scripts to run, as paths with the facts of the directory that holds each: the state's directory in every
-    /// script root, merged (<see cref="ScriptSelection.Merge"/>). Each directory is walked once per run; its entries,
-    /// here and again before each is executed, are looked up in it (<see cref="ScriptFileSystem.FactsIn"/>).
+    /// script root, merged (<see cref="ScriptSelection.Merge"/>). Each directory is walked once per run; its entries are
+    /// looked up in it (<see cref="ScriptFileSystem.FactsIn"/>) here and before the first script starts.
     /// </summary>
     private List<(string Path, ScriptFileFacts Directory)> Select(ScriptEvent scriptEvent)
     {
