@@ -53,12 +53,20 @@ internal static unsafe partial class Libc
         [FieldOffset(20)] public uint Uid;
         [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Ino;
         [FieldOffset(40)] public ulong Size;
+        [FieldOffset(96)] public long CtimeSeconds;
+        [FieldOffset(104)] public uint CtimeNanoseconds;
+        [FieldOffset(112)] public long MtimeSeconds;
+        [FieldOffset(120)] public uint MtimeNanoseconds;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
     }
 
     public const int S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000, S_IFIFO = 0x1000, S_IFSOCK = 0xC000;
     public const uint STATX_SIZE = 0x200;
     public const uint STATX_NLINK = 0x4;
+    public const uint STATX_MTIME = 0x40, STATX_CTIME = 0x80, STATX_INO = 0x100;
 
     /// <summary>Linux's struct open_how for openat2(2).</summary>
     [StructLayout(LayoutKind.Sequential)]

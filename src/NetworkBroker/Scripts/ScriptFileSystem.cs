@@ -45,10 +45,13 @@ internal static unsafe class ScriptFileSystem
 
     /// <summary>
     /// The facts of one script (or directory), resolved as it would be executed. Nothing there is found with one
-    /// look-up of the whole path (<see cref="IsMissing"/>), not a walk: there is nothing to trust in what is missing.
+    /// look-up of the whole path (<see cref="LookUp"/>), not a walk: there is nothing to trust in what is missing.
     /// </summary>
-    public static ScriptFileFacts Facts(string path, uint daemonUid) =>
-        IsMissing(path) ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Missing, 0, 0, path)
+    public static ScriptFileFacts Facts(string path, uint daemonUid) => Facts(path, daemonUid, LookUp(path));
+
+    /// <summary>The facts of <paramref name="path"/>, whose <see cref="LookUp"/> was just made.</summary>
+    public static ScriptFileFacts Facts(string path, uint daemonUid, PathLookUp lookUp) =>
+        lookUp.Missing ? new ScriptFileFacts(Path.GetFileName(path), ScriptFileKind.Missing, 0, 0, path)
             : FactsOf(Path.GetFileName(path), Resolve(path, daemonUid));
 
     /// <summary>The facts of the entry <paramref name="name"/> of a directory whose <see cref="Facts"/> were just trusted (<see cref="TrustedPath.ResolveIn"/>).</summary>
@@ -68,22 +71,38 @@ internal static unsafe class ScriptFileSystem
     }
 
     /// <summary>
-    /// Whether nothing is at <paramref name="path"/>, asked without following a symbolic link anywhere on it (openat2's
+    /// One look-up of <paramref name="path"/> that follows no symbolic link anywhere on it (openat2's
     /// RESOLVE_NO_SYMLINKS): the kernel then touches only the path's own components, as the walk would, and never a
-    /// place a link leads to (another user's FUSE mount could hang the caller). A link on the way, or no openat2: not
-    /// known, and the walk decides.
+    /// place a link leads to (another user's FUSE mount could hang the caller). It tells whether nothing is there
+    /// and, when <paramref name="stamp"/> and a directory is there, its <see cref="DirectoryStamp"/>. A link on the
+    /// way, or no openat2: neither known, and the walk decides.
     /// </summary>
-    private static bool IsMissing(string path)
+    public static PathLookUp LookUp(string path, bool stamp = false)
     {
         Core.LoopGuard.Blocking("script path look-up", path);
         var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_CLOEXEC), Resolve = Libc.RESOLVE_NO_SYMLINKS };
         var fd = Libc.openat2(Libc.AT_FDCWD, path, &how);
-        if (fd >= 0)
+        if (fd < 0)
+            return new PathLookUp(Marshal.GetLastPInvokeError() is Libc.ENOENT or Libc.ENOTDIR, null);
+        try
+        {
+            return new PathLookUp(false, stamp ? StampOf(fd) : null);
+        }
+        finally
         {
             Libc.close(fd);
-            return false;
         }
-        return Marshal.GetLastPInvokeError() is Libc.ENOENT or Libc.ENOTDIR;
+    }
+
+    private static DirectoryStamp? StampOf(int fd)
+    {
+        const uint wanted = Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_CTIME | Libc.STATX_MTIME;
+        Libc.Statx stat;
+        if (Libc.statx(fd, "", Libc.AT_EMPTY_PATH | Libc.AT_SYMLINK_NOFOLLOW, wanted, &stat) != 0
+            || (stat.Mask & wanted) != wanted || (stat.Mode & Libc.S_IFMT) != Libc.S_IFDIR)
+            return null;
+        return new DirectoryStamp(stat.DevMajor, stat.DevMinor, stat.Ino, stat.CtimeSeconds, stat.CtimeNanoseconds,
+            stat.MtimeSeconds, stat.MtimeNanoseconds);
     }
 
     /// <summary>The entries of a directory, with their facts (<see cref="FactsIn"/> when its own facts are given, trusted).</summary>
@@ -99,3 +118,6 @@ internal static unsafe class ScriptFileSystem
         }
     }
 }
+
+/// <summary>What <see cref="ScriptFileSystem.LookUp"/> found: nothing at the path, or a directory's stamp (when asked for one).</summary>
+internal readonly record struct PathLookUp(bool Missing, DirectoryStamp? Stamp);

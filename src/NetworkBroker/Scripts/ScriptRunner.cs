@@ -40,6 +40,11 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     // A skipped script is reported once per reason, not on every event (a flapping link would flood the log).
     private readonly RepeatFilter _reportedSkips = new();
 
+    private readonly EmptyDirectories _empty = new();
+
+    /// <summary>The state directories known to be empty (<see cref="EmptyDirectories"/>).</summary>
+    internal EmptyDirectories EmptyDirectories => _empty;
+
     /// <summary>Replaced on reload (ScriptTimeoutSec=); a running script keeps the timeout it started with.</summary>
     public ScriptRunnerOptions Options
     {
@@ -111,30 +116,60 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         return runnable;
     }
 
-    /// <summary>A state directory's facts and entries, or null when it is missing or cannot be trusted (said once).</summary>
+    /// <summary>A state directory's facts and entries, or null when it is missing, empty, or cannot be trusted (said once).</summary>
     private (ScriptFileFacts Directory, List<ScriptFileFacts> Entries)? Entries(string directory, ScriptEvent scriptEvent)
     {
-        var facts = ScriptFileSystem.Facts(directory, options.DaemonUid);
+        var lookUp = ScriptFileSystem.LookUp(directory, stamp: _empty.Remembers(directory));
+        if (lookUp.Stamp is { } stamp && _empty.IsEmpty(directory, stamp))
+        {
+            Write(scriptEvent, LogLevel.Debug, $"{directory} is empty, nothing to run");
+            return null;
+        }
+        var facts = ScriptFileSystem.Facts(directory, options.DaemonUid, lookUp);
         if ((facts.PathProblem ?? (facts.Kind == ScriptFileKind.Directory ? ScriptSelection.UnsafeOwnership(facts.Mode, facts.Uid, options.DaemonUid) : null))
             is { } unsafeDirectory)
         {
+            _empty.Forget(directory);
             ReportSkip(scriptEvent, directory, unsafeDirectory, "directory");
             return null;
         }
         if (facts.Kind != ScriptFileKind.Directory)
         {
+            _empty.Forget(directory);
             Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
             return null;
         }
         try
         {
-            return (facts, [.. ScriptFileSystem.List(directory, options.DaemonUid, facts)]);
+            List<ScriptFileFacts> entries = [.. ScriptFileSystem.List(directory, options.DaemonUid, facts)];
+            if (entries.Count == 0)
+                LearnEmpty(directory, facts);
+            else
+                _empty.Forget(directory);
+            return (facts, entries);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _empty.Forget(directory);
             Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {ErrorText.Of(e)}");
             return null;
         }
+    }
+
+    /// <summary>
+    /// A listing found nothing: listed once more between two stamps, the clock read before both, so that what is
+    /// remembered (<see cref="EmptyDirectories.Listed"/>) is a stamp no change came between. Once per change of the
+    /// directory; a run after that finds it empty by its stamp alone.
+    /// </summary>
+    private void LearnEmpty(string directory, ScriptFileFacts facts)
+    {
+        var listedAt = _empty.Now();
+        if (ScriptFileSystem.LookUp(directory, stamp: true).Stamp is { } before
+            && !ScriptFileSystem.List(directory, options.DaemonUid, facts).Any()
+            && ScriptFileSystem.LookUp(directory, stamp: true).Stamp is { } after)
+            _empty.Listed(directory, listedAt, before, after);
+        else
+            _empty.Forget(directory);
     }
 
     /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>
