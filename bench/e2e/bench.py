@@ -12,7 +12,7 @@ expected/served/missed/duplicated/out of order, idle/after/peak RSS, threads, fd
 served run, exec -> ready; then the same daemons started beside 1,000 more links (--link-pairs veth
 pairs, half of them with an address under RoutingPolicyRules=). Writes a Markdown section to --out.
 """
-import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOOKED = ("no-carrier", "carrier", "routable")
@@ -154,8 +154,22 @@ def start(kind, sandbox, tag, broker_config=""):
             # networkd-dispatcher does not speak sd_notify: its readiness is its connection on the bus.
             if kind == "networkd-dispatcher" and any(line.split()[1:2] == [str(daemon.pid)] for line in sandbox.busctl("list", "--no-pager").splitlines()[1:]):
                 ready = time.time() - started
-    listener.close()
+    # Read on, as systemd does, until the daemon ends: a closed socket fails its STATUS= updates, which a daemon
+    # under systemd never sees (network-broker paid a caught exception for each).
+    threading.Thread(target=drain_notifications, args=(listener, daemon), daemon=True).start()
     return daemon, record, ready
+
+
+def drain_notifications(listener, daemon):
+    listener.settimeout(0.5)
+    try:
+        while daemon.poll() is None:
+            try:
+                listener.recv(4096)
+            except socket.timeout:
+                pass
+    finally:
+        listener.close()
 
 
 def analyse(sandbox, record, from_line):

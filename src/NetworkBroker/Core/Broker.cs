@@ -262,8 +262,10 @@ public sealed class Broker
 
     private void ArmOverdueCheck()
     {
+        // Late by up to another timeout, which lets it share the timer thread's wake-up with another step: barriers
+        // come back within microseconds, and the check almost never finds anything.
         if (Gate.ArmCheck() is { } due)
-            PostLater(new BarrierOverdue(), due);
+            PostLater(new BarrierOverdue(), due, BarrierTimeout);
     }
 
     private void HandleFromPeer(IReadOnlyList<BrokerEvent> inputs)
@@ -492,8 +494,10 @@ public sealed class Broker
     /// Puts an event of the broker's own on its channel after a delay, from the <see cref="TimerThread"/> (which then
     /// runs the loop, if it waits); on a full channel the write waits on its own, never holding the timer thread.
     /// </summary>
-    private void PostLater(BrokerEvent brokerEvent, TimeSpan delay) =>
-        TimerThread.Shared.After(delay, () =>
+    private void PostLater(BrokerEvent brokerEvent, TimeSpan delay) => PostLater(brokerEvent, delay, TimeSpan.Zero);
+
+    private void PostLater(BrokerEvent brokerEvent, TimeSpan delay, TimeSpan slack) =>
+        TimerThread.Shared.After(delay, slack, () =>
         {
             if (!_channel.Writer.TryWrite(brokerEvent))
                 _ = _channel.Writer.WriteAsync(brokerEvent).AsTask();

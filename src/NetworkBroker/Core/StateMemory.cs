@@ -61,6 +61,13 @@ public sealed class StateMemory
     /// <summary>How long a change waits before it is written (the changes meanwhile go with it).</summary>
     public TimeSpan WriteDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How much later still the write may be made, when the timer thread wakes meanwhile for another step (a STATUS
+    /// line, a barrier's check): one wake-up for them all. A run's queued mark is in the file before it starts; this
+    /// only delays when a finished run stops counting as one to run again after a crash.
+    /// </summary>
+    public TimeSpan WriteSlack { get; init; } = TimeSpan.FromMilliseconds(300);
+
     /// <summary>How many times the file was written since start.</summary>
     internal int Writes => Volatile.Read(ref _writes);
 
@@ -175,7 +182,7 @@ public sealed class StateMemory
             if (_scheduled)
                 return;
             _scheduled = true;
-            TimerThread.Shared.After(WriteDelay, WritePending);
+            TimerThread.Shared.After(WriteDelay, WriteSlack, WritePending);
         }
     }
 

@@ -156,6 +156,26 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint read(int fd, byte* buffer, nint count);
 
+    public const int CLOCK_MONOTONIC = 1;
+    public const int TFD_CLOEXEC = 0x80000;
+    public const int TFD_TIMER_ABSTIME = 1;
+
+    /// <summary>struct itimerspec: the interval, then the first expiry (seconds and nanoseconds each).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct TimerSpec
+    {
+        public long IntervalSeconds;
+        public long IntervalNanoseconds;
+        public long ValueSeconds;
+        public long ValueNanoseconds;
+    }
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int timerfd_create(int clock, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int timerfd_settime(int fd, int flags, TimerSpec* value, TimerSpec* old);
+
     /// <summary>The kind of a statx mode, in the words of ls and find.</summary>
     public static string KindOf(ushort mode) => (mode & S_IFMT) switch
     {

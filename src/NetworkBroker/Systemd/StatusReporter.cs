@@ -22,7 +22,8 @@ public sealed class StatusReporter(SystemdNotifier systemd, Func<Task<string>> c
     {
         if (!systemd.Enabled || Interlocked.Exchange(ref _scheduled, 1) == 1)
             return;
-        Core.TimerThread.Shared.After(interval, SendLater);
+        // Within one to two intervals: it shares the timer thread's wake-up with another step when one comes.
+        Core.TimerThread.Shared.After(interval, interval, SendLater);
     }
 
     /// <summary>On the timer thread: the loop, when it waits, answers the query at once on this thread (no pool hop).</summary>

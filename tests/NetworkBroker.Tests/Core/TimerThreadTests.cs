@@ -60,4 +60,62 @@ public class TimerThreadTests
         Assert.Equal("broken step", (await reported.Task.WaitAsync(TimeSpan.FromSeconds(30))).Message);
         await next.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task A_step_due_earlier_than_the_one_waited_for_wakes_the_thread_only_when_it_is_due()
+    {
+        var timer = new TimerThread("timer-test");
+        timer.After(TimeSpan.FromHours(1), () => { });
+        // The thread is waiting for the hour once the first empty wait set nothing and it stays put.
+        await WaitUntilSettled(timer);
+        var before = timer.Wakes;
+
+        var near = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        timer.After(TimeSpan.FromMilliseconds(200), near.SetResult);
+        for (var i = 0; i < 50; i++)
+            timer.After(TimeSpan.FromMinutes(30 + i), () => { });
+        await near.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // One wake-up, at the step's time: not one more to wait again when it was posted (a condition variable's pulse).
+        Assert.Equal(before + 1, timer.Wakes);
+    }
+
+    [Fact]
+    public async Task A_step_with_slack_runs_in_the_wake_up_of_another_once_due_and_alone_by_its_latest_time()
+    {
+        var timer = new TimerThread("timer-test");
+        var ran = new ConcurrentQueue<string>();
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var alone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await WaitUntilSettled(timer);
+        var before = timer.Wakes;
+
+        // Due at 100 ms, may wait until 10 s: it goes with the step at 300 ms, in the same wake-up, and first (due first).
+        timer.After(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), () => ran.Enqueue("slack"));
+        timer.After(TimeSpan.FromMilliseconds(300), () =>
+        {
+            ran.Enqueue("exact");
+            second.SetResult();
+        });
+        await second.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(["slack", "exact"], ran);
+        Assert.Equal(before + 1, timer.Wakes);
+
+        // Alone, it runs by its latest time.
+        var posted = System.Diagnostics.Stopwatch.StartNew();
+        timer.After(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400), alone.SetResult);
+        await alone.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.InRange(posted.ElapsedMilliseconds, 100, 30_000);
+        Assert.Equal(before + 2, timer.Wakes);
+    }
+
+    private static async Task WaitUntilSettled(TimerThread timer)
+    {
+        var last = -1L;
+        while (timer.Wakes != last)
+        {
+            last = timer.Wakes;
+            await Task.Delay(100);
+        }
+    }
 }
