@@ -41,8 +41,13 @@ public sealed class Broker
     private long _kernelEventsHandled;
     private KernelBarrierGate<BrokerEvent>? _gate;
 
-    /// <summary>How long a networkd or dhclient event waits at most for the kernel's notifications before it is handled anyway.</summary>
+    /// <summary>
+    /// How long a networkd or dhclient event waits for the kernel's notifications before it is handled anyway, with
+    /// a warning: between one and two of these (the check may share the timer thread's wake-up with another step).
+    /// </summary>
     public TimeSpan BarrierTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan OverdueClockMargin = TimeSpan.FromMilliseconds(20);
 
     private KernelBarrierGate<BrokerEvent> Gate => _gate ??= new(static () => Environment.TickCount64, BarrierTimeout);
 
@@ -262,10 +267,11 @@ public sealed class Broker
 
     private void ArmOverdueCheck()
     {
-        // Late by up to another timeout, which lets it share the timer thread's wake-up with another step: barriers
-        // come back within microseconds, and the check almost never finds anything.
+        // A few milliseconds late, so that the gate's coarse clock (TickCount64) has passed the due time too, and the
+        // check is not armed again. Not later (a slack to share another step's wake-up): the check after the start's
+        // barriers would then often come after the start's code pages were released, and map the loop's again.
         if (Gate.ArmCheck() is { } due)
-            PostLater(new BarrierOverdue(), due, BarrierTimeout);
+            PostLater(new BarrierOverdue(), due + OverdueClockMargin);
     }
 
     private void HandleFromPeer(IReadOnlyList<BrokerEvent> inputs)

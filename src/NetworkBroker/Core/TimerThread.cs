@@ -12,8 +12,8 @@ namespace NetworkBroker.Core;
 /// step posted for later than that costs nothing but the queue, and one due earlier sets the timer (one system
 /// call), never a wake-up of the thread to wait again (a third of a served run's wake-ups of this thread). A step
 /// may also say how much later than its time it may run (its slack): the thread wakes for the earliest latest time,
-/// and then runs every step that is due, so that the restart memory's write, the STATUS line and the overdue-barrier
-/// check of one burst share a wake-up instead of one each. Steps are short and never wait for another thread: they
+/// and then runs every step that is due, so that the restart memory's write and the overdue-barrier check of one
+/// burst go in the wake-up of another step instead of one each. Steps are short and never wait for another thread: they
 /// write a small file or post to the loop. Steps that are due run in the order of their time, those due at the same
 /// time in the order they were posted.
 /// </summary>
@@ -130,27 +130,44 @@ public sealed unsafe class TimerThread
         }
     }
 
-    /// <summary>Sets the timerfd to expire at <paramref name="due"/> (Stopwatch ticks; 0 unsets it), unless it is so already.</summary>
+    /// <summary>
+    /// Sets the timerfd to expire at <paramref name="due"/> (Stopwatch ticks; 0 unsets it), unless it is so already.
+    /// It cannot fail with a valid descriptor and time; if it did, the failure is reported and the thread, not
+    /// trusting the timer, looks at its steps every few milliseconds (<see cref="WaitForTimer"/>): late, never lost.
+    /// </summary>
     private void Arm(long due)
     {
         if (due == _armed)
             return;
-        _armed = due;
         var nanoseconds = due == 0 ? 0 : Math.Max(1, (long)((Int128)due * 1_000_000_000 / Stopwatch.Frequency));
         var spec = new Native.Libc.TimerSpec { ValueSeconds = nanoseconds / 1_000_000_000, ValueNanoseconds = nanoseconds % 1_000_000_000 };
         // Stopwatch counts CLOCK_MONOTONIC on Linux: an expiry already past fires at once.
-        if (Native.Libc.timerfd_settime(_timer, Native.Libc.TFD_TIMER_ABSTIME, &spec, null) != 0)
-            throw new IOException($"timerfd_settime: {Native.Libc.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+        if (Native.Libc.timerfd_settime(_timer, Native.Libc.TFD_TIMER_ABSTIME, &spec, null) == 0)
+        {
+            _armed = due;
+            return;
+        }
+        _broken = true;
+        (_unhandled ?? Unhandled)(new IOException($"timerfd_settime: {Native.Libc.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}"));
     }
+
+    // The timerfd failed once: from then on the thread polls its steps instead of trusting it.
+    private volatile bool _broken;
 
     /// <summary>Blocks until the timer expires (it is then unset); a step posted meanwhile for earlier set it sooner.</summary>
     private void WaitForTimer()
     {
         ulong expirations;
-        while (Native.Libc.read(_timer, (byte*)&expirations, sizeof(ulong)) < 0
-               && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Native.Libc.EINTR)
+        while (!_broken && Native.Libc.read(_timer, (byte*)&expirations, sizeof(ulong)) < 0)
         {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno == Native.Libc.EINTR)
+                continue;
+            _broken = true;
+            (_unhandled ?? Unhandled)(new IOException($"reading the timerfd: {Native.Libc.Describe(errno)}"));
         }
+        if (_broken)
+            Thread.Sleep(5);
         lock (_steps)
             _armed = 0;
         Interlocked.Increment(ref _wakes);

@@ -19,6 +19,7 @@ internal static unsafe partial class Libc
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_EMPTY_PATH = 0x1000;
+    public const int AT_STATX_FORCE_SYNC = 0x2000;
     public const int ELOOP = 40;
     public const int ENOENT = 2;
     public const int EEXIST = 17;

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace NetworkBroker.Scripts;
 
 /// <summary>
@@ -8,7 +10,19 @@ namespace NetworkBroker.Scripts;
 internal readonly record struct DirectoryStamp(uint DevMajor, uint DevMinor, ulong Inode,
     long ChangeSeconds, uint ChangeNanoseconds, long ModifySeconds, uint ModifyNanoseconds)
 {
-    public DateTime Changed => DateTime.UnixEpoch.AddTicks(ChangeSeconds * TimeSpan.TicksPerSecond + ChangeNanoseconds / 100);
+    /// <summary>Whether the ctime is before <paramref name="time"/> (compared as seconds and nanoseconds: any ctime a file system reports, none overflows).</summary>
+    public bool ChangedBefore(DateTime time)
+    {
+        var since = time.ToUniversalTime() - DateTime.UnixEpoch;
+        var seconds = since.Ticks / TimeSpan.TicksPerSecond;
+        var nanoseconds = since.Ticks % TimeSpan.TicksPerSecond * 100;
+        if (nanoseconds < 0)
+        {
+            seconds--;
+            nanoseconds += 1_000_000_000;
+        }
+        return ChangeSeconds < seconds || (ChangeSeconds == seconds && ChangeNanoseconds < nanoseconds);
+    }
 }
 
 /// <summary>
@@ -23,7 +37,9 @@ internal readonly record struct DirectoryStamp(uint DevMajor, uint DevMinor, ulo
 /// that advances in ticks (and some file systems keep whole seconds): a change in the same tick as the listing,
 /// or as the change before it, could keep the same ctime. So a directory is remembered only when its ctime is
 /// older than <see cref="Margin"/> at the listing (read before it): any later change then carries a later time.
-/// A directory changed within the margin is listed again at its next run, as before.
+/// A directory changed within the margin is listed again at its next run, as before. What this cannot see (the
+/// realtime clock stepped back by more than the margin, a network file system's server clock behind ours) is
+/// bounded: a directory is listed again once it was remembered for <see cref="MaxAge"/>.
 /// </para>
 /// </summary>
 internal sealed class EmptyDirectories
@@ -32,7 +48,10 @@ internal sealed class EmptyDirectories
     public static readonly TimeSpan Margin = TimeSpan.FromSeconds(3);
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, DirectoryStamp> _known = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DirectoryStamp Stamp, long Since)> _known = new(StringComparer.Ordinal);
+
+    /// <summary>How long a directory is known empty by its stamp before it is listed again.</summary>
+    public TimeSpan MaxAge { get; init; } = TimeSpan.FromMinutes(1);
     private long _hits;
 
     /// <summary>The realtime clock, read before a listing (tests move it).</summary>
@@ -55,7 +74,7 @@ internal sealed class EmptyDirectories
         {
             if (!_known.TryGetValue(path, out var known))
                 return false;
-            if (known != now)
+            if (known.Stamp != now || Stopwatch.GetElapsedTime(known.Since) > MaxAge)
             {
                 _known.Remove(path);
                 return false;
@@ -74,8 +93,8 @@ internal sealed class EmptyDirectories
     {
         lock (_gate)
         {
-            if (before == after && before.Changed < listedAt - Margin)
-                _known[path] = before;
+            if (before == after && before.ChangedBefore(listedAt - Margin))
+                _known[path] = (before, Stopwatch.GetTimestamp());
             else
                 _known.Remove(path);
         }

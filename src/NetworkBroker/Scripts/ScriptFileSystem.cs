@@ -98,7 +98,9 @@ internal static unsafe class ScriptFileSystem
     {
         const uint wanted = Libc.STATX_TYPE | Libc.STATX_INO | Libc.STATX_CTIME | Libc.STATX_MTIME;
         Libc.Statx stat;
-        if (Libc.statx(fd, "", Libc.AT_EMPTY_PATH | Libc.AT_SYMLINK_NOFOLLOW, wanted, &stat) != 0
+        // AT_STATX_FORCE_SYNC: a network file system asks its server, not its attribute cache (an O_PATH open does
+        // not revalidate it, as a listing's open does); a local one has nothing to sync.
+        if (Libc.statx(fd, "", Libc.AT_EMPTY_PATH | Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_STATX_FORCE_SYNC, wanted, &stat) != 0
             || (stat.Mask & wanted) != wanted || (stat.Mode & Libc.S_IFMT) != Libc.S_IFDIR)
             return null;
         return new DirectoryStamp(stat.DevMajor, stat.DevMinor, stat.Ino, stat.CtimeSeconds, stat.CtimeNanoseconds,

@@ -105,7 +105,8 @@ public class TimerThreadTests
         var posted = System.Diagnostics.Stopwatch.StartNew();
         timer.After(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400), alone.SetResult);
         await alone.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.InRange(posted.ElapsedMilliseconds, 100, 30_000);
+        // Not before its time.
+        Assert.True(posted.ElapsedMilliseconds >= 100, $"ran after {posted.ElapsedMilliseconds} ms");
         Assert.Equal(before + 2, timer.Wakes);
     }
 

@@ -227,7 +227,7 @@ public class BrokerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_barrier_that_never_comes_back_delays_the_signal_by_the_timeout_only_and_says_so()
+    public async Task A_barrier_that_never_comes_back_delays_the_signal_by_the_timeout_or_two_and_says_so()
     {
         await using var scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = _dir.Path }, _log.Logger), _log.Logger);
         var broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("network-broker.toml") }, _log.Logger, scripts)

@@ -58,6 +58,30 @@ public class EmptyDirectoriesTests : IDisposable
         Assert.Equal(0, empty.Hits);
     }
 
+    [Fact]
+    public void A_remembered_directory_is_listed_again_after_the_maximum_age()
+    {
+        var empty = new EmptyDirectories { MaxAge = TimeSpan.Zero };
+        var old = Stamp(Listing - TimeSpan.FromMinutes(1));
+        empty.Listed("/a", Listing, old, old);
+        Assert.True(empty.Remembers("/a"));
+
+        Assert.False(empty.IsEmpty("/a", old));
+        Assert.False(empty.Remembers("/a"));
+    }
+
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData(-1L)]
+    public void A_ctime_no_clock_reads_is_compared_without_overflow(long seconds)
+    {
+        var empty = new EmptyDirectories();
+        var odd = Stamp(Listing) with { ChangeSeconds = seconds, ChangeNanoseconds = 999_999_999 };
+        empty.Listed("/a", Listing, odd, odd);
+        Assert.Equal(seconds < 0, empty.Remembers("/a"));
+    }
+
     private ScriptRunner Runner(bool clockAhead = true)
     {
         var runner = new ScriptRunner(new ScriptRunnerOptions
@@ -90,6 +114,9 @@ public class EmptyDirectoriesTests : IDisposable
         Assert.Empty(await runner.RunAsync(Event("routable")));
         Assert.Equal(1, runner.EmptyDirectories.Hits);
 
+        // Not in the clock tick of the directory's own making, which the test's clock, moved ahead, does not guard:
+        // on a kernel without fine-grained timestamps the addition would carry the same ctime (the margin's case).
+        await Task.Delay(50);
         var record = Recorder("routable", "10-added");
         Assert.Single(await runner.RunAsync(Event("routable")));
         Assert.True(File.Exists(record));
@@ -116,6 +143,7 @@ public class EmptyDirectoriesTests : IDisposable
         var runner = Runner();
         Assert.Empty(await runner.RunAsync(Event("routable")));
 
+        await Task.Delay(50);
         // Made elsewhere with its script, then renamed over the empty one: the directory's own ctime and mtime are
         // its own, not the ones remembered, and neither is its inode.
         var staged = _dir.Combine("staged");
@@ -158,6 +186,7 @@ public class EmptyDirectoriesTests : IDisposable
         Assert.Empty(await runner.RunAsync(Event("routable")));
         Assert.True(runner.EmptyDirectories.Remembers(_dir.Combine("routable.d")));
 
+        await Task.Delay(50);
         Recorder("routable", "10-back");
         Assert.Single(await runner.RunAsync(Event("routable")));
         Assert.True(File.Exists(record));
