@@ -268,10 +268,10 @@ public sealed class Broker
     private void ArmOverdueCheck()
     {
         // A few milliseconds late, so that the gate's coarse clock (TickCount64) has passed the due time too, and the
-        // check is not armed again. Not later (a slack to share another step's wake-up): the check after the start's
-        // barriers would then often come after the start's code pages were released, and map the loop's again.
+        // check is not armed again; and up to another timeout later, to go in the timer thread's wake-up for another
+        // step: barriers come back within microseconds, and the check almost never finds anything.
         if (Gate.ArmCheck() is { } due)
-            PostLater(new BarrierOverdue(), due + OverdueClockMargin);
+            PostLater(new BarrierOverdue(), due + OverdueClockMargin, BarrierTimeout);
     }
 
     private void HandleFromPeer(IReadOnlyList<BrokerEvent> inputs)

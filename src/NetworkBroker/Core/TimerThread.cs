@@ -12,8 +12,8 @@ namespace NetworkBroker.Core;
 /// step posted for later than that costs nothing but the queue, and one due earlier sets the timer (one system
 /// call), never a wake-up of the thread to wait again (a third of a served run's wake-ups of this thread). A step
 /// may also say how much later than its time it may run (its slack): the thread wakes for the earliest latest time,
-/// and then runs every step that is due, so that the restart memory's write and the overdue-barrier check of one
-/// burst go in the wake-up of another step instead of one each. Steps are short and never wait for another thread: they
+/// and then runs every step that is due, so that the restart memory's write, the STATUS line and the overdue-barrier
+/// check of one burst share a wake-up instead of one each. Steps are short and never wait for another thread: they
 /// write a small file or post to the loop. Steps that are due run in the order of their time, those due at the same
 /// time in the order they were posted.
 /// </summary>

@@ -22,9 +22,8 @@ public sealed class StatusReporter(SystemdNotifier systemd, Func<Task<string>> c
     {
         if (!systemd.Enabled || Interlocked.Exchange(ref _scheduled, 1) == 1)
             return;
-        // Without slack: once a second at most anyway, and a line sent late after the start would touch code pages
-        // again after the start's were released (idle RSS +0.5 MB in bench/e2e/memory.py).
-        Core.TimerThread.Shared.After(interval, SendLater);
+        // Within one to two intervals: it goes in the timer thread's wake-up for another step when one comes.
+        Core.TimerThread.Shared.After(interval, interval, SendLater);
     }
 
     /// <summary>On the timer thread: the loop, when it waits, answers the query at once on this thread (no pool hop).</summary>
