@@ -93,6 +93,8 @@ public class NetworkdDispatcherJsonTests : IDisposable
         await using var _ = broker;
         var ifindex = _sandbox.Node.IfIndex("eth1");
         await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        // The start's own routable run must be over before the hook exists, as in Start(): else it may find the hook.
+        await broker.Scripts.WhenIdle();
         broker.Directory.Script("routable", "50-has-json",
             $"#!/bin/sh\necho \"${{json:-none}}\" >> {broker.Directory.Combine("has-json")}\n");
         await Flap(broker, ifindex);
