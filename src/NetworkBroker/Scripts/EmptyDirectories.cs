@@ -67,8 +67,12 @@ internal sealed class EmptyDirectories
             return _known.ContainsKey(path);
     }
 
-    /// <summary>Whether the directory at <paramref name="path"/>, now stamped <paramref name="now"/>, is the empty one remembered.</summary>
-    public bool IsEmpty(string path, DirectoryStamp now)
+    /// <summary>
+    /// Whether the directory at <paramref name="path"/>, now stamped <paramref name="now"/> (null: it could not be),
+    /// is the empty one remembered. Anything else forgets it, here and only here: a run that goes on to walk and
+    /// list the directory starts from nothing remembered, and <see cref="Listed"/> is the one way back in.
+    /// </summary>
+    public bool IsEmpty(string path, DirectoryStamp? now)
     {
         lock (_gate)
         {
@@ -98,12 +102,5 @@ internal sealed class EmptyDirectories
             else
                 _known.Remove(path);
         }
-    }
-
-    /// <summary>The directory had entries, or could not be stamped: not known to be empty.</summary>
-    public void Forget(string path)
-    {
-        lock (_gate)
-            _known.Remove(path);
     }
 }

@@ -120,7 +120,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     private (ScriptFileFacts Directory, List<ScriptFileFacts> Entries)? Entries(string directory, ScriptEvent scriptEvent)
     {
         var lookUp = ScriptFileSystem.LookUp(directory, stamp: _empty.Remembers(directory));
-        if (lookUp.Stamp is { } stamp && _empty.IsEmpty(directory, stamp))
+        if (_empty.IsEmpty(directory, lookUp.Stamp))
         {
             Write(scriptEvent, LogLevel.Debug, $"{directory} is empty, nothing to run");
             return null;
@@ -129,13 +129,11 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         if ((facts.PathProblem ?? (facts.Kind == ScriptFileKind.Directory ? ScriptSelection.UnsafeOwnership(facts.Mode, facts.Uid, options.DaemonUid) : null))
             is { } unsafeDirectory)
         {
-            _empty.Forget(directory);
             ReportSkip(scriptEvent, directory, unsafeDirectory, "directory");
             return null;
         }
         if (facts.Kind != ScriptFileKind.Directory)
         {
-            _empty.Forget(directory);
             Write(scriptEvent, LogLevel.Debug, $"{directory} does not exist, nothing to run");
             return null;
         }
@@ -144,13 +142,10 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             List<ScriptFileFacts> entries = [.. ScriptFileSystem.List(directory, options.DaemonUid, facts)];
             if (entries.Count == 0)
                 LearnEmpty(directory, facts);
-            else
-                _empty.Forget(directory);
             return (facts, entries);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _empty.Forget(directory);
             Write(scriptEvent, LogLevel.Error, $"Cannot read {directory}: {ErrorText.Of(e)}");
             return null;
         }
@@ -168,8 +163,6 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             && !ScriptFileSystem.List(directory, options.DaemonUid, facts).Any()
             && ScriptFileSystem.LookUp(directory, stamp: true).Stamp is { } after)
             _empty.Listed(directory, listedAt, before, after);
-        else
-            _empty.Forget(directory);
     }
 
     /// <summary>The event's variables, the deferred ones computed now (off the broker's loop); a failure there costs only them.</summary>

@@ -38,18 +38,21 @@ public class EmptyDirectoriesTests : IDisposable
     [InlineData("ctime")]
     [InlineData("mtime")]
     [InlineData("device")]
+    [InlineData("none")]
     public void Any_other_stamp_is_not_the_empty_directory_and_forgets_it(string changed)
     {
         var empty = new EmptyDirectories();
         var old = Stamp(Listing - TimeSpan.FromMinutes(1));
         empty.Listed("/a", Listing, old, old);
 
-        var now = changed switch
+        // "none": the look-up could not stamp it (a link on the way, gone, not a directory).
+        DirectoryStamp? now = changed switch
         {
             "inode" => old with { Inode = old.Inode + 1 },
             "ctime" => old with { ChangeSeconds = old.ChangeSeconds + 1 },
             "mtime" => old with { ModifyNanoseconds = 1 },
-            _ => old with { DevMinor = 2 },
+            "device" => old with { DevMinor = 2 },
+            _ => null,
         };
 
         Assert.False(empty.IsEmpty("/a", now));
