@@ -67,7 +67,8 @@ public sealed class RoutesScripts(Func<BrokerConfiguration> configuration, Scrip
     {
         if (!_pending.Remove(index, out var changes) || changes.Count == 0 || link(index) is not { } owner)
             return;
-        var environment = EventEnvironment.RoutesChanged(owner.Name, index, changes);
-        scripts.Enqueue(new ScriptEvent(State, owner.Name, index, environment));
+        // The route variables are formatted only if routes.d has something to run (most bursts find it empty).
+        var (environment, deferred) = EventEnvironment.RoutesChangedLater(owner.Name, index, changes);
+        scripts.Enqueue(new ScriptEvent(State, owner.Name, index, environment) { Deferred = deferred });
     }
 }

@@ -158,11 +158,28 @@ public static class EventEnvironment
     /// </summary>
     public static List<KeyValuePair<string, string>> RoutesChanged(string link, int ifindex, IReadOnlyList<(string Change, RouteMessage Route)> changes)
     {
+        var (environment, deferred) = RoutesChangedLater(link, ifindex, changes);
+        environment.AddRange(deferred.Value);
+        return environment;
+    }
+
+    /// <summary>
+    /// <see cref="RoutesChanged"/> as the loop queues it: LINK, LINKINDEX and STATE now, the route variables deferred
+    /// (<see cref="ScriptEvent.Deferred"/>), formatted on the script thread and only when routes.d has something to
+    /// run; most bursts find it empty. <paramref name="changes"/> is the caller's no more: it must not change after.
+    /// </summary>
+    public static (List<KeyValuePair<string, string>> Own, Lazy<IReadOnlyList<KeyValuePair<string, string>>> Deferred) RoutesChangedLater(
+        string link, int ifindex, IReadOnlyList<(string Change, RouteMessage Route)> changes)
+    {
         if (changes.Count == 0)
             throw new ArgumentException("routes.d runs for at least one change", nameof(changes));
+        return (Start(link, ifindex, RoutesScripts.State, 10), new Lazy<IReadOnlyList<KeyValuePair<string, string>>>(() => RouteVariables(changes)));
+    }
+
+    private static List<KeyValuePair<string, string>> RouteVariables(IReadOnlyList<(string Change, RouteMessage Route)> changes)
+    {
         var (kind, last) = changes[^1];
-        var environment = Start(link, ifindex, RoutesScripts.State, 10);
-        environment.AddRange(
+        return
         [
             new(RouteEvent, kind),
             new(RouteDestination, RouteDescription.Destination(last)),
@@ -171,8 +188,7 @@ public static class EventEnvironment
             new(RouteProtocolName, RouteProtocol.Name(last.Protocol)),
             new(RouteChanges, changes.Count.ToString(CultureInfo.InvariantCulture)),
             new(Routes, string.Join('\n', changes.Select(c => RouteDescription.Describe(c.Change, c.Route)))),
-        ]);
-        return environment;
+        ];
     }
 
     /// <summary>

@@ -35,6 +35,26 @@ public class ScriptRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_routes_event_formats_its_route_variables_only_when_routes_d_has_something_to_run()
+    {
+        IReadOnlyList<(string, NetworkBroker.Netlink.Messages.RouteMessage)> changes =
+            [("add", new() { Family = 2, Destination = System.Net.IPAddress.Parse("198.51.100.0"), DestinationLength = 24, Table = 254, Protocol = 4 })];
+        var (own, deferred) = EventEnvironment.RoutesChangedLater("eth1", 3, changes);
+        Assert.Equal(["LINK", "LINKINDEX", "STATE"], own.Select(v => v.Key));
+        var runner = Runner();
+
+        Directory.CreateDirectory(_dir.Combine("routes.d"));
+        Assert.Empty(await runner.RunAsync(new ScriptEvent("routes", "eth1", 3, own) { Deferred = deferred }));
+        Assert.False(deferred.IsValueCreated, "formatted for a directory with nothing to run");
+
+        var record = _dir.Combine("routes-env");
+        _dir.Script("routes", "30-record", $"#!/bin/sh\necho \"$STATE $ROUTE_EVENT $ROUTE_DST $ROUTES\" > {record}\n");
+        var result = Assert.Single(await runner.RunAsync(new ScriptEvent("routes", "eth1", 3, own) { Deferred = deferred }));
+        Assert.True(result.Succeeded);
+        Assert.Equal("routes add 198.51.100.0/24 add 198.51.100.0/24 table 254 proto static", File.ReadAllText(record).Trim());
+    }
+
+    [Fact]
     public async Task A_script_gets_a_clean_environment_with_the_events_variables()
     {
         var record = _dir.Combine("env");
