@@ -207,6 +207,23 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 
+    public const int P_PID = 1;
+    public const int WNOHANG = 1;
+    public const int WEXITED = 4;
+    public const int WNOWAIT = 0x01000000;
+    /// <summary>siginfo_t: 128 bytes everywhere; si_pid after si_signo, si_errno, si_code and the union's alignment.</summary>
+    public const int SigInfoSize = 128;
+    public static readonly int SigInfoPidOffset = IntPtr.Size == 8 ? 16 : 12;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int waitid(int idType, int id, byte* info, int options);
+
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = 0x800;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int eventfd(uint initialValue, int flags);
+
     private const nint SYS_pidfd_open = 434; // the same number on every architecture
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;

@@ -4,31 +4,25 @@ using NetworkBroker.Native;
 namespace NetworkBroker.Scripts;
 
 /// <summary>
-/// Tells when a script's process exited, and reads what it prints, for every script, on two threads: each
-/// child gets a pidfd (readable once it exited) in one epoll set, whose thread reaps the child the pidfd
-/// names; the daemon's ends of the script's stdout and stderr are in another set, read by its thread and
-/// handed to the log line by line. Two, not one: a log write that blocks (journald not reading) must not
-/// delay any script's exit notice, or a script that exited would time out and its group be killed. Measured before it, with a blocking waitpid on a thread of its own per script:
-/// starting that thread was most of the daemon's CPU per event (the runtime yields in a loop until a new
-/// thread runs, which on a busy machine is many times) and a thread's stack per running script. The output
-/// had been two sockets of the runtime's socket engine per script: each registered with the engine's epoll,
-/// and each end of stream woke the engine's thread and then a thread-pool worker. Only the pids given here
-/// are waited for: nothing else's child is reaped.
+/// Tells when a script's process exited, and reads what it prints. Each child gets a pidfd (readable once it
+/// exited), and the daemon's ends of its stdout and stderr are read to their end, each line handed to the log.
+/// A script started on the <see cref="ScriptThread"/> (every run of the daemon) is watched by that thread's own
+/// epoll set, beside the wake-up of its posted steps: the exit, the streams' ends and the run's next step are one
+/// wake-up of one thread. Anywhere else, two threads of their own: one for exits and one for output, so that a log
+/// write that blocks (journald not reading) cannot delay an exit notice. On the script thread it can, and the
+/// runner asks the kernel before it calls a script timed out (<see cref="ScriptProcess.HasExited"/>).
+/// Measured before the threads, with a blocking waitpid on a thread of its own per script: starting that thread
+/// was most of the daemon's CPU per event (the runtime yields in a loop until a new thread runs, which on a busy
+/// machine is many times) and a thread's stack per running script. The output had been two sockets of the
+/// runtime's socket engine per script: each registered with the engine's epoll, and each end of stream woke the
+/// engine's thread and then a thread-pool worker. Only the pids given here are waited for: nothing else's child
+/// is reaped.
 /// </summary>
 internal static unsafe class ChildExits
 {
-    private abstract class Watched
+    private sealed class Child(int pid, Action<ScriptExit> exited) : WatchSet.Watched
     {
-        /// <summary>The descriptor is ready; true when it is done with (it is then closed, which takes it out of the set).</summary>
-        public abstract bool Ready();
-
-        /// <summary>Ready threw: whoever waits must still hear the end.</summary>
-        public abstract void Abandon();
-    }
-
-    private sealed class Child(int pid, Action<ScriptExit> exited) : Watched
-    {
-        public override bool Ready()
+        public override bool Ready(byte* buffer, int size)
         {
             exited(Reap(pid));
             return true;
@@ -37,17 +31,17 @@ internal static unsafe class ChildExits
         public override void Abandon() => exited(new ScriptExit(-1, 0));
     }
 
-    private sealed class Output(int fd, OutputLineSplitter splitter, TaskCompletionSource<long> done) : Watched
+    private sealed class Output(int fd, OutputLineSplitter splitter, TaskCompletionSource<long> done) : WatchSet.Watched
     {
-        public override bool Ready()
+        public override bool Ready(byte* buffer, int size)
         {
             while (true)
             {
                 // MSG_DONTWAIT: this end stays blocking for nothing, and a stale readiness can never stall the thread.
-                var read = Libc.recv(fd, Buffer, BufferSize, Libc.MSG_DONTWAIT);
+                var read = Libc.recv(fd, buffer, size, Libc.MSG_DONTWAIT);
                 if (read > 0)
                 {
-                    splitter.Feed(new ReadOnlySpan<byte>(Buffer, (int)read));
+                    splitter.Feed(new ReadOnlySpan<byte>(buffer, (int)read));
                     // Level-triggered: more is said again by the next epoll_wait; one read per turn keeps scripts fair.
                     return false;
                 }
@@ -70,12 +64,9 @@ internal static unsafe class ChildExits
     }
 
     private const int EAGAIN = 11;
-    private const int BufferSize = 4096;
-    // Only the output set's thread reads into it.
-    private static readonly byte* Buffer = (byte*)NativeMemory.Alloc(BufferSize);
 
-    private static readonly EpollSet Exits = new("script-wait");
-    private static readonly EpollSet Outputs = new("script-output");
+    private static readonly EpollThread Exits = new("script-wait");
+    private static readonly EpollThread Outputs = new("script-output");
 
     /// <summary>
     /// Calls <paramref name="exited"/> with how the child ended once it exited and was reaped (on the watching
@@ -86,69 +77,59 @@ internal static unsafe class ChildExits
         var pidfd = Libc.pidfd_open(pid);
         if (pidfd < 0)
             return false;
-        if (Exits.Add(pidfd, new Child(pid, exited)))
+        if ((ScriptThread.CurrentWatches ?? Exits.Set)?.Add(pidfd, new Child(pid, exited)) == true)
             return true;
         Libc.close(pidfd);
         return false;
     }
 
     /// <summary>
-    /// Reads the stream <paramref name="fd"/> (owned from here on: closed at its end) to its end on the output
+    /// Reads the stream <paramref name="fd"/> (owned from here on: closed at its end) to its end on the watching
     /// thread, each line to <paramref name="line"/>; the task gives the bytes not logged. Null when there is no
     /// such thread: the caller still owns <paramref name="fd"/> and reads it itself.
     /// </summary>
     public static Task<long>? Read(int fd, Action<string> line)
     {
-        // Continuations run on this thread, as for an exit (ScriptProcess): what awaits them resumes on the script thread.
+        // Continuations run on the watching thread, as for an exit (ScriptProcess): what awaits them resumes on the script thread.
         var done = new TaskCompletionSource<long>();
-        return Outputs.Add(fd, new Output(fd, new OutputLineSplitter(line), done)) ? done.Task : null;
+        var set = ScriptThread.CurrentWatches ?? Outputs.Set;
+        return set?.Add(fd, new Output(fd, new OutputLineSplitter(line), done)) == true ? done.Task : null;
     }
 
-    /// <summary>One epoll set and the thread that serves it.</summary>
-    private sealed class EpollSet(string threadName)
+    /// <summary>A watch set and the thread of its own that serves it, started with its first watch.</summary>
+    private sealed class EpollThread(string threadName)
     {
         private readonly Lock _gate = new();
-        private readonly Dictionary<int, Watched> _watching = [];
-        private int _epoll = -1;
+        private WatchSet? _set;
+        private bool _failed;
 
-        public bool Add(int fd, Watched watched)
+        public WatchSet? Set
         {
-            lock (_gate)
+            get
             {
-                if (_epoll < 0 && !Start())
-                    return false;
-                _watching[fd] = watched;
-                byte* registration = stackalloc byte[16];
-                *(uint*)registration = Libc.EPOLLIN;
-                *(long*)(registration + Libc.EpollDataOffset) = fd;
-                if (Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, fd, registration) != 0)
+                lock (_gate)
                 {
-                    _watching.Remove(fd);
-                    return false;
+                    if (_set is null && !_failed)
+                    {
+                        _set = WatchSet.Create();
+                        _failed = _set is null;
+                        // 1 MiB reserved (only the pages touched count): with less, the runtime finds the stack too short to
+                        // run a completed task's continuations here (TryEnsureSufficientExecutionStack wants 128 KiB left)
+                        // and queues each to the thread pool: a worker woken, and another by it, for every exit.
+                        if (_set is { } set)
+                            new Thread(() => Run(set), maxStackSize: 1024 * 1024) { IsBackground = true, Name = threadName }.Start();
+                    }
+                    return _set;
                 }
             }
-            return true;
         }
 
-        private bool Start()
+        private static void Run(WatchSet set)
         {
-            _epoll = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
-            if (_epoll < 0)
-                return false;
-            // 1 MiB reserved (only the pages touched count): with less, the runtime finds the stack too short to run a
-            // completed task's continuations here (TryEnsureSufficientExecutionStack wants 128 KiB left) and queues each
-            // to the thread pool: a worker woken, and another by it, for every exit.
-            new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = threadName }.Start();
-            return true;
-        }
-
-        private void Run()
-        {
-            const int Batch = 8;
-            var events = stackalloc byte[Batch * 16];
+            var events = stackalloc byte[WatchSet.Batch * 16];
             while (true)
             {
-                var count = Libc.epoll_wait(_epoll, events, Batch, -1);
+                var count = Libc.epoll_wait(set.Epoll, events, WatchSet.Batch, -1);
                 if (count < 0)
                 {
                     if (Marshal.GetLastPInvokeError() == Libc.EINTR)
@@ -156,35 +137,7 @@ internal static unsafe class ChildExits
                     return;
                 }
                 for (var i = 0; i < count; i++)
-                {
-                    var fd = (int)*(long*)(events + i * Libc.EpollEventSize + Libc.EpollDataOffset);
-                    Watched? watched;
-                    lock (_gate)
-                    {
-                        if (!_watching.TryGetValue(fd, out watched))
-                            continue;
-                    }
-                    bool finished;
-                    try
-                    {
-                        finished = watched.Ready();
-                    }
-                    catch (Exception)
-                    {
-                        // A handler that threw (a log that cannot be written) must not stop every script's watch.
-                        watched.Abandon();
-                        finished = true;
-                    }
-                    if (!finished)
-                        continue;
-                    lock (_gate)
-                        _watching.Remove(fd);
-                    // Out of the set before the close: a script being spawned on another thread may hold a copy of the
-                    // descriptor until its exec, and would keep a closed one's registration (and its events, under a
-                    // number reused by then) alive. Only this thread closes what it watches.
-                    Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
-                    Libc.close(fd);
-                }
+                    set.Ready(WatchSet.Descriptor(events, i));
             }
         }
     }

@@ -21,7 +21,7 @@ public readonly record struct ScriptExit(int ExitCode, int Signal)
 /// must be the leader of its own session and process group (so that a timeout kills whatever it
 /// spawned too), must not inherit the runtime's ignored SIGPIPE or blocked signals, and must start in
 /// "/" with stdin on /dev/null. Its stdout and stderr are the far ends of two socket pairs, whose near ends
-/// the thread that watches the scripts' exits reads (<see cref="ChildExits"/>), without a thread per stream.
+/// the thread that watches its exit reads (<see cref="ChildExits"/>), without a thread per stream.
 /// </summary>
 internal sealed unsafe class ScriptProcess
 {
@@ -39,8 +39,9 @@ internal sealed unsafe class ScriptProcess
         Pid = pid;
         _stdout = stdout;
         _stderr = stderr;
-        // The runtime has no child-exit notification we can use without System.Diagnostics.Process: one thread
-        // watches every script's pidfd (ChildExits); without pidfds, a blocking waitpid on a small thread of its own.
+        // The runtime has no child-exit notification we can use without System.Diagnostics.Process: the script thread
+        // (or one thread elsewhere) watches every script's pidfd (ChildExits); without pidfds, a blocking waitpid on
+        // a small thread of its own.
         if (!ChildExits.Watch(pid, Exit))
             new Thread(WaitForExit, maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
     }
@@ -63,6 +64,24 @@ internal sealed unsafe class ScriptProcess
     }
 
     public Task<ScriptExit> Exited => _exit.Task;
+
+    /// <summary>
+    /// The script exited, whether or not its exit was served yet: asked of the kernel (waitid with WNOWAIT, which
+    /// leaves the child to its watch to reap). For a timeout that fires while the exit waits for its thread, one
+    /// blocked in a log write.
+    /// </summary>
+    public bool HasExited
+    {
+        get
+        {
+            if (Volatile.Read(ref _reaped) != 0)
+                return true;
+            byte* info = stackalloc byte[Libc.SigInfoSize];
+            new Span<byte>(info, Libc.SigInfoSize).Clear();
+            return Libc.waitid(Libc.P_PID, Pid, info, Libc.WEXITED | Libc.WNOHANG | Libc.WNOWAIT) == 0
+                && *(int*)(info + Libc.SigInfoPidOffset) == Pid;
+        }
+    }
 
     public static ScriptProcess Start(string path, IReadOnlyList<string> environment)
     {

@@ -225,7 +225,8 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         });
 
         var timedOut = false;
-        if (!await CompletesWithin(process.Exited, options.Timeout))
+        // An exit that waited for the script thread (blocked in a log write) while the timeout passed is no timeout.
+        if (!await CompletesWithin(process.Exited, options.Timeout) && !process.HasExited)
         {
             timedOut = true;
             Write(scriptEvent, LogLevel.Error,

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using NetworkBroker.Native;
+
 namespace NetworkBroker.Scripts;
 
 /// <summary>
@@ -7,21 +10,38 @@ namespace NetworkBroker.Scripts;
 /// some fifty thread switches per served run, each costly on a virtual machine. Here a step that follows another
 /// runs at once, and only what comes from outside (an exit or an output seen by their threads, a timer) wakes the
 /// thread. The steps never wait: reading a directory, starting a script and writing a log line are what they do.
+/// The thread sleeps in epoll_wait on one set with an eventfd, written by a post that finds it asleep, and the
+/// pidfds and output streams of the scripts it started (<see cref="ChildExits"/>): a script's exit, its streams'
+/// ends and the run's next step go in one wake-up of this thread, where they had taken a wake-up of an exit
+/// thread, one of an output thread, and one or two of this thread, woken by them through a futex.
 /// </summary>
 public sealed class ScriptThread : SynchronizationContext, IDisposable
 {
     private readonly Queue<(SendOrPostCallback Callback, object? State)> _queue = new();
     private readonly Thread _thread;
     private readonly Action<Exception> _unhandled;
+    private readonly WatchSet _watches;
+    private readonly int _wake;
     private bool _stopped;
+    // The thread is in epoll_wait (or about to be) with nothing queued; whether the eventfd was written since.
+    private bool _sleeping;
+    private bool _woken;
 
     /// <param name="unhandled">What a step threw that nothing awaited (a bug: steps are awaited or catch their own).</param>
     public ScriptThread(Action<Exception> unhandled)
     {
         _unhandled = unhandled;
+        _watches = WatchSet.Create() ?? throw new IOException($"epoll_create1: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+        _wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (_wake < 0 || !WatchSet.Register(_watches.Epoll, _wake))
+            throw new IOException($"eventfd: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         _thread = new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = "scripts" };
         _thread.Start();
     }
+
+    /// <summary>The watch set of the script thread this code runs on, or null anywhere else.</summary>
+    internal static WatchSet? CurrentWatches =>
+        Current is ScriptThread thread && thread._thread.ManagedThreadId == Environment.CurrentManagedThreadId ? thread._watches : null;
 
     /// <summary>Runs <paramref name="work"/> on the thread; the task completes when it has.</summary>
     public Task Start(Func<Task> work)
@@ -51,9 +71,11 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
             if (!_stopped)
             {
                 _queue.Enqueue((d, state));
-                // The thread waits only on an empty queue.
-                if (_queue.Count == 1)
-                    Monitor.Pulse(_queue);
+                if (_sleeping && !_woken)
+                {
+                    _woken = true;
+                    Wake();
+                }
                 return;
             }
         }
@@ -65,21 +87,34 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
 
     public override SynchronizationContext CreateCopy() => this;
 
-    private void Run()
+    private unsafe void Wake()
+    {
+        var one = 1L;
+        // Only EAGAIN can fail it, a counter at its limit: the thread is woken then anyway.
+        Libc.write(_wake, (byte*)&one, sizeof(long));
+    }
+
+    private unsafe void Run()
     {
         SetSynchronizationContext(this);
+        var events = stackalloc byte[WatchSet.Batch * 16];
         while (true)
         {
             (SendOrPostCallback Callback, object? State) next;
             lock (_queue)
             {
-                while (_queue.Count == 0)
+                if (!_queue.TryDequeue(out next))
                 {
-                    if (_stopped)
+                    // Stopped: once nothing is queued and no script is watched (its exit would be lost otherwise).
+                    if (_stopped && _watches.Count == 0)
                         return;
-                    Monitor.Wait(_queue);
+                    _sleeping = true;
                 }
-                next = _queue.Dequeue();
+            }
+            if (next.Callback is null)
+            {
+                Wait(events);
+                continue;
             }
             try
             {
@@ -92,13 +127,46 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
         }
     }
 
-    /// <summary>The thread ends once what is queued has run; later steps run on the thread pool.</summary>
+    /// <summary>Sleeps until a post or a watched descriptor wakes the thread, and serves the descriptors ready.</summary>
+    private unsafe void Wait(byte* events)
+    {
+        var count = Libc.epoll_wait(_watches.Epoll, events, WatchSet.Batch, -1);
+        lock (_queue)
+        {
+            _sleeping = false;
+            _woken = false;
+        }
+        if (count < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != Libc.EINTR)
+                _unhandled(new IOException($"epoll_wait: {Libc.Describe(errno)}"));
+            return;
+        }
+        for (var i = 0; i < count; i++)
+        {
+            var fd = WatchSet.Descriptor(events, i);
+            if (fd == _wake)
+            {
+                long value;
+                Libc.read(_wake, (byte*)&value, sizeof(long));
+            }
+            else
+                _watches.Ready(fd);
+        }
+    }
+
+    /// <summary>The thread ends once what is queued has run and no script it started is still watched; later steps run on the thread pool.</summary>
     public void Dispose()
     {
         lock (_queue)
         {
             _stopped = true;
-            Monitor.Pulse(_queue);
+            if (_sleeping && !_woken)
+            {
+                _woken = true;
+                Wake();
+            }
         }
     }
 }

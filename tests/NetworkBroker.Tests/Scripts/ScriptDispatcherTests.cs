@@ -49,6 +49,60 @@ public class ScriptDispatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_script_that_exited_while_the_script_thread_was_blocked_in_a_log_write_did_not_time_out()
+    {
+        // The script's one line, logged on the script thread, blocks it past the script's timeout (journald not
+        // reading); the script exits meanwhile: its exit waits for the thread, and the timeout's step, which came
+        // first, too. The kernel says the script exited: it succeeded, it did not time out.
+        _dir.Script("routable", "10-quick", "#!/bin/sh\necho hello-from-the-script\nsleep 0.3\n");
+        var sink = new BlockingSink("hello-from-the-script", TimeSpan.FromSeconds(3));
+        var log = new NetworkBroker.Logging.Logger(sink, NetworkBroker.Logging.LogLevel.Debug, NetworkBroker.Logging.LogFormat.Text, journal: false);
+        var results = new ConcurrentBag<ScriptResult>();
+        await using (var dispatcher = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions
+        {
+            ScriptRoot = _dir.Path, Timeout = TimeSpan.FromSeconds(1), SpillDirectory = _dir.Combine("spill"),
+        }, log), log))
+        {
+            dispatcher.Completed += (_, r) => results.Add(Assert.Single(r));
+            Assert.True(dispatcher.Enqueue(Event("routable", "eth0", 1)));
+            await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        Assert.True(sink.Blocked, "the log write did not block: the test proves nothing");
+        var result = Assert.Single(results);
+        Assert.False(result.TimedOut, sink.Text);
+        Assert.True(result.Succeeded, sink.Text);
+    }
+
+    /// <summary>A log sink whose first write of a line holding <c>marker</c> blocks for a while.</summary>
+    private sealed class BlockingSink(string marker, TimeSpan block) : Stream
+    {
+        private readonly System.Text.StringBuilder _text = new();
+        public bool Blocked { get; private set; }
+        public string Text { get { lock (_text) return _text.ToString(); } }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => 0;
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            var line = System.Text.Encoding.UTF8.GetString(buffer);
+            lock (_text)
+                _text.Append(line);
+            if (!Blocked && line.Contains(marker))
+            {
+                Blocked = true;
+                Thread.Sleep(block);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_slow_link_does_not_hold_up_another_link()
     {
         // eth0's script waits for a file that only eth1's script creates: it can finish only if the links run in parallel.
