@@ -222,10 +222,16 @@ public sealed record RememberedStates(
         output.Advance(length);
     }
 
-    /// <summary>Reads the text form; a line that is not exactly what <see cref="Format"/> writes is an error naming it.</summary>
+    /// <summary>
+    /// Reads the text form; a line that is not exactly what <see cref="Format"/> writes is an error naming it, and so is
+    /// a last line without its newline: a write cut short (a full disk) may have torn a mark in its name, and a mark
+    /// read so would forget the link but not its interface's leases. Refused, the file makes every state run once.
+    /// </summary>
     /// <exception cref="FormatException">The text is not a remembered-states file.</exception>
     public static RememberedStates Parse(string text)
     {
+        if (text.Length > 0 && text[^1] != '\n')
+            throw new FormatException($"line {text.AsSpan().Count('\n') + 1}: cut short (no newline at its end)");
         string? boot = null;
         var links = ImmutableDictionary.CreateBuilder<int, ImmutableDictionary<string, string>>();
         var names = ImmutableDictionary.CreateBuilder<int, string>();

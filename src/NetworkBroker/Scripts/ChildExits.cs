@@ -24,7 +24,12 @@ internal static unsafe class ChildExits
     {
         public override bool Ready(byte* buffer, int size)
         {
-            exited(Reap(pid));
+            if (TryReap(pid) is { } exit)
+                exited(exit);
+            else
+                // Exited but not yet to be reaped: a tracer (strace -p, gdb) holds it. Waited for on a thread of its
+                // own, not on the watching thread, which serves every other script's exit and output meanwhile.
+                new Thread(() => exited(Reap(pid)), maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
             return true;
         }
 
@@ -101,7 +106,6 @@ internal static unsafe class ChildExits
     {
         private readonly Lock _gate = new();
         private WatchSet? _set;
-        private bool _failed;
 
         public WatchSet? Set
         {
@@ -109,10 +113,10 @@ internal static unsafe class ChildExits
             {
                 lock (_gate)
                 {
-                    if (_set is null && !_failed)
+                    if (_set is null)
                     {
+                        // Null again at the next watch when no set could be made (EMFILE): that one is tried anew.
                         _set = WatchSet.Create();
-                        _failed = _set is null;
                         // 1 MiB reserved (only the pages touched count): with less, the runtime finds the stack too short to
                         // run a completed task's continuations here (TryEnsureSufficientExecutionStack wants 128 KiB left)
                         // and queues each to the thread pool: a worker woken, and another by it, for every exit.
@@ -142,7 +146,25 @@ internal static unsafe class ChildExits
         }
     }
 
-    /// <summary>The pidfd said the child exited: its status is there (at worst a moment later, hence no WNOHANG).</summary>
+    /// <summary>The pidfd said the child exited: its status, or null when it cannot be reaped yet (traced).</summary>
+    private static ScriptExit? TryReap(int pid)
+    {
+        int status;
+        while (true)
+        {
+            var result = Libc.waitpid(pid, &status, Libc.WNOHANG);
+            if (result == pid)
+                return ScriptExit.FromWaitStatus(status);
+            if (result == 0)
+                return null;
+            if (result < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+                continue;
+            // ECHILD: something else reaped it; the status is lost but the script is gone.
+            return new ScriptExit(-1, 0);
+        }
+    }
+
+    /// <summary>Waits until the child can be reaped, and reaps it.</summary>
     private static ScriptExit Reap(int pid)
     {
         int status;

@@ -78,8 +78,10 @@ internal sealed unsafe class ScriptProcess
                 return true;
             byte* info = stackalloc byte[Libc.SigInfoSize];
             new Span<byte>(info, Libc.SigInfoSize).Clear();
-            return Libc.waitid(Libc.P_PID, Pid, info, Libc.WEXITED | Libc.WNOHANG | Libc.WNOWAIT) == 0
-                && *(int*)(info + Libc.SigInfoPidOffset) == Pid;
+            if (Libc.waitid(Libc.P_PID, Pid, info, Libc.WEXITED | Libc.WNOHANG | Libc.WNOWAIT) == 0 && *(int*)(info + Libc.SigInfoPidOffset) == Pid)
+                return true;
+            // Reaped by its watch on another thread between the first look and waitid (ECHILD then).
+            return Volatile.Read(ref _reaped) != 0;
         }
     }
 

@@ -232,7 +232,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             Write(scriptEvent, LogLevel.Error,
                 $"{name}: timed out after {Seconds(options.Timeout)}, sending SIGTERM to its process group", new LogField("SCRIPT", path));
             process.SignalGroup(Libc.SIGTERM);
-            if (!await CompletesWithin(process.Exited, options.KillGrace))
+            if (!await CompletesWithin(process.Exited, options.KillGrace) && !process.HasExited)
             {
                 Write(scriptEvent, LogLevel.Error,
                     $"{name}: still running {Seconds(options.KillGrace)} after SIGTERM, sending SIGKILL to its process group", new LogField("SCRIPT", path));

@@ -34,7 +34,13 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
         _watches = WatchSet.Create() ?? throw new IOException($"epoll_create1: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         _wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         if (_wake < 0 || !WatchSet.Register(_watches.Epoll, _wake))
-            throw new IOException($"eventfd: {Libc.Describe(Marshal.GetLastPInvokeError())}");
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (_wake >= 0)
+                Libc.close(_wake);
+            _watches.Close();
+            throw new IOException($"eventfd: {Libc.Describe(errno)}");
+        }
         _thread = new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = "scripts" };
         _thread.Start();
     }
@@ -105,9 +111,14 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
             {
                 if (!_queue.TryDequeue(out next))
                 {
-                    // Stopped: once nothing is queued and no script is watched (its exit would be lost otherwise).
+                    // Stopped: once nothing is queued and no script is watched (its exit would be lost otherwise). Posts
+                    // go to the thread pool from now on, and nothing writes the eventfd.
                     if (_stopped && _watches.Count == 0)
+                    {
+                        Libc.close(_wake);
+                        _watches.Close();
                         return;
+                    }
                     _sleeping = true;
                 }
             }
@@ -140,7 +151,11 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != Libc.EINTR)
+            {
+                // Never seen: reported, and not retried in a busy loop.
                 _unhandled(new IOException($"epoll_wait: {Libc.Describe(errno)}"));
+                Thread.Sleep(100);
+            }
             return;
         }
         for (var i = 0; i < count; i++)

@@ -44,6 +44,13 @@ internal sealed unsafe class WatchSet
         }
     }
 
+    /// <summary>Closes the epoll descriptor and frees the buffer: once its thread serves it no more, and nothing is watched.</summary>
+    public void Close()
+    {
+        Libc.close(Epoll);
+        NativeMemory.Free(_buffer);
+    }
+
     /// <summary>A new, empty set; null when the kernel gives no epoll descriptor.</summary>
     public static WatchSet? Create()
     {

@@ -204,6 +204,38 @@ public class RememberedStatesTests
         Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued link 2\n"));
     }
 
+    [Fact]
+    public void A_file_cut_short_anywhere_is_refused_unless_it_ends_a_line_and_then_forgets_at_least_the_marks_it_holds()
+    {
+        var memory = new RememberedStates("b",
+            ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(2, States("routable")).Add(12, States("carrier")),
+            ImmutableDictionary<int, string>.Empty.Add(2, "eth0").Add(12, "eth1"),
+            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
+            ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/l", "eth1", 4), "x@1"));
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        memory.WriteTo(buffer);
+        var whole = buffer.WrittenCount;
+        (string?, int)[] marks = [("eth1", 12), (null, 0), ("eth0", 2)];
+        foreach (var (link, ifindex) in marks)
+            RememberedStates.WriteQueued(buffer, link, ifindex);
+        var text = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan);
+
+        // Cut after every byte of the marks: "queued link 12 eth1" torn to "queued link 12 et" would forget link 12 and
+        // not the leases of eth1, whose run was queued too.
+        for (var length = whole; length < text.Length; length++)
+        {
+            var cut = text[..length];
+            if (cut[^1] != '\n')
+            {
+                var error = Assert.Throws<FormatException>(() => RememberedStates.Parse(cut));
+                Assert.StartsWith("line ", error.Message);
+                continue;
+            }
+            var lines = cut[whole..].Count(c => c == '\n');
+            Assert.Equal(memory.Without(marks[..lines]).Format(), RememberedStates.Parse(cut).Format());
+        }
+    }
+
     /// <summary>
     /// A start that replays 1,000 links queues 1,000 runs, and every write leaves out those not run yet. Measured
     /// with 1,000 links and 1,000 queued runs: through <see cref="RememberedStates.Without"/> (an immutable copy per
