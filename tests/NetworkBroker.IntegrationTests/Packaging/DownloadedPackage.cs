@@ -21,13 +21,16 @@ public static class DownloadedPackage
         var path = $"/var/cache/apt/archives/{package}_{version.Replace(":", "%3a")}_{arch}.deb";
         for (var attempt = 0; !File.Exists(path); attempt++)
         {
+            if (attempt == 6)
+                throw new InvalidOperationException($"could not download {package} {version} into {path}");
             try
             {
                 // An old package list may not know the version installed: update once, then ask again.
                 if (attempt == 1)
                     Shell.Run("apt-get", "update", "-qq");
+                // apt-get download, not install --download-only, which fetches nothing when the package is installed here.
                 Shell.Run(new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" },
-                    "apt-get", "install", "--download-only", "-y", "-qq", "--no-install-recommends", $"{package}={version}");
+                    "sh", "-c", $"cd /var/cache/apt/archives && apt-get download -qq {package}={version}");
             }
             catch (InvalidOperationException) when (attempt < 5)
             {

@@ -61,4 +61,40 @@ public class ScriptSwapTests : IDisposable
         Assert.Equal(200, lines.Count(l => l == "lib"));
         Assert.Contains(_log.Lines, l => l.Contains($"Skipping script {_dir.Combine("routable.d", "10-hook")}: directory {attacker} is owned by uid 65534"));
     }
+
+    [Fact]
+    public async Task A_directory_remembered_empty_and_swapped_by_nobody_under_a_parent_it_came_to_own_runs_nothing_of_nobodys()
+    {
+        // An empty routable.d is remembered by its stamp. Then the admin hands its parent to nobody by mistake, and
+        // nobody swaps in first a directory of its own with its script, then root's other directory with root's
+        // script: each swap is another inode, the stamp no longer holds, and the walk refuses the parent.
+        var record = _dir.Combine("record");
+        File.WriteAllText(record, "");
+        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110);
+        var conf = Directory.CreateDirectory(_dir.Combine("conf")).FullName;
+        File.SetUnixFileMode(conf, (UnixFileMode)0b111_101_101);
+        Directory.CreateDirectory(Path.Combine(conf, "routable.d"));
+        Directory.CreateDirectory(Path.Combine(conf, "spare.d"));
+        File.WriteAllText(Path.Combine(conf, "spare.d", "10-spare"), $"#!/bin/sh\necho spare >> {record}\n");
+        File.SetUnixFileMode(Path.Combine(conf, "spare.d", "10-spare"), (UnixFileMode)0b111_101_101);
+
+        var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = conf, SpillDirectory = _dir.Combine("spill") }, _log.Logger);
+        // The directory was made a moment ago: the clock is moved past the margin, as if it were old.
+        runner.EmptyDirectories.Now = () => DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        var routable = new ScriptEvent("routable", "eth1", 3, [new("LINK", "eth1")]);
+        Assert.Empty(await runner.RunAsync(routable));
+        Assert.Empty(await runner.RunAsync(routable));
+        Assert.Equal(1, runner.EmptyDirectories.Hits);
+
+        Shell.Run("chown", "nobody:nogroup", conf);
+        Attacker.Run(null, "sh", "-c",
+            $"cd {conf} && mv routable.d gone.d && mkdir routable.d && printf '#!/bin/sh\\necho EVIL >> {record}\\n' > routable.d/10-evil && chmod 755 routable.d/10-evil");
+        Assert.Empty(await runner.RunAsync(routable));
+        Attacker.Run(null, "sh", "-c", $"cd {conf} && mv routable.d evil.d && mv spare.d routable.d");
+        Assert.Empty(await runner.RunAsync(routable));
+
+        Assert.Equal("", File.ReadAllText(record));
+        Assert.Equal(1, runner.EmptyDirectories.Hits);
+        Assert.Contains(_log.Lines, l => l.Contains("Skipping directory") && l.Contains("65534"));
+    }
 }
