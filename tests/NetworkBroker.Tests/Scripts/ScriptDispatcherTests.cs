@@ -74,21 +74,12 @@ public class ScriptDispatcherTests : IDisposable
     }
 
     /// <summary>A log sink whose first write of a line holding <c>marker</c> blocks for a while.</summary>
-    private sealed class BlockingSink(string marker, TimeSpan block) : Stream
+    private sealed class BlockingSink(string marker, TimeSpan block) : WriteOnlyStream
     {
         private readonly System.Text.StringBuilder _text = new();
         public bool Blocked { get; private set; }
         public string Text { get { lock (_text) return _text.ToString(); } }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => 0;
-        public override long Position { get => 0; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             var line = System.Text.Encoding.UTF8.GetString(buffer);

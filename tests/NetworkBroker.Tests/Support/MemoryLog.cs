@@ -24,18 +24,8 @@ public sealed class MemoryLog
 
     public string Text => string.Join('\n', Lines);
 
-    private sealed class SynchronizedStream(MemoryStream inner) : Stream
+    private sealed class SynchronizedStream(MemoryStream inner) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             lock (inner)
