@@ -50,7 +50,7 @@ RUN_TESTS = rm -rf TestResults; \
 	./scripts/test-totals.sh TestResults $$?
 
 # Ends with the totals line and fails when a test did; when a step before the tests fails (packages,
-# build), the line still ends it, with nothing counted. The tests run in this make, not a sub-make, so a
+# build), the line still ends it, each test project counted as one failure. The tests run in this make, not a sub-make, so a
 # failure adds one line of make's own after the totals, not two.
 test:
 	@if [ "$$(id -u)" != 0 ]; then exec sudo -E env "PATH=$$PATH" $(MAKE) --no-print-directory test; fi; \
