@@ -71,7 +71,9 @@ public class PeerFileAttackTests : IDisposable
         // A 5 MB lease file of networkd's user, then a lease file of another user.
         Plant($"leases/{eth1}", $"{AsNetworkd} truncate -s 5M {{}}");
         await FlapAndCheck("5242880 bytes, over the limit of 1048576");
-        Plant($"leases/{eth1}", $"echo ADDRESS=10.9.9.9 > {{}} && chown nobody {{}}");
+        // Written aside and renamed into place: written in place, it is root's (and so trusted) until the chown, and a
+        // run that starts in that moment (networkd's late "configured") rightly reads it.
+        Plant($"leases/{eth1}", $"echo ADDRESS=10.9.9.9 > {{}}.new && chown nobody {{}}.new && mv {{}}.new {{}}");
         await FlapAndCheck("owned by uid 65534, not by root or systemd-network");
 
         Assert.DoesNotContain(broker.Log.Lines, l => l.Contains("SECRETHASH"));
