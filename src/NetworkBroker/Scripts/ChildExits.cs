@@ -24,12 +24,12 @@ internal static unsafe class ChildExits
     {
         public override bool Ready(byte* buffer, int size)
         {
-            if (TryReap(pid) is { } exit)
+            if (Reap(pid, wait: false) is { } exit)
                 exited(exit);
             else
                 // Exited but not yet to be reaped: a tracer (strace -p, gdb) holds it. Waited for on a thread of its
                 // own, not on the watching thread, which serves every other script's exit and output meanwhile.
-                new Thread(() => exited(Reap(pid)), maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
+                new Thread(() => exited(Reap(pid, wait: true)!.Value), maxStackSize: 128 * 1024) { IsBackground = true, Name = "script-wait" }.Start();
             return true;
         }
 
@@ -131,51 +131,29 @@ internal static unsafe class ChildExits
         private static void Run(WatchSet set)
         {
             var events = stackalloc byte[WatchSet.Batch * 16];
-            while (true)
+            while (set.Serve(events))
             {
-                var count = Libc.epoll_wait(set.Epoll, events, WatchSet.Batch, -1);
-                if (count < 0)
-                {
-                    if (Marshal.GetLastPInvokeError() == Libc.EINTR)
-                        continue;
-                    return;
-                }
-                for (var i = 0; i < count; i++)
-                    set.Ready(WatchSet.Descriptor(events, i));
             }
         }
     }
 
-    /// <summary>The pidfd said the child exited: its status, or null when it cannot be reaped yet (traced).</summary>
-    private static ScriptExit? TryReap(int pid)
+    /// <summary>
+    /// Reaps the child <paramref name="pid"/>: its status once it exited; with <paramref name="wait"/> false, null while
+    /// it cannot be reaped yet (running, or exited and held by a tracer). A child something else reaped (ECHILD) is gone
+    /// with its status lost.
+    /// </summary>
+    internal static ScriptExit? Reap(int pid, bool wait)
     {
         int status;
         while (true)
         {
-            var result = Libc.waitpid(pid, &status, Libc.WNOHANG);
+            var result = Libc.waitpid(pid, &status, wait ? 0 : Libc.WNOHANG);
             if (result == pid)
                 return ScriptExit.FromWaitStatus(status);
             if (result == 0)
                 return null;
             if (result < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
                 continue;
-            // ECHILD: something else reaped it; the status is lost but the script is gone.
-            return new ScriptExit(-1, 0);
-        }
-    }
-
-    /// <summary>Waits until the child can be reaped, and reaps it.</summary>
-    private static ScriptExit Reap(int pid)
-    {
-        int status;
-        while (true)
-        {
-            var result = Libc.waitpid(pid, &status, 0);
-            if (result == pid)
-                return ScriptExit.FromWaitStatus(status);
-            if (result < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
-                continue;
-            // ECHILD: something else reaped it; the status is lost but the script is gone.
             return new ScriptExit(-1, 0);
         }
     }

@@ -180,27 +180,8 @@ internal sealed unsafe class ScriptProcess
         _exit.TrySetResult(exit);
     }
 
-    private void WaitForExit()
-    {
-        int status;
-        while (true)
-        {
-            var result = Libc.waitpid(Pid, &status, 0);
-            if (result == Pid)
-            {
-                Volatile.Write(ref _reaped, 1);
-                _exit.TrySetResult(ScriptExit.FromWaitStatus(status));
-                return;
-            }
-            var errno = Marshal.GetLastPInvokeError();
-            if (result < 0 && errno == Libc.EINTR)
-                continue;
-            // ECHILD: something else reaped it; the status is lost but the script is gone.
-            Volatile.Write(ref _reaped, 1);
-            _exit.TrySetResult(new ScriptExit(-1, 0));
-            return;
-        }
-    }
+    /// <summary>Without pidfds: waits on a thread of its own until the script can be reaped.</summary>
+    private void WaitForExit() => Exit(ChildExits.Reap(Pid, wait: true)!.Value);
 
     /// <summary>Signals the script's whole process group (the script and everything it started that stayed in it).</summary>
     public void SignalGroup(int signal)

@@ -21,26 +21,18 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
     private readonly Thread _thread;
     private readonly Action<Exception> _unhandled;
     private readonly WatchSet _watches;
-    private readonly int _wake;
     private bool _stopped;
     // The thread is in epoll_wait (or about to be) with nothing queued; whether the eventfd was written since.
     private bool _sleeping;
     private bool _woken;
+    private readonly Action _awake;
 
     /// <param name="unhandled">What a step threw that nothing awaited (a bug: steps are awaited or catch their own).</param>
     public ScriptThread(Action<Exception> unhandled)
     {
         _unhandled = unhandled;
-        _watches = WatchSet.Create() ?? throw new IOException($"epoll_create1: {Libc.Describe(Marshal.GetLastPInvokeError())}");
-        _wake = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        if (_wake < 0 || !WatchSet.Register(_watches.Epoll, _wake))
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            if (_wake >= 0)
-                Libc.close(_wake);
-            _watches.Close();
-            throw new IOException($"eventfd: {Libc.Describe(errno)}");
-        }
+        _awake = Awake;
+        _watches = WatchSet.Create(wakeable: true) ?? throw new IOException($"epoll or eventfd: {Libc.Describe(Marshal.GetLastPInvokeError())}");
         _thread = new Thread(Run, maxStackSize: 1024 * 1024) { IsBackground = true, Name = "scripts" };
         _thread.Start();
     }
@@ -80,7 +72,7 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
                 if (_sleeping && !_woken)
                 {
                     _woken = true;
-                    Wake();
+                    _watches.Wake();
                 }
                 return;
             }
@@ -92,13 +84,6 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
         throw new NotSupportedException("the script thread takes posted steps only");
 
     public override SynchronizationContext CreateCopy() => this;
-
-    private unsafe void Wake()
-    {
-        var one = 1L;
-        // Only EAGAIN can fail it, a counter at its limit: the thread is woken then anyway.
-        Libc.write(_wake, (byte*)&one, sizeof(long));
-    }
 
     private unsafe void Run()
     {
@@ -115,7 +100,6 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
                     // go to the thread pool from now on, and nothing writes the eventfd.
                     if (_stopped && _watches.Count == 0)
                     {
-                        Libc.close(_wake);
                         _watches.Close();
                         return;
                     }
@@ -141,33 +125,19 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
     /// <summary>Sleeps until a post or a watched descriptor wakes the thread, and serves the descriptors ready.</summary>
     private unsafe void Wait(byte* events)
     {
-        var count = Libc.epoll_wait(_watches.Epoll, events, WatchSet.Batch, -1);
+        if (_watches.Serve(events, _awake))
+            return;
+        // Never seen: reported, and not retried in a busy loop.
+        _unhandled(new IOException($"epoll_wait: {Libc.Describe(Marshal.GetLastPInvokeError())}"));
+        Thread.Sleep(100);
+    }
+
+    private void Awake()
+    {
         lock (_queue)
         {
             _sleeping = false;
             _woken = false;
-        }
-        if (count < 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != Libc.EINTR)
-            {
-                // Never seen: reported, and not retried in a busy loop.
-                _unhandled(new IOException($"epoll_wait: {Libc.Describe(errno)}"));
-                Thread.Sleep(100);
-            }
-            return;
-        }
-        for (var i = 0; i < count; i++)
-        {
-            var fd = WatchSet.Descriptor(events, i);
-            if (fd == _wake)
-            {
-                long value;
-                Libc.read(_wake, (byte*)&value, sizeof(long));
-            }
-            else
-                _watches.Ready(fd);
         }
     }
 
@@ -180,7 +150,7 @@ public sealed class ScriptThread : SynchronizationContext, IDisposable
             if (_sleeping && !_woken)
             {
                 _woken = true;
-                Wake();
+                _watches.Wake();
             }
         }
     }
