@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using NetworkBroker.Native;
 using NetworkBroker.Scripts;
+using NetworkBroker.Tests.Support;
 
 namespace NetworkBroker.Tests.Scripts;
 
@@ -38,6 +41,80 @@ public class ChildExitsTests
         // Not the output thread's: the script thread's epoll set holds the stream beside its posted steps.
         Assert.Equal("scripts", await where.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal([("one", "scripts"), ("two", "scripts")], lines);
+    }
+
+    [Fact]
+    public async Task A_script_a_tracer_holds_after_its_exit_is_waited_for_off_the_script_thread_which_serves_the_next_script_meanwhile()
+    {
+        using var directory = new TempDirectory();
+        // No child of its own: a SIGCHLD would stop a tracee until its tracer let it go on, and this tracer never does.
+        var held = directory.Script("carrier", "held", "#!/usr/bin/perl\nselect(undef, undef, undef, 2);\nexit 3;\n");
+        var next = directory.Script("carrier", "next", "#!/bin/sh\nexit 0\n");
+        using var thread = new ScriptThread(e => Assert.Fail(e.ToString()));
+
+        var first = await OnThread(thread, held);
+        // A tracer of our own (strace -p and gdb do the same): a zombie it traces is the tracer's to collect first, so
+        // the pidfd says "exited" while waitpid has nothing for the parent until the tracer lets go.
+        using var tracer = Trace(first.Process.Pid);
+        try
+        {
+            Assert.True(await Processes.EventuallyDead(first.Process.Pid, TimeSpan.FromSeconds(30)), "the held script never exited");
+            // The script thread has seen the pidfd by now, in every run but one that is starved for a second or more.
+            await Task.Delay(500);
+            Assert.False(first.Exited.IsCompleted, "served while the tracer still held it: no tracer in between?");
+            Assert.False(first.Process.HasExited, "a traced zombie cannot be reaped by its parent yet");
+
+            // The thread is free: a script started after the held one's exit is served at once, by the thread itself.
+            var second = await OnThread(thread, next);
+            var (code, servedBy) = await second.Exited.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal((0, "scripts"), (code, servedBy));
+            Assert.False(first.Exited.IsCompleted);
+
+            // The tracer lets go (ends): the held script is reaped by the thread that waited for it, with its own status
+            // (its continuation goes on to a pool worker: that thread's stack is too small for the runtime to run it there).
+            tracer.StandardInput.Close();
+            var (heldCode, reapedBy) = await first.Exited.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(3, heldCode);
+            Assert.NotEqual("scripts", reapedBy);
+        }
+        finally
+        {
+            // Else, on a failure, the tracer would hold the script for good, and the thread with it.
+            tracer.Kill();
+        }
+    }
+
+    /// <summary>Starts <paramref name="path"/> on the script thread; its exit code, with the name of the thread that saw it.</summary>
+    private static async Task<(ScriptProcess Process, Task<(int Code, string? ServedBy)> Exited)> OnThread(ScriptThread thread, string path)
+    {
+        var started = new TaskCompletionSource<(ScriptProcess, Task<(int, string?)>)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        thread.Post(_ =>
+        {
+            var process = ScriptProcess.Start(path, []);
+            process.ReadOutput(false, _ => { });
+            process.ReadOutput(true, _ => { });
+            started.SetResult((process, process.Exited.ContinueWith(e => (e.Result.ExitCode, Thread.CurrentThread.Name),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)));
+        }, null);
+        return await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Attaches a tracer (PTRACE_SEIZE, which does not stop the tracee) to <paramref name="pid"/>; it ends when its stdin closes.</summary>
+    private static Process Trace(int pid)
+    {
+        var ptrace = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 117 : 101;
+        var tracer = Process.Start(new ProcessStartInfo("perl", ["-e",
+            "$| = 1; syscall($ARGV[0] + 0, 0x4206, $ARGV[1] + 0, 0, 0) == 0 or die \"PTRACE_SEIZE: $!\\n\"; print \"held\\n\"; <STDIN>;",
+            ptrace.ToString(), pid.ToString()])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var said = tracer.StandardOutput.ReadLine();
+        if (said != "held")
+            Assert.Fail($"the tracer did not attach: {tracer.StandardError.ReadToEnd()}");
+        return tracer;
     }
 
     private static unsafe void Write(int fd, string text)
