@@ -19,6 +19,12 @@ HOOKED = ("no-carrier", "carrier", "routable")
 SANDBOX = os.path.join(ROOT, "scripts", "networkd-sandbox.sh")
 
 
+def need_perf():
+    """For the profiling helpers (cpu-per-run.py --count, syscalls.py, wakeups.py): `make bench` does not run them, nor install perf."""
+    if shutil.which("perf") is None:
+        sys.exit("this needs perf, which `make bench` does not install (Debian: apt-get install linux-perf)")
+
+
 def sh(command):
     subprocess.run(command, shell=True, check=True)
 

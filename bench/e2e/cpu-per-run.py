@@ -86,6 +86,8 @@ def main():
     parser.add_argument("--tmpfs", action="store_true", help="the runtime directory on a tmpfs, as /run is")
     parser.add_argument("binaries", nargs="+", help="NAME=PATH, or NAME=PATH=tmpfs for that one on a tmpfs")
     args = parser.parse_args()
+    if args.count:
+        bench.need_perf()
     binaries = [(b.split("=")[0], b.split("=")[1], args.tmpfs or b.endswith("=tmpfs")) for b in args.binaries]
     rows = []
     for rep in range(args.reps):

@@ -61,6 +61,7 @@ def main():
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("binaries", nargs="+", help="NAME=PATH (floor=- for the floor)")
     args = parser.parse_args()
+    bench.need_perf()
     for rep in range(args.reps):
         for i, binary in enumerate(args.binaries):
             name, path = binary.split("=", 1)

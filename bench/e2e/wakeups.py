@@ -61,6 +61,7 @@ def main():
     parser.add_argument("--out", default="/tmp/network-broker-wakeups.data")
     parser.add_argument("binary")
     args = parser.parse_args()
+    bench.need_perf()
     served, threads = record(os.path.abspath(args.binary), args.flaps, args.spacing, args.out)
     runs = served.get("served") or 1
     pairs, sites = collections.Counter(), collections.Counter()
