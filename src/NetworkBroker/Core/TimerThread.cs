@@ -133,7 +133,9 @@ public sealed unsafe class TimerThread
     /// <summary>
     /// Sets the timerfd to expire at <paramref name="due"/> (Stopwatch ticks; 0 unsets it), unless it is so already.
     /// It cannot fail with a valid descriptor and time; if it did, the failure is reported and the thread, not
-    /// trusting the timer, looks at its steps every few milliseconds (<see cref="WaitForTimer"/>): late, never lost.
+    /// trusting the timer, looks at its steps every few milliseconds (<see cref="WaitForTimer"/>) once its current
+    /// wait ends. That wait is a read of the timer that failed: it ends at the expiry set before, and never if none
+    /// was. Not tested: no way is known to make timerfd_settime fail on a valid timerfd and time.
     /// </summary>
     private void Arm(long due)
     {
