@@ -246,15 +246,28 @@ public class ScriptRunnerTests : IDisposable
     [Fact]
     public async Task Cancellation_stops_before_the_next_script_but_lets_the_running_one_finish()
     {
+        // Cancelled while the first script runs, by the test itself: a timed cancellation fires on a pool thread,
+        // which a busy test run can hold back until after the first script ended.
         var record = _dir.Combine("order");
-        _dir.Script("routable", "10-slow", $"#!/bin/sh\nsleep 0.5\necho slow >> {record}\n");
+        var started = _dir.Combine("started");
+        var release = _dir.Combine("release");
+        _dir.Script("routable", "10-slow", $"#!/bin/sh\ntouch {started}\nwhile [ ! -e {release} ]; do sleep 0.01; done\necho slow >> {record}\n");
         _dir.Script("routable", "20-never", $"#!/bin/sh\necho never >> {record}\n");
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        using var cancel = new CancellationTokenSource();
 
-        var results = await Runner().RunAsync(Event("routable", "eth1"), cancel.Token);
+        var run = Runner().RunAsync(Event("routable", "eth1"), cancel.Token);
+        for (var waited = 0; !File.Exists(started); waited += 10)
+        {
+            Assert.True(waited < 10_000, "the first script never started");
+            await Task.Delay(10);
+        }
+        cancel.Cancel();
+        File.WriteAllText(release, "");
+        var results = await run;
 
-        Assert.Single(results);
+        Assert.True(Assert.Single(results).Succeeded);
         Assert.Equal(["slow"], File.ReadAllLines(record));
+        Assert.Contains(_log.Lines, l => l.Contains("20-never not started: shutting down"));
     }
 
     [Fact]
