@@ -57,6 +57,8 @@ public class SystemdFullHostTests
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
         machine.Sh("ip link add nbeth0 type veth peer name nbeth1 && ip link set nbeth0 up && ip link set nbeth1 up");
         var uid = machine.Run("id", "-u", "network-broker").Trim();
+        // journald takes the daemon's lines in its own time, which READY=1 and the scripts' own files do not wait for.
+        machine.WaitFor(() => Journal(machine).Contains("Scripts run as network-broker"), "the start line in the journal");
         Assert.Contains($"Scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN: systemd started the daemon as network-broker (the unit's User=); " +
                         "hooks that need the whole host (restart services, write /etc or /var) need the full-host switch: /usr/lib/network-broker/full-host enable",
             Journal(machine));
@@ -65,6 +67,7 @@ public class SystemdFullHostTests
         var dummy = machine.Property("nbtest-dummy.service", "MainPID");
         var record = Trigger(machine, "198.51.100.0/24");
         Assert.Equal(["10-restart failed", "20-etc failed", "30-varlog failed", "40-route ok", "50-ethtool ok"], record);
+        machine.WaitFor(() => Journal(machine).Contains("routes.d/50-ethtool succeeded"), "the last hook's line in the journal");
         var log = Journal(machine);
         Assert.Contains("routes.d/10-restart failed: exit status 1", log);
         Assert.Contains("routes.d/20-etc failed: exit status 2", log);
@@ -78,6 +81,7 @@ public class SystemdFullHostTests
         // User = "root" in the file cannot take effect under this unit: said at reload (not "at the next restart") and at start.
         machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"root\"/' {Toml}");
         machine.Run("systemctl", "reload", Unit);
+        machine.WaitFor(() => Journal(machine).Contains("Reload: User = "), "the reload's line in the journal");
         log = Journal(machine);
         Assert.Contains($"Reload: User = \"root\" in {Toml} cannot take effect: systemd started the daemon as network-broker (the unit's User=), " +
                         $"and only a daemon started as root can change user; scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN; " +

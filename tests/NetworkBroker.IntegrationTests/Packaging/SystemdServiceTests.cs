@@ -35,7 +35,7 @@ public class SystemdServiceTests
         #!/bin/sh
         [ "$ROUTE_DST" = 198.51.102.0/24 ] || exit 0
         echo started >> /var/lib/nbtest/slow
-        sleep 3
+        while [ ! -e /var/lib/nbtest/release ]; do sleep 0.05; done
         echo finished >> /var/lib/nbtest/slow
         EOF
         chmod 755 /etc/network-broker/routes.d/10-record /etc/network-broker/routes.d/20-slow
@@ -77,7 +77,8 @@ public class SystemdServiceTests
         Assert.Contains("scripts: 2 run for 1 events, 0 failed", status);
 
         machine.Run("systemctl", "reload", Unit);
-        Assert.Contains("Reloaded /etc/network-broker/network-broker.toml", machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager"));
+        // journald takes the line in its own time, after the reload's READY=1 reached systemd.
+        machine.WaitFor(() => Journal(machine).Contains("Reloaded /etc/network-broker/network-broker.toml"), "the reload in the journal");
         Assert.Equal(main, machine.Property(Unit, "MainPID"));
 
         // WatchdogSec=: the pings reach systemd while the loop answers; a daemon that stops answering is restarted.
@@ -85,7 +86,7 @@ public class SystemdServiceTests
         machine.WaitFor(() => long.Parse(machine.Property(Unit, "WatchdogTimestampMonotonic")) > ping, "a watchdog ping", 10);
         machine.Run("kill", "-STOP", main);
         machine.WaitFor(() => machine.Property(Unit, "NRestarts") == "1" && machine.Property(Unit, "SubState") == "running", "the watchdog's restart");
-        Assert.Contains("Watchdog timeout", machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager"));
+        machine.WaitFor(() => Journal(machine).Contains("Watchdog timeout"), "the watchdog's line in the journal");
         var restarted = machine.Property(Unit, "MainPID");
         Assert.NotEqual(main, restarted);
 
@@ -95,14 +96,18 @@ public class SystemdServiceTests
         Assert.NotEqual(restarted, machine.Property(Unit, "MainPID"));
 
         // Stop while a script runs: it finishes (KillMode=mixed: SIGTERM to the daemon only), and the stop is clean.
+        // The script runs until the test lets it go, once the daemon said it waits for it.
         machine.Run("ip", "route", "add", "198.51.102.0/24", "dev", "lo");
         machine.WaitFor(() => machine.Sh("cat /var/lib/nbtest/slow 2>/dev/null || true").Contains("started"), "the slow script to start");
-        machine.Run("systemctl", "stop", Unit);
+        machine.Run("systemctl", "stop", "--no-block", Unit);
+        machine.WaitFor(() => Journal(machine).Contains("Waiting for 1 running script event(s) to finish"), "the stop to wait for the script");
+        machine.Run("touch", "/var/lib/nbtest/release");
+        machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "inactive", "the unit to stop");
         Assert.Equal("started\nfinished", machine.Run("cat", "/var/lib/nbtest/slow").Trim());
         Assert.Equal("success", machine.Property(Unit, "Result"));
         Assert.Equal("0", machine.Property(Unit, "ExecMainStatus"));
-        var log = machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
-        Assert.Contains("Waiting for 1 running script event(s) to finish", log);
+        machine.WaitFor(() => Journal(machine).Contains("Stopped\n"), "the daemon's last line in the journal");
+        var log = Journal(machine);
         Assert.True(log.IndexOf("routes.d/20-slow succeeded", StringComparison.Ordinal) < log.LastIndexOf("Stopped\n", StringComparison.Ordinal), log);
 
         // A broken file: `systemctl reload` fails and the running configuration stays; at start, no restart loop.
@@ -123,4 +128,7 @@ public class SystemdServiceTests
         Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
         Assert.Equal(restarts, machine.Property(Unit, "NRestarts"));
     }
+
+    /// <summary>The unit's journal, messages only.</summary>
+    private static string Journal(SystemdMachine machine) => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
 }

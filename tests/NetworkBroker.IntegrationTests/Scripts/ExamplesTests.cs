@@ -192,7 +192,7 @@ public partial class ExamplesTests : IDisposable
             made=; if [ ! -e /dev/log ] && [ ! -L /dev/log ]; then ln -s /run/systemd/journal/dev-log /dev/log && made=1; fi
             {Broker} run-scripts --config {_config} --link eth0 --state routable --env OperationalState=routable --env AdministrativeState=configured --env OnlineState=online --env 'IP_ADDRS=192.0.2.10' --env 'IP6_ADDRS=2001:db8::10' >/dev/null 2>&1
             {Broker} run-scripts --config {_config} --link eth0 --state routes --env ROUTE_EVENT=add --env ROUTE_DST=0.0.0.0/0 --env ROUTE_GATEWAY=192.0.2.1 --env ROUTE_CHANGES=3 >/dev/null 2>&1
-            sleep 0.5
+            for i in $(seq 100); do [ "$(journalctl -D /run/log/journal --no-pager -o cat -t network-transition | wc -l)" -ge 2 ] && break; sleep 0.1; done
             journalctl -D /run/log/journal --no-pager -o cat -t network-transition
             [ -n "$made" ] && rm -f /dev/log
             kill $journald

@@ -24,7 +24,7 @@ public class JournalTests : IDisposable
             /lib/systemd/systemd-journald >/dev/null 2>&1 & journald=$!
             for i in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
             JOURNAL_STREAM=1:1 {binary} run-scripts --config {config} --link lo --state routable >/dev/null 2>&1
-            sleep 0.5
+            for i in $(seq 100); do journalctl -D /run/log/journal --no-pager -o cat INTERFACE=lo SCRIPT={_dir.Combine("routable.d", "10-fail")} | grep -q 'failed: exit status 3' && break; sleep 0.1; done
             journalctl -D /run/log/journal --no-pager -o json LINK=lo
             echo ===
             journalctl -D /run/log/journal --no-pager -o cat INTERFACE=lo SCRIPT={_dir.Combine("routable.d", "10-fail")}

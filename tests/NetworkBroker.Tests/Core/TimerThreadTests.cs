@@ -12,13 +12,13 @@ public class TimerThreadTests
         var ran = new ConcurrentQueue<string>();
         var threads = new ConcurrentBag<bool>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // Posted first, due last.
-        timer.After(TimeSpan.FromMilliseconds(300), () =>
+        // Posted first, due last. Seconds apart, so that a pause of the test's thread between the posts cannot reorder them.
+        timer.After(TimeSpan.FromSeconds(2), () =>
         {
             ran.Enqueue("late");
             done.SetResult();
         });
-        timer.After(TimeSpan.FromMilliseconds(100), () => ran.Enqueue("soon"));
+        timer.After(TimeSpan.FromSeconds(1), () => ran.Enqueue("soon"));
         for (var i = 0; i < 5; i++)
         {
             var n = i;

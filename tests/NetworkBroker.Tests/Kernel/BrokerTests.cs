@@ -56,7 +56,11 @@ public class BrokerTests : IAsyncLifetime
     public BrokerTests()
     {
         _scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = _dir.Path }, _log.Logger), _log.Logger);
-        _broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("network-broker.toml") }, _log.Logger, _scripts);
+        // A barrier waits for the test's KernelBarrier, however late a busy run feeds it; the timeout has its own test.
+        _broker = new Broker(new BrokerConfiguration { Path = _dir.Combine("network-broker.toml") }, _log.Logger, _scripts)
+        {
+            BarrierTimeout = TimeSpan.FromMinutes(5),
+        };
         _loop = _broker.RunAsync(_cancel.Token);
     }
 

@@ -48,7 +48,9 @@ public class ChildExitsTests
     {
         using var directory = new TempDirectory();
         // No child of its own: a SIGCHLD would stop a tracee until its tracer let it go on, and this tracer never does.
-        var held = directory.Script("carrier", "held", "#!/usr/bin/perl\nselect(undef, undef, undef, 2);\nexit 3;\n");
+        // It exits once the test, its tracer attached, tells it to.
+        var go = directory.Combine("go");
+        var held = directory.Script("carrier", "held", $"#!/usr/bin/perl\nselect(undef, undef, undef, 0.02) until -e '{go}';\nexit 3;\n");
         var next = directory.Script("carrier", "next", "#!/bin/sh\nexit 0\n");
         using var thread = new ScriptThread(e => Assert.Fail(e.ToString()));
 
@@ -58,6 +60,7 @@ public class ChildExitsTests
         using var tracer = Trace(first.Process.Pid);
         try
         {
+            File.WriteAllText(go, "");
             Assert.True(await Processes.EventuallyDead(first.Process.Pid, TimeSpan.FromSeconds(30)), "the held script never exited");
             // The script thread has seen the pidfd by now, in every run but one that is starved for a second or more.
             await Task.Delay(500);

@@ -15,6 +15,8 @@ public class ScriptRunnerTests : IDisposable
         ScriptRoot = _dir.Path,
         Timeout = timeout ?? TimeSpan.FromSeconds(10),
         KillGrace = grace ?? TimeSpan.FromSeconds(1),
+        // The output's end may follow the exit by more than the 200 ms a daemon waits when the test run is busy.
+        OutputDrain = TimeSpan.FromSeconds(30),
         SpillDirectory = _dir.Combine("spill"),
     }, _log.Logger);
 
