@@ -240,6 +240,8 @@ public class NetworkdDispatcherDifferentialTests(ITestOutputHelper output)
         private readonly Process _monitor;
         private readonly Dictionary<string, Dictionary<string, (bool IPv6, bool Deprecated)>> _initial = [];
         private readonly List<(double Time, bool Deleted, string Link, string Address, bool IPv6, bool Deprecated)> _changes = [];
+        private const string ListeningMarker = "127.0.0.77";
+        private readonly ManualResetEventSlim _listening = new();
 
         public AddressTimeline(NetworkNamespace ns)
         {
@@ -249,7 +251,16 @@ public class NetworkdDispatcherDifferentialTests(ITestOutputHelper output)
             _monitor.ErrorDataReceived += (_, _) => { };
             _monitor.BeginOutputReadLine();
             _monitor.BeginErrorReadLine();
-            Thread.Sleep(300); // ip has no word for "listening"; the links are settled, so nothing is lost meanwhile
+            // ip has no word for "listening": a host-scope address on lo (no state of networkd's changes with it) comes
+            // and goes until the monitor prints it.
+            for (var attempt = 0; !_listening.IsSet; attempt++)
+            {
+                if (attempt == 100)
+                    throw new TimeoutException("ip monitor never printed the marker address");
+                ns.Ip($"addr add {ListeningMarker}/32 dev lo scope host");
+                ns.Ip($"addr del {ListeningMarker}/32 dev lo");
+                _listening.Wait(100);
+            }
             foreach (var line in ns.Ip("-o addr show").Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 if (Parse(line) is { } address)
                     (_initial.TryGetValue(address.Link, out var set) ? set : _initial[address.Link] = [])[address.Address] = (address.IPv6, address.Deprecated);
@@ -267,6 +278,11 @@ public class NetworkdDispatcherDifferentialTests(ITestOutputHelper output)
             // [2026-12-01T03:26:19.135073] [Deleted ]3: eth1    inet 10.231.0.2/24 ... scope global eth1\ valid_lft ...
             if (line is null || !line.StartsWith('[') || Parse(line[(line.IndexOf(']') + 1)..]) is not { } address)
                 return;
+            if (address.Address == ListeningMarker)
+            {
+                _listening.Set();
+                return;
+            }
             var stamp = DateTime.ParseExact(line[1..line.IndexOf(']')], "yyyy-MM-ddTHH:mm:ss.ffffff", CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal);
             var time = (stamp.ToUniversalTime() - DateTime.UnixEpoch).TotalSeconds;
             lock (_changes)
@@ -303,6 +319,7 @@ public class NetworkdDispatcherDifferentialTests(ITestOutputHelper output)
             if (!_monitor.HasExited)
                 _monitor.Kill();
             _monitor.Dispose();
+            _listening.Dispose();
         }
     }
 
