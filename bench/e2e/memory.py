@@ -11,7 +11,7 @@ stops moving), then its /proc/PID/smaps split into
 
 with threads, fds and the GC's own account (the control socket's status, when it reports one). Each variant
 (--broker NAME=PATH, --broker-env NAME=VAR=VALUE, as in bench.py) runs --reps times, the variants alternating.
-Needs root. --flaps N adds the RSS after N carrier flaps at 0.5 s.
+Needs root. --flaps N adds the RSS after N carrier flaps at 0.5 s, with its binary, gc and heap parts.
 Usage: bench/e2e/memory.py [--link-pairs 500] [--flaps 20] [--broker small=out/small/network-broker] ...
 """
 import argparse, os, re, statistics, sys, time
@@ -108,7 +108,10 @@ def measure(kind, idle, pairs, flaps, tag):
         if flaps:
             sandbox.flap(flaps, 0.5)
             time.sleep(2)
-            result["after"] = bench.proc_stats(daemon.pid)["rss"]
+            # What the flaps added, by the same split: the binary's pages the event path touched, the GC's gen0.
+            after = breakdown(daemon.pid, bench.BROKERS[kind])
+            for c in AFTER_COLUMNS:
+                result[c] = after[c.removeprefix("after_")] if c != "after" else after["rss"]
         daemon.terminate()
         daemon.wait(timeout=30)
         return result
@@ -117,6 +120,7 @@ def measure(kind, idle, pairs, flaps, tag):
 
 
 COLUMNS = ("rss", "binary", "libc", "gc", "heap", "stacks", "private_dirty", "threads", "hwm")
+AFTER_COLUMNS = ("after", "after_binary", "after_gc", "after_heap")
 
 
 def main():
@@ -143,10 +147,10 @@ def main():
         for kind in kinds[rep % len(kinds):] + kinds[:rep % len(kinds)]:
             result = measure(kind, args.idle, args.link_pairs, args.flaps, f"m{os.getpid()}-{rep}")
             results[kind].append(result)
-            print(f"[{rep + 1}/{args.reps}] {kind}: " + ", ".join(f"{c} {result[c]}" for c in COLUMNS + ("after",) if c in result), flush=True)
+            print(f"[{rep + 1}/{args.reps}] {kind}: " + ", ".join(f"{c} {result[c]}" for c in COLUMNS + AFTER_COLUMNS if c in result), flush=True)
             if args.verbose:
                 print("  threads: " + ", ".join(result["thread_names"]), flush=True)
-    columns = COLUMNS + (("after",) if args.flaps else ())
+    columns = COLUMNS + (AFTER_COLUMNS if args.flaps else ())
     print(f"\n| variant | {' | '.join(columns)} |  (MB, median of {args.reps}; threads a count)")
     print("|---|" + "---|" * len(columns))
     for kind in kinds:
