@@ -48,7 +48,7 @@ public class SystemdFullHostTests
         }
         catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException)
         {
-            throw new InvalidOperationException($"{e.Message}\njournal of {Unit}:\n{Journal(machine)}", e);
+            throw new InvalidOperationException($"{e.Message}\njournal of {Unit}:\n{machine.Journal(Unit)}", e);
         }
     }
 
@@ -58,17 +58,17 @@ public class SystemdFullHostTests
         machine.Sh("ip link add nbeth0 type veth peer name nbeth1 && ip link set nbeth0 up && ip link set nbeth1 up");
         var uid = machine.Run("id", "-u", "network-broker").Trim();
         // journald takes the daemon's lines in its own time, which READY=1 and the scripts' own files do not wait for.
-        machine.WaitFor(() => Journal(machine).Contains("Scripts run as network-broker"), "the start line in the journal");
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Scripts run as network-broker"), "the start line in the journal");
         Assert.Contains($"Scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN: systemd started the daemon as network-broker (the unit's User=); " +
                         "hooks that need the whole host (restart services, write /etc or /var) need the full-host switch: /usr/lib/network-broker/full-host enable",
-            Journal(machine));
+            machine.Journal(Unit));
 
         // Least privilege: the first three fail, each with its reason in the journal beside the script; the others work.
         var dummy = machine.Property("nbtest-dummy.service", "MainPID");
         var record = Trigger(machine, "198.51.100.0/24");
         Assert.Equal(["10-restart failed", "20-etc failed", "30-varlog failed", "40-route ok", "50-ethtool ok"], record);
-        machine.WaitFor(() => Journal(machine).Contains("routes.d/50-ethtool succeeded"), "the last hook's line in the journal");
-        var log = Journal(machine);
+        machine.WaitFor(() => machine.Journal(Unit).Contains("routes.d/50-ethtool succeeded"), "the last hook's line in the journal");
+        var log = machine.Journal(Unit);
         Assert.Contains("routes.d/10-restart failed: exit status 1", log);
         Assert.Contains("routes.d/20-etc failed: exit status 2", log);
         Assert.Contains("Failed to try-restart nbtest-dummy.service: Interactive authentication required", log);
@@ -81,14 +81,14 @@ public class SystemdFullHostTests
         // User = "root" in the file cannot take effect under this unit: said at reload (not "at the next restart") and at start.
         machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"root\"/' {Toml}");
         machine.Run("systemctl", "reload", Unit);
-        machine.WaitFor(() => Journal(machine).Contains("Reload: User = "), "the reload's line in the journal");
-        log = Journal(machine);
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Reload: User = "), "the reload's line in the journal");
+        log = machine.Journal(Unit);
         Assert.Contains($"Reload: User = \"root\" in {Toml} cannot take effect: systemd started the daemon as network-broker (the unit's User=), " +
                         $"and only a daemon started as root can change user; scripts run as network-broker (uid {uid}) with CAP_NET_ADMIN CAP_SYS_ADMIN; " +
                         "to run hooks as root, enable the full-host switch: /usr/lib/network-broker/full-host enable", log);
         Assert.DoesNotContain("takes effect at the next restart", log);
         machine.Run("systemctl", "restart", Unit);
-        machine.WaitFor(() => Journal(machine).Contains($"User = \"root\" in {Toml} cannot take effect"), "the warning at start");
+        machine.WaitFor(() => machine.Journal(Unit).Contains($"User = \"root\" in {Toml} cannot take effect"), "the warning at start");
 
         // The switch: one command; all five hooks work, as root with every capability.
         machine.Sh($"sed -i '/^User/d' {Toml}");
@@ -97,7 +97,7 @@ public class SystemdFullHostTests
         Assert.Equal("enabled (/etc/systemd/system/network-broker.service.d/50-full-host.conf)", machine.Run("/usr/lib/network-broker/full-host", "status").Trim());
         Assert.Equal("root", machine.Property(Unit, "User"));
         // (A test machine's bounding set may lack a capability or two that the host's root has: named after "but".)
-        machine.WaitFor(() => System.Text.RegularExpressions.Regex.IsMatch(Journal(machine),
+        machine.WaitFor(() => System.Text.RegularExpressions.Regex.IsMatch(machine.Journal(Unit),
             $"Scripts run as root with every capability( but [A-Z_ ]+)?: systemd started the daemon as root \\(the unit's User=\\) and User= is not set in {Toml}"), "the start line as root");
         machine.Run("ethtool", "-K", "nbeth0", "tx", "on");
         machine.Run("ip", "route", "del", "203.0.113.0/24");
@@ -114,7 +114,7 @@ public class SystemdFullHostTests
         // (TimeoutStopSec= short: without CAP_NET_ADMIN the daemon does not yet stop on SIGTERM, a known problem of its own.)
         machine.Sh("printf '[Service]\\nCapabilityBoundingSet=\\nTimeoutStopSec=2s\\n' > /etc/systemd/system/network-broker.service.d/60-empty.conf && systemctl daemon-reload");
         machine.Run("systemctl", "restart", Unit);
-        machine.WaitFor(() => Journal(machine).Contains("Scripts run as root with no capabilities"), "the start line without capabilities");
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Scripts run as root with no capabilities"), "the start line without capabilities");
         Assert.Equal("active", machine.Property(Unit, "ActiveState"));
         Assert.Equal("0", machine.Property(Unit, "NRestarts"));
         machine.Sh($"sed -i 's/^\\[System\\]/[System]\\nUser = \"network-broker\"/' {Toml}");
@@ -155,6 +155,4 @@ public class SystemdFullHostTests
         return machine.Run("cat", "/var/lib/nbtest/record").Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ')).Select(f => $"{f[0]} {(f[1] == "0" ? "ok" : "failed")}").ToArray();
     }
-
-    private static string Journal(SystemdMachine machine) => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
 }

@@ -53,7 +53,6 @@ public class SystemdRestartTests
             var lines = machine.Sh("cat /var/lib/nbtest/record 2>/dev/null || true").Split('\n');
             return (lines.Count(l => l == "nbt0 routable"), lines.Count(l => l == "nbt0 no-carrier"));
         }
-        string Journal() => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
         void WaitFor(Func<bool> condition, string what)
         {
             try
@@ -64,21 +63,21 @@ public class SystemdRestartTests
             {
                 throw new TimeoutException($"{e.Message}\nrecord: {machine.Sh("cat /var/lib/nbtest/record 2>&1 || true")}\n" +
                     $"networkd: {machine.Sh("networkctl list --no-pager 2>&1; journalctl -u systemd-networkd -o cat --no-pager 2>&1 | tail -20")}\n" +
-                    $"daemon: {Journal()}");
+                    $"daemon: {machine.Journal(Unit)}");
             }
         }
 
         // Boot: routable.d once, whether the daemon came up before networkd configured nbt0 or after.
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
         WaitFor(() => Runs().Routable == 1, "routable.d for nbt0");
-        Assert.Contains("first start of this boot", Journal());
+        Assert.Contains("first start of this boot", machine.Journal(Unit));
         var noCarrier = Runs().NoCarrier;
 
         // A restart with nothing changed: the states are remembered, nothing runs.
         var before = machine.Property(Unit, "MainPID");
         machine.Run("systemctl", "restart", Unit);
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active" && machine.Property(Unit, "MainPID") != before, "the restart");
-        WaitFor(() => Journal().Contains("remembered in /run/network-broker/states; only what changed meanwhile runs"), "the memory to be read");
+        WaitFor(() => machine.Journal(Unit).Contains("remembered in /run/network-broker/states; only what changed meanwhile runs"), "the memory to be read");
         Thread.Sleep(3000); // nothing may come: a duplicate run would be queued within milliseconds of the start
         Assert.Equal((1, noCarrier), Runs());
 
@@ -98,7 +97,7 @@ public class SystemdRestartTests
         machine.Sh("sed -i 's/^boot .*/boot 00000000-0000-0000-0000-000000000000/' /run/network-broker/states");
         machine.Run("systemctl", "start", Unit);
         WaitFor(() => Runs() == (1, noCarrier + 2), "the current state once after a boot");
-        Assert.Contains("is from an earlier boot", Journal());
+        Assert.Contains("is from an earlier boot", machine.Journal(Unit));
 
         // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
         // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
@@ -117,7 +116,7 @@ public class SystemdRestartTests
         Assert.Contains("20-environment: seen by network-broker", asked);
         Assert.Contains("/etc/network-broker/routable.d/20-environment: exit status 0", asked);
         Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
-        Assert.Contains("asked to run routable.d for nbt0", Journal());
+        Assert.Contains("asked to run routable.d for nbt0", machine.Journal(Unit));
 
         machine.Run("systemctl", "stop", Unit);
         machine.Run("rm", "/var/lib/nbtest/environment");

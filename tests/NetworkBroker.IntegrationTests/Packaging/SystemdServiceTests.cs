@@ -78,7 +78,7 @@ public class SystemdServiceTests
 
         machine.Run("systemctl", "reload", Unit);
         // journald takes the line in its own time, after the reload's READY=1 reached systemd.
-        machine.WaitFor(() => Journal(machine).Contains("Reloaded /etc/network-broker/network-broker.toml"), "the reload in the journal");
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Reloaded /etc/network-broker/network-broker.toml"), "the reload in the journal");
         Assert.Equal(main, machine.Property(Unit, "MainPID"));
 
         // WatchdogSec=: the pings reach systemd while the loop answers; a daemon that stops answering is restarted.
@@ -86,7 +86,7 @@ public class SystemdServiceTests
         machine.WaitFor(() => long.Parse(machine.Property(Unit, "WatchdogTimestampMonotonic")) > ping, "a watchdog ping", 10);
         machine.Run("kill", "-STOP", main);
         machine.WaitFor(() => machine.Property(Unit, "NRestarts") == "1" && machine.Property(Unit, "SubState") == "running", "the watchdog's restart");
-        machine.WaitFor(() => Journal(machine).Contains("Watchdog timeout"), "the watchdog's line in the journal");
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Watchdog timeout"), "the watchdog's line in the journal");
         var restarted = machine.Property(Unit, "MainPID");
         Assert.NotEqual(main, restarted);
 
@@ -100,14 +100,14 @@ public class SystemdServiceTests
         machine.Run("ip", "route", "add", "198.51.102.0/24", "dev", "lo");
         machine.WaitFor(() => machine.Sh("cat /var/lib/nbtest/slow 2>/dev/null || true").Contains("started"), "the slow script to start");
         machine.Run("systemctl", "stop", "--no-block", Unit);
-        machine.WaitFor(() => Journal(machine).Contains("Waiting for 1 running script event(s) to finish"), "the stop to wait for the script");
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Waiting for 1 running script event(s) to finish"), "the stop to wait for the script");
         machine.Run("touch", "/var/lib/nbtest/release");
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "inactive", "the unit to stop");
         Assert.Equal("started\nfinished", machine.Run("cat", "/var/lib/nbtest/slow").Trim());
         Assert.Equal("success", machine.Property(Unit, "Result"));
         Assert.Equal("0", machine.Property(Unit, "ExecMainStatus"));
-        machine.WaitFor(() => Journal(machine).Contains("Stopped\n"), "the daemon's last line in the journal");
-        var log = Journal(machine);
+        machine.WaitFor(() => machine.Journal(Unit).Contains("Stopped\n"), "the daemon's last line in the journal");
+        var log = machine.Journal(Unit);
         Assert.True(log.IndexOf("routes.d/20-slow succeeded", StringComparison.Ordinal) < log.LastIndexOf("Stopped\n", StringComparison.Ordinal), log);
 
         // A broken file: `systemctl reload` fails and the running configuration stays; at start, no restart loop.
@@ -128,7 +128,4 @@ public class SystemdServiceTests
         Assert.Equal("78", machine.Property(Unit, "ExecMainStatus"));
         Assert.Equal(restarts, machine.Property(Unit, "NRestarts"));
     }
-
-    /// <summary>The unit's journal, messages only.</summary>
-    private static string Journal(SystemdMachine machine) => machine.Run("journalctl", "-u", Unit, "-o", "cat", "--no-pager");
 }

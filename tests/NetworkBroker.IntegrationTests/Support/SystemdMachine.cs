@@ -65,6 +65,9 @@ public sealed class SystemdMachine : IDisposable
 
     public string Property(string unit, string property) => Run("systemctl", "show", "-p", property, "--value", unit).Trim();
 
+    /// <summary>A unit's journal in the machine, messages only.</summary>
+    public string Journal(string unit) => Run("journalctl", "-u", unit, "-o", "cat", "--no-pager");
+
     public void WaitFor(Func<bool> condition, string what, int seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
