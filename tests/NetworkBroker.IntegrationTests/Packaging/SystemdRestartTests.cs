@@ -70,7 +70,8 @@ public class SystemdRestartTests
         // Boot: routable.d once, whether the daemon came up before networkd configured nbt0 or after.
         machine.WaitFor(() => machine.Property(Unit, "ActiveState") == "active", "the unit to be active");
         WaitFor(() => Runs().Routable == 1, "routable.d for nbt0");
-        Assert.Contains("first start of this boot", machine.Journal(Unit));
+        // journald takes the daemon's lines in its own time, which the scripts' own files do not wait for.
+        WaitFor(() => machine.Journal(Unit).Contains("first start of this boot"), "the start's line in the journal");
         var noCarrier = Runs().NoCarrier;
 
         // A restart with nothing changed: the states are remembered, nothing runs.
@@ -97,7 +98,7 @@ public class SystemdRestartTests
         machine.Sh("sed -i 's/^boot .*/boot 00000000-0000-0000-0000-000000000000/' /run/network-broker/states");
         machine.Run("systemctl", "start", Unit);
         WaitFor(() => Runs() == (1, noCarrier + 2), "the current state once after a boot");
-        Assert.Contains("is from an earlier boot", machine.Journal(Unit));
+        WaitFor(() => machine.Journal(Unit).Contains("is from an earlier boot"), "the earlier boot's line in the journal");
 
         // run-scripts runs what a real event runs, as it runs: same user, capabilities and variables; with the
         // daemon running the daemon runs them, without it the command builds the same event and drops to User=.
@@ -116,7 +117,7 @@ public class SystemdRestartTests
         Assert.Contains("20-environment: seen by network-broker", asked);
         Assert.Contains("/etc/network-broker/routable.d/20-environment: exit status 0", asked);
         Assert.Equal(real, machine.Run("cat", "/var/lib/nbtest/environment"));
-        Assert.Contains("asked to run routable.d for nbt0", machine.Journal(Unit));
+        WaitFor(() => machine.Journal(Unit).Contains("asked to run routable.d for nbt0"), "run-scripts' line in the journal");
 
         machine.Run("systemctl", "stop", Unit);
         machine.Run("rm", "/var/lib/nbtest/environment");
