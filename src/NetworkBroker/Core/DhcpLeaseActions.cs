@@ -55,7 +55,10 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             if (!config.Links.Matches(link.Name))
                 continue;
             log.ForLink(link.Name, link.Index).Info($"dhclient: lease {lease.Address} {(before is null ? "gained" : "changed")}");
-            scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, EventEnvironment.DhclientLease(lease, link, kernel, config)));
+            scripts.Enqueue(new ScriptEvent(State, link.Name, link.Index, EventEnvironment.DhclientLease(lease, link, kernel, config))
+            {
+                Remembers = RememberedRun.Lease(lease.Interface),
+            });
         }
 
         foreach (var key in _known.Keys.Where(k => k.Path == leases.Path && !current.ContainsKey(k)).ToList())

@@ -26,48 +26,59 @@ public sealed record RememberedStates(
     public ImmutableDictionary<string, string>? Link(int index, string? name) =>
         Links.TryGetValue(index, out var states) && (name is null || Names.GetValueOrDefault(index) is not { } known || known == name) ? states : null;
 
-    /// <summary>Without what the runs named did (they were dropped at stop): they run again at the next start.</summary>
-    public RememberedStates Without(IEnumerable<(string? Link, int IfIndex)> runs)
+    /// <summary>
+    /// Without what the runs named stand for (they were dropped at stop): they run again at the next start, and
+    /// nothing else does (a link's other properties stay remembered).
+    /// </summary>
+    public RememberedStates Without(IEnumerable<RememberedRun> runs)
     {
         var result = this;
-        foreach (var (link, index) in runs)
-            result = link is null && index == 0
-                ? result with { Manager = ImmutableDictionary<string, string>.Empty }
-                : result with
-                {
-                    Links = result.Links.Remove(index),
-                    Leases = result.Leases.RemoveRange(result.Leases.Keys.Where(k => k.Interface == link)),
-                };
+        foreach (var run in runs)
+            result = run.Kind switch
+            {
+                RememberedRunKind.Manager => result with { Manager = ImmutableDictionary<string, string>.Empty },
+                RememberedRunKind.LinkState when run.Property is { } property && result.Links.TryGetValue(run.IfIndex, out var states) =>
+                    result with { Links = result.Links.SetItem(run.IfIndex, states.Remove(property)) },
+                RememberedRunKind.Lease => result with { Leases = result.Leases.RemoveRange(result.Leases.Keys.Where(k => k.Interface == run.Name)) },
+                _ => result,
+            };
         return result;
     }
 
     /// <summary>What <see cref="Without"/> leaves out for a set of runs, as sets kept and refilled by the one writer.</summary>
     public sealed class Omitted
     {
+        /// <summary>The links with a property left out, and the (ifindex, property) pairs left out.</summary>
         public HashSet<int> Links { get; } = [];
+        public HashSet<(int IfIndex, string Property)> LinkStates { get; } = [];
         public HashSet<string> Interfaces { get; } = new(StringComparer.Ordinal);
         public bool Manager { get; private set; }
 
         public bool IsEmpty => !Manager && Links.Count == 0 && Interfaces.Count == 0;
 
-        /// <summary>Refilled with the runs: the manager's is (null, 0), a link's drops its ifindex and its interface's leases.</summary>
-        public void Set(IEnumerable<(string? Link, int IfIndex)> runs)
+        /// <summary>Refilled with the runs.</summary>
+        public void Set(IEnumerable<RememberedRun> runs)
         {
             Links.Clear();
+            LinkStates.Clear();
             Interfaces.Clear();
             Manager = false;
-            foreach (var (link, index) in runs)
-            {
-                if (link is null && index == 0)
+            foreach (var run in runs)
+                switch (run.Kind)
                 {
-                    Manager = true;
-                    continue;
+                    case RememberedRunKind.Manager:
+                        Manager = true;
+                        break;
+                    case RememberedRunKind.LinkState when run.Property is { } property:
+                        Links.Add(run.IfIndex);
+                        LinkStates.Add((run.IfIndex, property));
+                        break;
+                    case RememberedRunKind.Lease when run.Name is { } name:
+                        Interfaces.Add(name);
+                        break;
                 }
-                Links.Add(index);
-                if (link is not null)
-                    Interfaces.Add(link);
-            }
             BurstCapacity.TrimAfterBurst(Links);
+            BurstCapacity.TrimAfterBurst(LinkStates);
             BurstCapacity.TrimAfterBurst(Interfaces);
         }
     }
@@ -109,20 +120,18 @@ public sealed record RememberedStates(
         Span<byte> number = stackalloc byte[11];
         for (var i = 0; i < count; i++)
         {
-            if (without is not null && without.Links.Contains(indexes[i]))
-                continue;
             Append(output, "link ");
             indexes[i].TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
             output.Write(number[..written]);
             Append(output, " ");
             AppendEscaped(output, Names.GetValueOrDefault(indexes[i]) ?? "");
-            AppendStates(output, Links[indexes[i]]);
+            AppendStates(output, Links[indexes[i]], without is not null && without.Links.Contains(indexes[i]) ? (without, indexes[i]) : null);
         }
         ArrayPool<int>.Shared.Return(indexes);
         if (!Manager.IsEmpty && without is not { Manager: true })
         {
             Append(output, "manager");
-            AppendStates(output, Manager);
+            AppendStates(output, Manager, null);
         }
         foreach (var (key, value) in Leases.OrderBy(l => l.Key.Path, StringComparer.Ordinal).ThenBy(l => l.Key.Interface, StringComparer.Ordinal).ThenBy(l => l.Key.Family))
         {
@@ -142,33 +151,46 @@ public sealed record RememberedStates(
     }
 
     /// <summary>
-    /// The line appended to the file when a link's (or the manager's) run is queued: a reader forgets what the lines
-    /// before it say of that link, as <see cref="Without"/> does, so a crash before the run runs it at the next start.
-    /// One short append instead of a whole new file; the next full write leaves the link out for as long as it is queued.
+    /// The line appended to the file when a run is queued: a reader forgets what the lines before it say of what the
+    /// run stands for, as <see cref="Without"/> does, so a crash before the run runs it at the next start. One short
+    /// append instead of a whole new file; the next full write leaves it out for as long as the run is queued.
+    /// (Earlier versions marked a whole link, <c>queued link IFINDEX NAME</c>: still read, as that link's states and
+    /// its interface's leases.)
     /// </summary>
-    public static void WriteQueued(IBufferWriter<byte> output, string? link, int ifindex)
+    public static void WriteQueued(IBufferWriter<byte> output, RememberedRun run)
     {
-        if (link is null && ifindex == 0)
+        switch (run.Kind)
         {
-            Append(output, "queued manager\n");
-            return;
+            case RememberedRunKind.Manager:
+                Append(output, "queued manager\n");
+                return;
+            case RememberedRunKind.Lease:
+                Append(output, "queued lease ");
+                AppendEscaped(output, run.Name ?? "");
+                Append(output, "\n");
+                return;
         }
-        Append(output, "queued link ");
+        Append(output, "queued state ");
         Span<byte> number = stackalloc byte[11];
-        ifindex.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
+        run.IfIndex.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
         output.Write(number[..written]);
         Append(output, " ");
-        AppendEscaped(output, link ?? "");
+        AppendEscaped(output, run.Name ?? "");
+        Append(output, " ");
+        Append(output, run.Property ?? "");
         Append(output, "\n");
     }
 
-    private static void AppendStates(IBufferWriter<byte> output, ImmutableDictionary<string, string> states)
+    /// <param name="omitted">The link whose properties <see cref="Omitted"/> names are left out, or null.</param>
+    private static void AppendStates(IBufferWriter<byte> output, ImmutableDictionary<string, string> states, (Omitted Set, int IfIndex)? omitted)
     {
         // A handful of properties: sorted by insertion into a pooled array, not through OrderBy.
         var sorted = ArrayPool<KeyValuePair<string, string>>.Shared.Rent(states.Count);
         var count = 0;
         foreach (var state in states)
         {
+            if (omitted is { } o && o.Set.LinkStates.Contains((o.IfIndex, state.Key)))
+                continue;
             var at = count++;
             while (at > 0 && string.CompareOrdinal(sorted[at - 1].Key, state.Key) > 0)
             {
@@ -264,6 +286,18 @@ public sealed record RememberedStates(
                     break;
                 case "queued" when words is [_, "manager"] && boot is not null:
                     manager = ImmutableDictionary<string, string>.Empty;
+                    break;
+                case "queued" when words is [_, "state", _, _, var queuedProperty] && boot is not null
+                                   && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var stateIndex) && stateIndex > 0
+                                   && ScriptVariables.KnownName(ScriptVariables.LinkStates, queuedProperty) is { } known:
+                    Unescape(words[3], number);
+                    if (links.TryGetValue(stateIndex, out var queuedStates))
+                        links[stateIndex] = queuedStates.Remove(known);
+                    break;
+                case "queued" when words is [_, "lease", var leaseInterface] && boot is not null:
+                    var leaseName = Unescape(leaseInterface, number);
+                    foreach (var key in leases.Keys.Where(k => k.Interface == leaseName).ToList())
+                        leases.Remove(key);
                     break;
                 case "queued" when words is [_, "link", _, _] && boot is not null
                                    && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var queued):

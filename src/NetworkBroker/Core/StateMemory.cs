@@ -13,9 +13,10 @@ namespace NetworkBroker.Core;
 /// written), by rename so a reader or a crash never sees half a file; written once more at stop. A run that ran
 /// is written <see cref="WriteDelay"/> after it, so a burst of runs costs one write, not one per step, and the
 /// write does not compete with the scripts it follows; a crash within that delay runs those states once more at
-/// the next start (at least once). A link whose first run is queued is marked at once with one line appended to
-/// the file (<see cref="RememberedStates.WriteQueued"/>): until then the file still says its scripts ran for the
-/// state before, and a crash would lose the run.
+/// the next start (at least once). A run newly queued is marked at once with one line appended to the file
+/// (<see cref="RememberedStates.WriteQueued"/>), for what it stands for (<see cref="RememberedRun"/>: one property of
+/// a link, the manager, an interface's leases): until then the file still says its scripts ran for the state before,
+/// and a crash would lose the run.
 /// </summary>
 public sealed class StateMemory
 {
@@ -34,13 +35,13 @@ public sealed class StateMemory
     private int _writtenHash;
     // The runs queued but not yet run, left out of the file; refilled by each write.
     private readonly RememberedStates.Omitted _omitted = new();
-    private readonly Dictionary<(string? Link, int IfIndex), int> _inFlight = [];
+    private readonly Dictionary<RememberedRun, int> _inFlight = [];
     private bool _warned;
     // A write is posted that has not yet taken the pending state (at most one waits for its delay).
     private bool _scheduled;
     // Links newly in flight whose mark is still to be appended, and whether a step to append them is posted.
-    private readonly List<(string? Link, int IfIndex)> _marks = [];
-    private readonly List<(string? Link, int IfIndex)> _marking = [];
+    private readonly List<RememberedRun> _marks = [];
+    private readonly List<RememberedRun> _marking = [];
     private readonly ArrayBufferWriter<byte> _markText = new(256);
     private bool _marksPosted;
     // The file as this process last wrote it, open for appending marks (-1 before the first write), and whether
@@ -133,19 +134,20 @@ public sealed class StateMemory
     }
 
     /// <summary>
-    /// A run was queued: until it has run, its link (or the manager) is not remembered as run, so that a crash or
-    /// a kill before it ran (the watchdog, SIGKILL) runs it at the next start: at least once, never lost.
+    /// A run was queued: until it has run, what it stands for (its link's property, the manager, an interface's
+    /// leases) is not remembered as run, so that a crash or a kill before it ran (the watchdog, SIGKILL) runs it at
+    /// the next start: at least once, never lost.
     /// </summary>
-    public void Queued(string? link, int ifindex)
+    public void Queued(RememberedRun run)
     {
         lock (_gate)
         {
-            var count = _inFlight.GetValueOrDefault((link, ifindex));
-            _inFlight[(link, ifindex)] = count + 1;
+            var count = _inFlight.GetValueOrDefault(run);
+            _inFlight[run] = count + 1;
             // Newly in flight: marked in the file now, not after the write delay.
             if (count > 0)
                 return;
-            _marks.Add((link, ifindex));
+            _marks.Add(run);
             if (_marksPosted)
                 return;
             _marksPosted = true;
@@ -154,17 +156,17 @@ public sealed class StateMemory
     }
 
     /// <summary>The run queued with <see cref="Queued"/> ran (or was found to have nothing to run): remembered from now on.</summary>
-    public void Ran(string? link, int ifindex)
+    public void Ran(RememberedRun run)
     {
         lock (_gate)
         {
-            if (!_inFlight.TryGetValue((link, ifindex), out var count))
+            if (!_inFlight.TryGetValue(run, out var count))
                 return;
             if (count > 1)
-                _inFlight[(link, ifindex)] = count - 1;
+                _inFlight[run] = count - 1;
             else
             {
-                _inFlight.Remove((link, ifindex));
+                _inFlight.Remove(run);
                 BurstCapacity.TrimAfterBurst(_inFlight);
             }
             if (_latest is { } latest)
@@ -187,10 +189,10 @@ public sealed class StateMemory
     }
 
     /// <summary>
-    /// At stop: the runs that were queued but never ran (or were cut short) are forgotten, so that they run at
-    /// the next start, and the file is written.
+    /// At stop: what the runs that were queued but never ran (or were cut short) stand for is forgotten, so that
+    /// they run at the next start, and the file is written.
     /// </summary>
-    public Task StopAsync(IEnumerable<(string? Link, int IfIndex)> notRun)
+    public Task StopAsync(IEnumerable<RememberedRun> notRun)
     {
         lock (_gate)
         {
@@ -295,8 +297,8 @@ public sealed class StateMemory
             if (_fd < 0 && Recalled is null)
                 return;
             _markText.ResetWrittenCount();
-            foreach (var (link, ifindex) in _marking)
-                RememberedStates.WriteQueued(_markText, link, ifindex);
+            foreach (var run in _marking)
+                RememberedStates.WriteQueued(_markText, run);
         }
         finally
         {

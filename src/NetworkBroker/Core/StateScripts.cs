@@ -46,7 +46,12 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         var environment = EventEnvironment.LinkState(name, transition, addresses);
         if (_last.IfIndex != transition.IfIndex || !ReferenceEquals(_last.States, transition.States))
             _last = (transition.IfIndex, transition.States, EventEnvironment.LinkStateFromFiles(name, transition, addresses, kernel, config, _files));
-        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment) { Deferred = _last.Deferred, Observer = observer });
+        scripts.Enqueue(new ScriptEvent(transition.Value, name, transition.IfIndex, environment)
+        {
+            Deferred = _last.Deferred,
+            Observer = observer,
+            Remembers = observer is null ? RememberedRun.LinkState(transition.IfIndex, name, transition.Property) : null,
+        });
     }
 
     /// <summary>run-scripts for what no model makes (an unknown link, routes.d): LINK, LINKINDEX and STATE, the rest from the asker.</summary>
@@ -57,6 +62,6 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     {
         var environment = EventEnvironment.Manager(transition);
         log.Info($"networkd manager: {string.Join(", ", transition.Changed.Select(c => $"{c.Key}={c.Value}"))}");
-        scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment) { Observer = observer });
+        scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment) { Observer = observer, Remembers = observer is null ? RememberedRun.Manager : null });
     }
 }

@@ -101,9 +101,6 @@ public sealed class Daemon
     public Task<DaemonStatus> StatusAsync() => Broker.QueryAsync(b => DaemonStatus.Of(b, Scripts.Statistics, Monitors.Count, _started, _user,
         Networkd?.Rejected ?? 0, (_options.Resolver as ResolverPusher)?.Statistics ?? default, Kernel?.Overruns ?? 0));
 
-    /// <summary>Only state and lease runs are remembered (not routes.d, not what run-scripts asked for).</summary>
-    private static bool Remembered(ScriptEvent e) => e.State != RoutesScripts.State && e.Observer is null;
-
     private void Compose()
     {
         if (Memory is { } memory)
@@ -112,18 +109,18 @@ public sealed class Daemon
             memory.MarkOn = Scripts.Post;
             Scripts.Enqueued += e =>
             {
-                if (Remembered(e))
-                    memory.Queued(e.Link, e.IfIndex);
+                if (e.Remembers is { } run)
+                    memory.Queued(run);
             };
             Scripts.Completed += (e, _) =>
             {
-                if (Remembered(e))
-                    memory.Ran(e.Link, e.IfIndex);
+                if (e.Remembers is { } run)
+                    memory.Ran(run);
             };
             // Stops last: the runs dropped at stop are forgotten, so the next start runs them.
             _host.Add(new DelegateComponent("restart memory")
             {
-                OnStop = () => memory.StopAsync(Scripts.NotRun.Where(Remembered).Select(e => (e.Link, e.IfIndex))),
+                OnStop = () => memory.StopAsync(Scripts.NotRun.Where(e => e.Remembers is not null).Select(e => e.Remembers!.Value)),
             });
         }
 

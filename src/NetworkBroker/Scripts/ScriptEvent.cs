@@ -13,6 +13,12 @@ public sealed record ScriptEvent(string State, string? Link, int IfIndex, IReadO
     /// </summary>
     public Lazy<IReadOnlyList<KeyValuePair<string, string>>>? Deferred { get; init; }
 
+    /// <summary>
+    /// What this run stands for in the restart memory (a link's state property, the manager, an interface's leases),
+    /// or null for runs that are not remembered: routes.d, and what run-scripts asked for.
+    /// </summary>
+    public Core.RememberedRun? Remembers { get; init; }
+
     /// <summary>Someone waiting on this event's runs (run-scripts), or null.</summary>
     public ScriptObserver? Observer { get; init; }
 

@@ -29,6 +29,15 @@ public class RememberedStatesTests
             await Task.Delay(10);
     }
 
+    /// <summary>A run of the directory a link's OperationalState names.</summary>
+    private static RememberedRun Operational(int ifindex, string name) => RememberedRun.LinkState(ifindex, name, "OperationalState");
+
+    /// <summary>The links whose OperationalState is remembered.</summary>
+    private static int[] OperationalOf(RememberedStates recalled) =>
+        [.. recalled.Links.Where(l => l.Value.ContainsKey("OperationalState")).Select(l => l.Key).Order()];
+
+    private static ImmutableDictionary<string, string> Administrative => ImmutableDictionary<string, string>.Empty.Add("AdministrativeState", "configured");
+
     private static string[] Runs(IReadOnlyList<BrokerEvent> transitions) =>
         [.. transitions.Select(t => t is LinkTransition l ? $"{l.IfIndex}:{l.Value}" : "manager")];
 
@@ -84,11 +93,30 @@ public class RememberedStatesTests
         {
             Leases = ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/var/lib/dhcp/dhclient.leases", "eth1", 4), "x@1"),
         };
-        var left = memory.Without([("eth1", 3), (null, 0)]);
-        Assert.Equal([2], left.Links.Keys);
-        Assert.Empty(left.Leases);
+        var left = memory.Without([Operational(3, "eth1"), RememberedRun.Manager]);
+        Assert.Equal(Administrative, left.Link(3, "eth1"));
+        Assert.Single(left.Leases);
         Assert.Empty(left.Manager);
-        Assert.Equal(["3:routable", "3:configured", "manager"], Runs(new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: false, since: left)));
+        // Only what was dropped runs again: eth1's routable.d, not its configured.d, which had run.
+        Assert.Equal(["3:routable", "manager"], Runs(new NetworkdStates().Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: false, since: left)));
+        // A lease's run dropped: that interface's leases, and nothing of its link's states.
+        var noLease = memory.Without([RememberedRun.Lease("eth1")]);
+        Assert.Empty(noLease.Leases);
+        Assert.Equal(memory.Links, noLease.Links);
+    }
+
+    [Fact]
+    public void Marks_of_earlier_versions_forget_the_whole_link_and_its_leases()
+    {
+        var memory = new RememberedStates("b",
+            ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(2, States("routable")).Add(3, States("carrier")),
+            ImmutableDictionary<int, string>.Empty.Add(2, "eth0").Add(3, "eth1"),
+            ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
+            ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/l", "eth1", 4), "x@1").Add(new LeaseKey("/l", "eth0", 4), "y@2"));
+        var read = RememberedStates.Parse(memory.Format() + "queued link 3 eth1\n");
+        Assert.Equal([2], read.Links.Keys);
+        Assert.Equal(["eth0"], read.Leases.Keys.Select(k => k.Interface));
+        Assert.Equal(memory.Manager, read.Manager);
     }
 
     [Fact]
@@ -169,7 +197,12 @@ public class RememberedStatesTests
             ImmutableDictionary<int, string>.Empty.Add(2, "eth0").Add(3, "eth1").Add(4, "eth2"),
             ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
             ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/l", "eth1", 4), "x@1").Add(new LeaseKey("/l", "eth0", 4), "y@2"));
-        (string?, int)[][] cases = [[], [(null, 0)], [("eth1", 3)], [("eth1", 0)], [(null, 4), ("eth0", 2), (null, 0)]];
+        RememberedRun[][] cases =
+        [
+            [], [RememberedRun.Manager], [Operational(3, "eth1")], [RememberedRun.Lease("eth1")],
+            [RememberedRun.LinkState(4, "eth2", "AdministrativeState"), Operational(2, "eth0"), RememberedRun.Manager],
+            [Operational(3, "eth1"), RememberedRun.LinkState(3, "eth1", "AdministrativeState"), RememberedRun.LinkState(3, "eth1", "CarrierState")],
+        ];
         var omitted = new RememberedStates.Omitted();
         foreach (var runs in cases)
         {
@@ -188,13 +221,18 @@ public class RememberedStatesTests
             ImmutableDictionary<int, string>.Empty.Add(2, "eth0").Add(3, "e th1").Add(4, "eth2"),
             ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
             ImmutableDictionary<LeaseKey, string>.Empty.Add(new LeaseKey("/l", "e th1", 4), "x@1").Add(new LeaseKey("/l", "eth0", 4), "y@2"));
-        (string?, int)[][] cases = [[], [(null, 0)], [("e th1", 3)], [("e th1", 0)], [(null, 4), ("eth0", 2), (null, 0)], [("eth9", 9)]];
+        RememberedRun[][] cases =
+        [
+            [], [RememberedRun.Manager], [Operational(3, "e th1")], [RememberedRun.Lease("e th1")],
+            [RememberedRun.LinkState(4, "eth2", "AdministrativeState"), Operational(2, "eth0"), RememberedRun.Manager],
+            [Operational(9, "eth9")], [RememberedRun.Lease("eth9")], [Operational(3, "e th1"), RememberedRun.LinkState(3, "e th1", "AdministrativeState")],
+        ];
         foreach (var runs in cases)
         {
             var buffer = new System.Buffers.ArrayBufferWriter<byte>();
             memory.WriteTo(buffer);
-            foreach (var (link, ifindex) in runs)
-                RememberedStates.WriteQueued(buffer, link, ifindex);
+            foreach (var run in runs)
+                RememberedStates.WriteQueued(buffer, run);
             var text = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan);
             Assert.Equal(memory.Without(runs).Format(), RememberedStates.Parse(text).Format());
         }
@@ -202,6 +240,11 @@ public class RememberedStatesTests
         Assert.Throws<FormatException>(() => RememberedStates.Parse("queued manager\nboot b\n"));
         Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued link -2 eth0\n"));
         Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued link 2\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued state 2 eth0\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued state 0 eth0 OperationalState\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued state 2 eth0 PATH\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued lease\n"));
+        Assert.Throws<FormatException>(() => RememberedStates.Parse("boot b\nqueued lease eth0 eth1\n"));
     }
 
     [Fact]
@@ -215,13 +258,13 @@ public class RememberedStatesTests
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         memory.WriteTo(buffer);
         var whole = buffer.WrittenCount;
-        (string?, int)[] marks = [("eth1", 12), (null, 0), ("eth0", 2)];
-        foreach (var (link, ifindex) in marks)
-            RememberedStates.WriteQueued(buffer, link, ifindex);
+        RememberedRun[] marks = [Operational(12, "eth1"), RememberedRun.Lease("eth1"), RememberedRun.Manager, RememberedRun.LinkState(2, "eth0", "AdministrativeState")];
+        foreach (var run in marks)
+            RememberedStates.WriteQueued(buffer, run);
         var text = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan);
 
-        // Cut after every byte of the marks: "queued link 12 eth1" torn to "queued link 12 et" would forget link 12 and
-        // not the leases of eth1, whose run was queued too.
+        // Cut after every byte of the marks: "queued state 12 eth1 OperationalState" torn to "queued state 12 eth1 Oper"
+        // is not a mark the daemon wrote.
         for (var length = whole; length < text.Length; length++)
         {
             var cut = text[..length];
@@ -249,7 +292,7 @@ public class RememberedStatesTests
             links[i] = States("routable");
         var memory = new RememberedStates("boot-1", links.ToImmutable(), ImmutableDictionary<int, string>.Empty,
             ImmutableDictionary<string, string>.Empty, ImmutableDictionary<LeaseKey, string>.Empty);
-        var runs = Enumerable.Range(1, 1000).Select(i => ((string?)$"nbp{i}", i)).ToList();
+        var runs = Enumerable.Range(1, 1000).Select(i => Operational(i, $"nbp{i}")).ToList();
         var omitted = new RememberedStates.Omitted();
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         omitted.Set(runs);
@@ -311,19 +354,19 @@ public class RememberedStatesTests
         var memory = new StateMemory(directory.Path, "boot-1", log);
         var model = new NetworkdStates();
         model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
-        memory.Queued("eth1", 3);
-        memory.Queued("eth1", 3);
+        memory.Queued(Operational(3, "eth1"));
+        memory.Queued(Operational(3, "eth1"));
         memory.Remember(Remembered(model) with { BootId = "boot-1" });
         await memory.FlushAsync();
         // As a start after a kill now would see it: eth1's runs are still to come, eth0's are done.
-        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
 
-        memory.Ran("eth1", 3);
+        memory.Ran(Operational(3, "eth1"));
         await memory.FlushAsync();
-        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
-        memory.Ran("eth1", 3);
+        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        memory.Ran(Operational(3, "eth1"));
         await memory.FlushAsync();
-        Assert.Equal([2, 3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys.Order());
+        Assert.Equal([2, 3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
     }
 
     [Fact]
@@ -367,13 +410,14 @@ public class RememberedStatesTests
         // A delay no test run reaches: only the queued run's urgency writes before the flush.
         var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
         model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
-        memory.Queued("eth0", 2);
+        memory.Queued(Operational(2, "eth0"));
         memory.Remember(Remembered(model));
         await Written(memory);
-        // A crash now: the next start finds eth0 not remembered and runs its state (no-carrier.d), not nothing.
-        Assert.Empty(new StateMemory(directory.Path, "boot-1", log).Recalled!.Links);
+        // A crash now: the next start finds eth0's OperationalState not remembered and runs it (no-carrier.d), not
+        // nothing; its AdministrativeState stays remembered (configured.d does not run again).
+        Assert.Equal(Administrative, new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
 
-        memory.Ran("eth0", 2);
+        memory.Ran(Operational(2, "eth0"));
         await memory.FlushAsync();
         Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
     }
@@ -393,25 +437,25 @@ public class RememberedStatesTests
         var inode = Inode(memory.Path);
 
         model.Apply(new LinkStatesChanged(2, [new("OperationalState", "no-carrier")]));
-        memory.Queued("eth0", 2);
-        memory.Queued("eth0", 2);
-        memory.Queued(null, 0);
+        memory.Queued(Operational(2, "eth0"));
+        memory.Queued(Operational(2, "eth0"));
+        memory.Queued(RememberedRun.Manager);
         // A step with nothing pending (a flush, or a delayed write after another took the state) runs after the mark.
         await memory.FlushAsync();
-        Assert.Equal(written + "queued link 2 eth0\nqueued manager\n", File.ReadAllText(memory.Path));
+        Assert.Equal(written + "queued state 2 eth0 OperationalState\nqueued manager\n", File.ReadAllText(memory.Path));
         Assert.Equal(inode, Inode(memory.Path));
         var recalled = new StateMemory(directory.Path, "boot-1", log).Recalled!;
-        Assert.Equal([3], recalled.Links.Keys);
+        Assert.Equal([3], OperationalOf(recalled));
         Assert.Empty(recalled.Manager);
 
         // The loop hands the new state over; written while eth0's runs are queued, it still leaves eth0 out.
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         Assert.DoesNotContain("queued", File.ReadAllText(memory.Path));
-        Assert.Equal([3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
-        memory.Ran("eth0", 2);
-        memory.Ran("eth0", 2);
-        memory.Ran(null, 0);
+        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        memory.Ran(Operational(2, "eth0"));
+        memory.Ran(Operational(2, "eth0"));
+        memory.Ran(RememberedRun.Manager);
         await memory.FlushAsync();
         Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
     }
@@ -425,18 +469,18 @@ public class RememberedStatesTests
         model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
         // The first start of a boot: no file, so nothing to forget when eth0's run is queued.
         var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
-        memory.Queued("eth0", 2);
+        memory.Queued(Operational(2, "eth0"));
         await memory.FlushAsync();
-        memory.Ran("eth0", 2);
+        memory.Ran(Operational(2, "eth0"));
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         var written = File.ReadAllText(memory.Path);
 
         // eth1's run is queued: only its mark follows; eth0's, from before the file, would undo its run.
-        memory.Queued("eth1", 3);
+        memory.Queued(Operational(3, "eth1"));
         await memory.FlushAsync();
-        Assert.Equal(written + "queued link 3 eth1\n", File.ReadAllText(memory.Path));
-        Assert.Equal([2], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        Assert.Equal(written + "queued state 3 eth1 OperationalState\n", File.ReadAllText(memory.Path));
+        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
     }
 
     [Fact]
@@ -455,9 +499,9 @@ public class RememberedStatesTests
         memory.Remember(Remembered(model));
         File.Delete(memory.Path);
         Assert.Equal(0, Mkfifo(memory.Path, 0x180));
-        memory.Queued("eth0", 2);
+        memory.Queued(Operational(2, "eth0"));
         await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal([3], new StateMemory(directory.Path, "boot-1", log).Recalled!.Links.Keys);
+        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
     }
 
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mkfifo")]
