@@ -117,37 +117,78 @@ public sealed record RememberedStates(
         foreach (var index in Links.Keys)
             indexes[count++] = index;
         Array.Sort(indexes, 0, count);
-        Span<byte> number = stackalloc byte[11];
         for (var i = 0; i < count; i++)
-        {
-            Append(output, "link ");
-            indexes[i].TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
-            output.Write(number[..written]);
-            Append(output, " ");
-            AppendEscaped(output, Names.GetValueOrDefault(indexes[i]) ?? "");
-            AppendStates(output, Links[indexes[i]], without is not null && without.Links.Contains(indexes[i]) ? (without, indexes[i]) : null);
-        }
+            WriteLink(output, indexes[i], Names.GetValueOrDefault(indexes[i]) ?? "", Links[indexes[i]],
+                without is not null && without.Links.Contains(indexes[i]) ? (without, indexes[i]) : null);
         ArrayPool<int>.Shared.Return(indexes);
         if (!Manager.IsEmpty && without is not { Manager: true })
-        {
-            Append(output, "manager");
-            AppendStates(output, Manager, null);
-        }
+            WriteManager(output, Manager);
         foreach (var (key, value) in Leases.OrderBy(l => l.Key.Path, StringComparer.Ordinal).ThenBy(l => l.Key.Interface, StringComparer.Ordinal).ThenBy(l => l.Key.Family))
         {
             if (without is not null && without.Interfaces.Contains(key.Interface))
                 continue;
-            Append(output, "lease ");
-            AppendEscaped(output, key.Path);
-            Append(output, " ");
-            AppendEscaped(output, key.Interface);
-            Append(output, " ");
-            key.Family.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
-            output.Write(number[..written]);
-            Append(output, " ");
-            AppendEscaped(output, value);
-            Append(output, "\n");
+            WriteLease(output, key, value);
         }
+    }
+
+    /// <summary><c>link IFINDEX NAME PROPERTY=VALUE...</c>: the link's states (a later line for the same ifindex replaces it).</summary>
+    internal static void WriteLink(IBufferWriter<byte> output, int index, string name, ImmutableDictionary<string, string> states,
+        (Omitted Set, int IfIndex)? omitted = null)
+    {
+        Append(output, "link ");
+        AppendNumber(output, index);
+        Append(output, " ");
+        AppendEscaped(output, name);
+        AppendStates(output, states, omitted);
+    }
+
+    /// <summary><c>manager PROPERTY=VALUE...</c> (a later line replaces it; one with no states says none).</summary>
+    internal static void WriteManager(IBufferWriter<byte> output, ImmutableDictionary<string, string> states)
+    {
+        Append(output, "manager");
+        AppendStates(output, states, null);
+    }
+
+    /// <summary><c>lease PATH INTERFACE FAMILY VALUE</c> (a later line for the same lease replaces it).</summary>
+    internal static void WriteLease(IBufferWriter<byte> output, LeaseKey key, string value)
+    {
+        Append(output, "lease ");
+        WriteLeaseKey(output, key);
+        Append(output, " ");
+        AppendEscaped(output, value);
+        Append(output, "\n");
+    }
+
+    /// <summary><c>forget link IFINDEX</c>: the link is gone.</summary>
+    internal static void WriteForgetLink(IBufferWriter<byte> output, int index)
+    {
+        Append(output, "forget link ");
+        AppendNumber(output, index);
+        Append(output, "\n");
+    }
+
+    /// <summary><c>forget lease PATH INTERFACE FAMILY</c>: the lease is gone.</summary>
+    internal static void WriteForgetLease(IBufferWriter<byte> output, LeaseKey key)
+    {
+        Append(output, "forget lease ");
+        WriteLeaseKey(output, key);
+        Append(output, "\n");
+    }
+
+    private static void WriteLeaseKey(IBufferWriter<byte> output, LeaseKey key)
+    {
+        AppendEscaped(output, key.Path);
+        Append(output, " ");
+        AppendEscaped(output, key.Interface);
+        Append(output, " ");
+        AppendNumber(output, key.Family);
+    }
+
+    private static void AppendNumber(IBufferWriter<byte> output, int value)
+    {
+        Span<byte> number = stackalloc byte[11];
+        value.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
+        output.Write(number[..written]);
     }
 
     /// <summary>
@@ -171,9 +212,7 @@ public sealed record RememberedStates(
                 return;
         }
         Append(output, "queued state ");
-        Span<byte> number = stackalloc byte[11];
-        run.IfIndex.TryFormat(number, out var written, default, CultureInfo.InvariantCulture);
-        output.Write(number[..written]);
+        AppendNumber(output, run.IfIndex);
         Append(output, " ");
         AppendEscaped(output, run.Name ?? "");
         Append(output, " ");
@@ -271,14 +310,25 @@ public sealed record RememberedStates(
                 case "boot" when words.Length == 2 && boot is null:
                     boot = Unescape(words[1], number);
                     break;
-                case "link" when words.Length >= 3 && int.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index > 0
-                                 && !links.ContainsKey(index):
+                // A later line for the same link, manager or lease replaces the earlier: written appended, after a change.
+                case "link" when words.Length >= 3 && int.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index > 0:
                     links[index] = States(words.AsSpan(3), ScriptVariables.LinkStates, number);
                     if (Unescape(words[2], number) is { Length: > 0 } name)
                         names[index] = name;
+                    else
+                        names.Remove(index);
                     break;
-                case "manager" when manager.IsEmpty:
+                case "manager":
                     manager = States(words.AsSpan(1), ScriptVariables.ManagerStates, number);
+                    break;
+                case "forget" when words is [_, "link", _] && boot is not null
+                                   && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var gone) && gone > 0:
+                    links.Remove(gone);
+                    names.Remove(gone);
+                    break;
+                case "forget" when words is [_, "lease", _, _, _] && boot is not null
+                                   && int.TryParse(words[4], NumberStyles.None, CultureInfo.InvariantCulture, out var goneFamily) && goneFamily is 4 or 6:
+                    leases.Remove(new LeaseKey(Unescape(words[2], number), Unescape(words[3], number), goneFamily));
                     break;
                 case "lease" when words.Length == 5 && int.TryParse(words[3], NumberStyles.None, CultureInfo.InvariantCulture, out var family)
                                   && family is 4 or 6:

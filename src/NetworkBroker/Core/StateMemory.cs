@@ -10,10 +10,13 @@ namespace NetworkBroker.Core;
 /// <see cref="RememberedStates"/> in a file of the runtime directory (<c>states</c>), which the unit keeps across
 /// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
 /// written off the loop, on the <see cref="TimerThread"/>, latest wins (a newer state replaces one not yet
-/// written), by rename so a reader or a crash never sees half a file; written once more at stop. A run that ran
-/// is written <see cref="WriteDelay"/> after it, so a burst of runs costs one write, not one per step, and the
-/// write does not compete with the scripts it follows; a crash within that delay runs those states once more at
-/// the next start (at least once). A run newly queued is marked at once with one line appended to the file
+/// written); written once more at stop. A write appends the lines that changed (<see cref="StatesFileView"/>: one
+/// write(2) to the open file, which a kill cannot cut in half); the whole file is written anew, and renamed into place
+/// so that a reader never sees half of it, at the first write, once the appended lines outgrow
+/// <see cref="AppendLimit"/>, and when the file was replaced behind this process's back or its length changed (an
+/// edit in place that keeps the length is not seen). A run that ran is written <see cref="WriteDelay"/> after it, so
+/// a burst of runs costs one write, not one per step, and the write does not compete with the scripts it follows;
+/// a crash within that delay runs those states once more at the next start (at least once). A run newly queued is marked at once with one line appended to the file
 /// (<see cref="RememberedStates.WriteQueued"/>), for what it stands for (<see cref="RememberedRun"/>: one property of
 /// a link, the manager, an interface's leases): until then the file still says its scripts ran for the state before,
 /// and a crash would lose the run.
@@ -27,28 +30,32 @@ public sealed class StateMemory
     private readonly object _gate = new();
     private RememberedStates? _pending;
     private RememberedStates? _latest;
-    // The file's bytes, formatted into one buffer reused by every write (one at a time: every write is a step of the
-    // one timer thread), no garbage per event. What was last written is known by its length and hash, and by the file
-    // itself: a second buffer holding it was 256 KiB more beside 1,000 links (a 164 KB file).
+    // The bytes of a write (the changed lines, or the whole file), formatted into one buffer reused by every write (one
+    // at a time: every write is a step of the one timer thread), no garbage per event.
     private readonly ArrayBufferWriter<byte> _text = new(4096);
-    private int _writtenLength = -1;
-    private int _writtenHash;
     // The runs queued but not yet run, left out of the file; refilled by each write.
     private readonly RememberedStates.Omitted _omitted = new();
     private readonly Dictionary<RememberedRun, int> _inFlight = [];
     private bool _warned;
     // A write is posted that has not yet taken the pending state (at most one waits for its delay).
     private bool _scheduled;
-    // Links newly in flight whose mark is still to be appended, and whether a step to append them is posted.
+    // Runs newly in flight whose mark is still to be appended, and whether a step to append them is posted.
     private readonly List<RememberedRun> _marks = [];
     private readonly List<RememberedRun> _marking = [];
     private readonly ArrayBufferWriter<byte> _markText = new(256);
     private bool _marksPosted;
-    // The file as this process last wrote it, open for appending marks (-1 before the first write), and whether
-    // marks were appended since: the file then is not what was last written.
+    // The file, open for appending (-1 before the first write or mark): its inode and length as this process left it,
+    // so that a file replaced or changed behind its back is written whole again, not appended to (an append to a file
+    // renamed away would be lost). What it says is known when this process wrote it whole (_view), not when it is the
+    // previous run's (then only marks are appended to it, until the first whole write).
     private int _fd = -1;
-    private bool _marked;
+    private ulong _inode;
+    private long _length;
+    private long _wholeLength;
+    private bool _viewKnown;
+    private readonly StatesFileView _view = new();
     private int _writes;
+    private int _wholeWrites;
 
     // Held by each write of the file: a mark can be appended on another thread than the full writes (MarkOn).
     private readonly object _fileGate = new();
@@ -69,8 +76,17 @@ public sealed class StateMemory
     /// </summary>
     public TimeSpan WriteSlack { get; init; } = TimeSpan.FromMilliseconds(300);
 
-    /// <summary>How many times the file was written since start.</summary>
+    /// <summary>How many times the file was written since start (appended to or written whole).</summary>
     internal int Writes => Volatile.Read(ref _writes);
+
+    /// <summary>How many of those wrote the whole file (a new file, renamed into place).</summary>
+    internal int WholeWrites => Volatile.Read(ref _wholeWrites);
+
+    /// <summary>
+    /// How many bytes may be appended after a whole write before the next write is whole again: the larger of this
+    /// and the whole file's length, so that a start reads at most about twice the file.
+    /// </summary>
+    public int AppendLimit { get; init; } = 16 * 1024;
 
     /// <param name="bootId">This boot's ID; a file from another boot is not this boot's memory.</param>
     public StateMemory(string directory, string bootId, Logger log)
@@ -231,45 +247,6 @@ public sealed class StateMemory
         return written.Task;
     }
 
-    private static int Hash(ReadOnlySpan<byte> bytes)
-    {
-        var hash = new HashCode();
-        hash.AddBytes(bytes);
-        return hash.ToHashCode();
-    }
-
-    /// <summary>Whether the file holds exactly <paramref name="expected"/>, read in chunks (no buffer of the file's size).</summary>
-    private unsafe bool FileHolds(ReadOnlySpan<byte> expected)
-    {
-        var fd = Libc.open(_path, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
-        if (fd < 0)
-            return false;
-        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            fixed (byte* buffer = chunk)
-            {
-                for (var offset = 0; ; )
-                {
-                    // One byte more than is left: a longer file shows itself without a stat.
-                    var read = (int)Libc.read(fd, buffer, Math.Min(chunk.Length, expected.Length - offset + 1));
-                    if (read < 0)
-                        return false;
-                    if (read == 0)
-                        return offset == expected.Length;
-                    if (offset + read > expected.Length || !chunk.AsSpan(0, read).SequenceEqual(expected.Slice(offset, read)))
-                        return false;
-                    offset += read;
-                }
-            }
-        }
-        finally
-        {
-            Libc.close(fd);
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
-    }
-
     /// <summary>Appends the marks of the links newly in flight (one write(2) for all of them).</summary>
     private void WriteMarks()
     {
@@ -293,12 +270,16 @@ public sealed class StateMemory
     {
         try
         {
-            // Nothing written by this process and nothing usable read at start: no file says these links ran.
+            // Nothing written by this process and nothing usable read at start: no file says these runs ran.
             if (_fd < 0 && Recalled is null)
                 return;
             _markText.ResetWrittenCount();
             foreach (var run in _marking)
+            {
                 RememberedStates.WriteQueued(_markText, run);
+                if (_viewKnown)
+                    _view.Forget(run);
+            }
         }
         finally
         {
@@ -306,20 +287,15 @@ public sealed class StateMemory
             BurstCapacity.TrimAfterBurst(_marking);
         }
         if (_fd < 0)
-            // The previous run's file, read at start (owned by root or us, a regular file): O_NONBLOCK so a FIFO put
-            // in its place since cannot hang the writer.
-            _fd = Libc.open(_path, Libc.O_WRONLY | Libc.O_APPEND | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
-        var error = _fd < 0 ? Marshal.GetLastPInvokeError() : Libc.WriteAll(_fd, _markText.WrittenSpan);
+            OpenPrevious();
+        var error = _fd < 0 ? Marshal.GetLastPInvokeError() : Append(_markText.WrittenSpan);
         if (error == 0)
-        {
-            _marked = true;
-            Interlocked.Increment(ref _writes);
             return;
-        }
         if (error == Libc.ENOENT)
             return;
-        // A mark that cannot be appended: the whole file, which leaves the queued links out, at once; failing that
-        // (nothing handed over yet, or the write fails too), no file: every current state runs at the next start.
+        // A mark that cannot be appended (the file was replaced or changed meanwhile, or the write failed): the whole
+        // file, which leaves the queued runs out, at once; failing that (nothing handed over yet, or the write fails
+        // too), no file: every current state runs at the next start.
         CloseFile();
         lock (_gate)
             _pending ??= _latest;
@@ -330,11 +306,44 @@ public sealed class StateMemory
         }
     }
 
+    /// <summary>The previous run's file, read at start (owned by root or us, a regular file), opened to append marks.</summary>
+    private unsafe void OpenPrevious()
+    {
+        // O_NONBLOCK so a FIFO put in its place since cannot hang the writer.
+        _fd = Libc.open(_path, Libc.O_WRONLY | Libc.O_APPEND | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        if (_fd < 0)
+            return;
+        Libc.Statx stat;
+        if (Libc.statx(_fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO | Libc.STATX_SIZE, &stat) != 0)
+            return;
+        (_inode, _length, _viewKnown) = (stat.Ino, (long)stat.Size, false);
+    }
+
+    /// <summary>
+    /// Appends to the open file if it is still the one this process left (same inode, same length: not replaced,
+    /// not changed meanwhile); 0, or why not (EEXIST: not the same file).
+    /// </summary>
+    private unsafe int Append(ReadOnlySpan<byte> bytes)
+    {
+        Libc.Statx stat;
+        if (Libc.statx(Libc.AT_FDCWD, _path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_INO | Libc.STATX_SIZE, &stat) != 0)
+            return Marshal.GetLastPInvokeError();
+        if (stat.Ino != _inode || (long)stat.Size != _length)
+            return Libc.EEXIST;
+        var error = Libc.WriteAll(_fd, bytes);
+        if (error != 0)
+            return error;
+        _length += bytes.Length;
+        Interlocked.Increment(ref _writes);
+        return 0;
+    }
+
     private void CloseFile()
     {
         if (_fd >= 0)
             Libc.close(_fd);
         _fd = -1;
+        _viewKnown = false;
     }
 
     private void WritePending()
@@ -343,7 +352,7 @@ public sealed class StateMemory
             WriteFile();
     }
 
-    /// <summary>Writes what was handed over; true when the file holds it (written, or found unchanged).</summary>
+    /// <summary>Writes what was handed over; true when the file holds it (appended, written whole, or found unchanged).</summary>
     private bool WriteFile()
     {
         RememberedStates states;
@@ -357,13 +366,18 @@ public sealed class StateMemory
             _scheduled = false;
             _omitted.Set(_inFlight.Keys);
         }
-        _text.ResetWrittenCount();
-        states.WriteTo(_text, _omitted.IsEmpty ? null : _omitted);
+        var omitted = _omitted.IsEmpty ? null : _omitted;
         LoopGuard.Blocking("write of the remembered states", _path);
-        var hash = Hash(_text.WrittenSpan);
-        // The same length and hash as the last write, and no mark since: most likely unchanged, which the file itself confirms.
-        if (!_marked && _text.WrittenCount == _writtenLength && hash == _writtenHash && FileHolds(_text.WrittenSpan))
-            return true;
+        // The lines that changed, appended, while the file is this process's and has not grown past its limit.
+        if (_fd >= 0 && _viewKnown && _length - _wholeLength <= Math.Max(AppendLimit, _wholeLength))
+        {
+            _text.ResetWrittenCount();
+            _view.WriteChanges(_text, states, omitted);
+            if (_text.WrittenCount == 0 || Append(_text.WrittenSpan) == 0)
+                return Written();
+        }
+        _text.ResetWrittenCount();
+        states.WriteTo(_text, omitted);
         // open, write, rename: what FileStream did in 11 system calls (an unlink first, flock twice, fstatfs, lseek...).
         var temporary = _path + ".new";
         const int flags = Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC;
@@ -379,6 +393,7 @@ public sealed class StateMemory
         }
         if (error == 0)
             error = Libc.WriteAll(fd, _text.WrittenSpan);
+        var inode = error == 0 ? Inode(fd, out error) : 0;
         if (error == 0 && Libc.rename(temporary, _path) != 0)
             error = Marshal.GetLastPInvokeError();
         if (error != 0)
@@ -388,6 +403,8 @@ public sealed class StateMemory
                 Libc.close(fd);
                 Libc.unlink(temporary);
             }
+            // The file is what it was: marks are still appended to it, and the next write is whole again.
+            _viewKnown = false;
             // Once: a runtime directory that cannot be written stays so; the next success says so again.
             if (!_warned)
                 _log.Warn($"Cannot remember states in {_path}: {Libc.Describe(error)}; a restart will run every current state again");
@@ -395,13 +412,25 @@ public sealed class StateMemory
             return false;
         }
         CloseFile();
-        _fd = fd;
-        _marked = false;
+        (_fd, _inode, _length, _wholeLength, _viewKnown) = (fd, inode, _text.WrittenCount, _text.WrittenCount, true);
+        _view.Reset(states, omitted);
         Interlocked.Increment(ref _writes);
-        (_writtenLength, _writtenHash) = (_text.WrittenCount, hash);
+        Interlocked.Increment(ref _wholeWrites);
+        return Written();
+    }
+
+    private bool Written()
+    {
         if (_warned)
             _log.Info($"States remembered in {_path} again");
         _warned = false;
         return true;
+    }
+
+    private static unsafe ulong Inode(int fd, out int error)
+    {
+        Libc.Statx stat;
+        error = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO, &stat) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        return stat.Ino;
     }
 }

@@ -312,7 +312,9 @@ public class RememberedStatesTests
     [InlineData("")]
     [InlineData("link 3 eth0 OperationalState=routable\n")]
     [InlineData("boot a\nboot b\n")]
-    [InlineData("boot a\nlink 3 eth0 OperationalState=routable\nlink 3 eth1\n")]
+    [InlineData("boot a\nforget link 0\n")]
+    [InlineData("forget link 3\nboot a\n")]
+    [InlineData("boot a\nforget lease /l eth0 5\n")]
     [InlineData("boot a\nlink 3 eth0 PATH=/tmp\n")]
     [InlineData("boot a\nlink 3 eth0 OperationalState=$(reboot)\n")]
     [InlineData("boot a\nlink -3 eth0\n")]
@@ -448,10 +450,11 @@ public class RememberedStatesTests
         Assert.Equal([3], OperationalOf(recalled));
         Assert.Empty(recalled.Manager);
 
-        // The loop hands the new state over; written while eth0's runs are queued, it still leaves eth0 out.
+        // The loop hands the new state over; written while eth0's run is queued, it still leaves eth0's
+        // OperationalState out: nothing else changed, so nothing is written.
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
-        Assert.DoesNotContain("queued", File.ReadAllText(memory.Path));
+        Assert.Equal(written + "queued state 2 eth0 OperationalState\nqueued manager\n", File.ReadAllText(memory.Path));
         Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
         memory.Ran(Operational(2, "eth0"));
         memory.Ran(Operational(2, "eth0"));
@@ -517,34 +520,83 @@ public class RememberedStatesTests
     }
 
     [Fact]
-    public async Task An_unchanged_state_is_not_written_again_but_a_file_changed_meanwhile_is()
+    public async Task An_unchanged_state_is_not_written_a_change_is_appended_and_a_file_replaced_meanwhile_is_written_whole()
     {
         using var directory = new TempDirectory();
         var memory = new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger);
         var model = new NetworkdStates();
-        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         var written = File.ReadAllText(memory.Path);
         var writtenAt = new FileInfo(memory.Path).LastWriteTimeUtc;
+        var inode = Inode(memory.Path);
+        Assert.Equal((1, 1), (memory.Writes, memory.WholeWrites));
 
-        // The same state again: the file is left as it is (a write replaces it by rename: a new file).
+        // The same state again: the file is left as it is.
         File.SetLastWriteTimeUtc(memory.Path, writtenAt.AddDays(-1));
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         Assert.Equal(writtenAt.AddDays(-1), new FileInfo(memory.Path).LastWriteTimeUtc);
+        Assert.Equal(1, memory.Writes);
 
-        // Changed behind the daemon's back, to the same length: written again, not taken for what was written.
-        File.WriteAllText(memory.Path, written.Replace("routable", "degraded"));
+        // A change: the changed link's line, appended to the same file.
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "degraded")]));
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
-        Assert.Equal(written, File.ReadAllText(memory.Path));
+        Assert.Equal(written + "link 2 eth0 AdministrativeState=configured OperationalState=degraded\n", File.ReadAllText(memory.Path));
+        Assert.Equal(inode, Inode(memory.Path));
+        Assert.Equal((2, 1), (memory.Writes, memory.WholeWrites));
+        Assert.Equal(States("degraded"), new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger).Recalled!.Link(2, "eth0"));
 
-        // A change of state is written.
-        model.Apply(Initial((2, "eth0", "degraded")), replay: true);
+        // A link gone: forgotten by a line.
+        model.Apply(new LinkStatesRead(ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(2, States("degraded")),
+            ImmutableDictionary<int, string>.Empty.Add(2, "eth0"), ImmutableDictionary<string, string>.Empty.Add("OperationalState", "routable"),
+            LinkStatesReadReason.Restarted), replay: false);
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
-        Assert.Contains("OperationalState=degraded", File.ReadAllText(memory.Path));
+        Assert.EndsWith("OperationalState=degraded\nforget link 3\n", File.ReadAllText(memory.Path));
+        Assert.Equal(Remembered(model).Format(), new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger).Recalled!.Format());
+
+        // Replaced behind the daemon's back (a new file in its place): the next change is written whole, to a new
+        // file, not appended to one nobody reads.
+        File.WriteAllText(memory.Path + ".other", File.ReadAllText(memory.Path));
+        File.Move(memory.Path + ".other", memory.Path, overwrite: true);
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal(Remembered(model).Format(), File.ReadAllText(memory.Path));
+        Assert.Equal((4, 2), (memory.Writes, memory.WholeWrites));
+
+        // Changed in place to another length: written whole too.
+        File.AppendAllText(memory.Path, "link 9 eth9 OperationalState=routable\n");
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "carrier")]));
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal(Remembered(model).Format(), File.ReadAllText(memory.Path));
+        Assert.Equal((5, 3), (memory.Writes, memory.WholeWrites));
+    }
+
+    [Fact]
+    public async Task Appended_lines_past_the_limit_make_the_next_write_whole_and_every_file_reads_as_the_latest_state()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var memory = new StateMemory(directory.Path, "boot-1", log) { AppendLimit = 1024 };
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        string[] states = ["no-carrier", "carrier", "degraded", "routable"];
+        for (var i = 0; i < 100; i++)
+        {
+            model.Apply(new LinkStatesChanged(2, [new("OperationalState", states[i % states.Length])]));
+            memory.Remember(Remembered(model));
+            await memory.FlushAsync();
+            Assert.Equal(Remembered(model).Format(), new StateMemory(directory.Path, "boot-1", log).Recalled!.Format());
+            Assert.True(new FileInfo(memory.Path).Length <= 1024 + 2 * Remembered(model).Format().Length, $"{new FileInfo(memory.Path).Length} bytes after {i + 1} writes");
+        }
+        Assert.Equal(100, memory.Writes);
+        // A whole write (about 200 bytes) every 1,024 bytes appended (about 70 a line).
+        Assert.InRange(memory.WholeWrites, 5, 12);
     }
 
     [Fact]
