@@ -507,6 +507,31 @@ public class RememberedStatesTests
         Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
     }
 
+    [Fact]
+    public async Task A_mark_after_the_file_was_replaced_writes_the_new_file_whole_not_the_one_renamed_away()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable"), (3, "eth1", "routable")), replay: true);
+        var memory = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromHours(1) };
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+
+        // Root edits the file as an editor does: a new file renamed into place (here with what it said).
+        File.WriteAllText(memory.Path + "~", File.ReadAllText(memory.Path));
+        File.Move(memory.Path + "~", memory.Path, overwrite: true);
+        var replaced = Inode(memory.Path);
+        memory.Queued(Operational(2, "eth0"));
+        await memory.FlushAsync();
+        // The mark reached the file a reader reads: eth0's OperationalState is left out of it.
+        Assert.NotEqual(replaced, Inode(memory.Path));
+        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        memory.Ran(Operational(2, "eth0"));
+        await memory.FlushAsync();
+        Assert.Equal([2, 3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+    }
+
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mkfifo")]
     private static extern int Mkfifo(string path, uint mode);
 
