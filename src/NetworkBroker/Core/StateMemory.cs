@@ -247,12 +247,12 @@ public sealed class StateMemory
         return written.Task;
     }
 
-    /// <summary>Appends the marks of the links newly in flight (one write(2) for all of them).</summary>
+    /// <summary>Appends the marks of the runs newly in flight (one write(2) for all of them).</summary>
     private void WriteMarks()
     {
         LoopGuard.Blocking("mark of a queued run", _path);
-        // The file first, then the state (as a full write takes them): a full write either ran before, or takes its
-        // queued links after these marks were taken, and so leaves them out.
+        // The file first, then the state (as a write takes them): a write either ran before, or takes its queued runs
+        // after these marks were taken, and so leaves them out.
         lock (_fileGate)
         {
             lock (_gate)
