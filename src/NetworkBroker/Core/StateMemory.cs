@@ -11,10 +11,12 @@ namespace NetworkBroker.Core;
 /// restarts (RuntimeDirectoryPreserve=yes) and which is gone at reboot (/run is a tmpfs). Read once at start;
 /// written off the loop, on the <see cref="TimerThread"/>, latest wins (a newer state replaces one not yet
 /// written); written once more at stop. A write appends the lines that changed (<see cref="StatesFileView"/>: one
-/// write(2) to the open file, which a kill cannot cut in half); the whole file is written anew, and renamed into place
-/// so that a reader never sees half of it, at the first write, once the appended lines outgrow
-/// <see cref="AppendLimit"/>, and when the file was replaced behind this process's back or its length changed (an
-/// edit in place that keeps the length is not seen). A run that ran is written <see cref="WriteDelay"/> after it, so
+/// write(2) of at most <see cref="MaxAppend"/> bytes to the open file); the whole file is written anew, and renamed
+/// into place so that a reader never sees half of it, at the first write, for changes longer than that, once the
+/// appended lines outgrow <see cref="AppendLimit"/>, and when the file was replaced behind this process's back or its
+/// length changed (an edit in place that keeps the length is not seen). A kill in the middle of an append (the kernel
+/// may stop a write between pages) leaves a last line without its newline: the next start refuses the file and runs
+/// every current state once, never fewer. A run that ran is written <see cref="WriteDelay"/> after it, so
 /// a burst of runs costs one write, not one per step, and the write does not compete with the scripts it follows;
 /// a crash within that delay runs those states once more at the next start (at least once). A run newly queued is marked at once with one line appended to the file
 /// (<see cref="RememberedStates.WriteQueued"/>), for what it stands for (<see cref="RememberedRun"/>: one property of
@@ -31,7 +33,8 @@ public sealed class StateMemory
     private RememberedStates? _pending;
     private RememberedStates? _latest;
     // The bytes of a write (the changed lines, or the whole file), formatted into one buffer reused by every write (one
-    // at a time: every write is a step of the one timer thread), no garbage per event.
+    // at a time, under _fileGate: a step of the timer thread, or a mark's fallback on the script thread), no garbage
+    // per event.
     private readonly ArrayBufferWriter<byte> _text = new(4096);
     // The runs queued but not yet run, left out of the file; refilled by each write.
     private readonly RememberedStates.Omitted _omitted = new();
@@ -56,6 +59,14 @@ public sealed class StateMemory
     private readonly StatesFileView _view = new();
     private int _writes;
     private int _wholeWrites;
+    // This process wrote the file whole at least once (its own file, even when closed since: a mark opens it again).
+    private bool _wroteFile;
+
+    /// <summary>The largest file a start reads (some 80,000 links' lines; the file is the daemon's own, in its own 0750 directory).</summary>
+    private const int MaxFileBytes = 16 << 20;
+
+    /// <summary>The longest change appended (a burst of many links' changes is written whole instead).</summary>
+    public const int MaxAppend = 4096;
 
     // Held by each write of the file: a mark can be appended on another thread than the full writes (MarkOn).
     private readonly object _fileGate = new();
@@ -119,8 +130,7 @@ public sealed class StateMemory
 
     private RememberedStates? Read()
     {
-        // 16 MiB: some 80,000 links' lines; the file is the daemon's own, in its own 0750 directory.
-        var content = PeerFile.Read(_path, new PeerFileRules { Owners = [0, Libc.geteuid()], OwnersText = "root or the daemon's user", MaxBytes = 16 << 20 });
+        var content = PeerFile.Read(_path, new PeerFileRules { Owners = [0, Libc.geteuid()], OwnersText = "root or the daemon's user", MaxBytes = MaxFileBytes });
         if (content.Refusal == PeerFileRefusal.Missing)
         {
             _log.Info($"No states remembered in {_path}: first start of this boot, every link's current state runs once");
@@ -271,7 +281,7 @@ public sealed class StateMemory
         try
         {
             // Nothing written by this process and nothing usable read at start: no file says these runs ran.
-            if (_fd < 0 && Recalled is null)
+            if (_fd < 0 && Recalled is null && !_wroteFile)
                 return;
             _markText.ResetWrittenCount();
             foreach (var run in _marking)
@@ -369,11 +379,14 @@ public sealed class StateMemory
         var omitted = _omitted.IsEmpty ? null : _omitted;
         LoopGuard.Blocking("write of the remembered states", _path);
         // The lines that changed, appended, while the file is this process's and has not grown past its limit.
-        if (_fd >= 0 && _viewKnown && _length - _wholeLength <= Math.Max(AppendLimit, _wholeLength))
+        if (_fd >= 0 && _viewKnown)
         {
             _text.ResetWrittenCount();
             _view.WriteChanges(_text, states, omitted);
-            if (_text.WrittenCount == 0 || Append(_text.WrittenSpan) == 0)
+            if (_text.WrittenCount == 0)
+                return Written();
+            var limit = Math.Min(_wholeLength + Math.Max(AppendLimit, _wholeLength), MaxFileBytes);
+            if (_text.WrittenCount <= MaxAppend && _length + _text.WrittenCount <= limit && Append(_text.WrittenSpan) == 0)
                 return Written();
         }
         _text.ResetWrittenCount();
@@ -416,6 +429,7 @@ public sealed class StateMemory
         _view.Reset(states, omitted);
         Interlocked.Increment(ref _writes);
         Interlocked.Increment(ref _wholeWrites);
+        _wroteFile = true;
         return Written();
     }
 

@@ -65,7 +65,8 @@ public class RestartMemoryTests
             Assert.Equal("STOPPING=1", await notify.NextAsync());
             File.WriteAllText(release, "");
             Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-            Assert.Contains("1 queued event(s) did not run; they run at the next start", first.StandardError);
+            // no-carrier.d, and whatever networkd signalled after configured (routable, in some orders) with it.
+            Assert.Matches(@"[1-9]\d* queued event\(s\) did not run; they run at the next start", first.StandardError);
         }
         var before = Record();
         Assert.Equal(["routable", "configured", "no-carrier"], before[..3]);

@@ -532,6 +532,50 @@ public class RememberedStatesTests
         Assert.Equal([2, 3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
     }
 
+    [Fact]
+    public async Task A_change_longer_than_an_append_may_be_is_written_whole()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        var memory = new StateMemory(directory.Path, "boot-1", log);
+        var model = new NetworkdStates();
+        var links = Enumerable.Range(2, 100).Select(i => (i, $"veth{i}", "routable")).ToArray();
+        model.Apply(Initial(links), replay: true);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal((1, 1), (memory.Writes, memory.WholeWrites));
+
+        // One link: appended. All hundred (some 7 KB of lines): the whole file, renamed into place.
+        model.Apply(new LinkStatesChanged(2, [new("OperationalState", "carrier")]));
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal((2, 1), (memory.Writes, memory.WholeWrites));
+        model.Apply(Initial([.. links.Select(l => (l.Item1, l.Item2, "degraded"))]), replay: true);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal((3, 2), (memory.Writes, memory.WholeWrites));
+        Assert.Equal(Remembered(model).Format(), File.ReadAllText(memory.Path));
+    }
+
+    [Fact]
+    public async Task After_its_file_was_closed_a_first_start_still_marks_a_queued_run_in_it()
+    {
+        using var directory = new TempDirectory();
+        var log = new MemoryLog().Logger;
+        // The first start of a boot (nothing recalled) writes its file, and closes it at stop.
+        var memory = new StateMemory(directory.Path, "boot-1", log);
+        Assert.Null(memory.Recalled);
+        var model = new NetworkdStates();
+        model.Apply(Initial((2, "eth0", "routable")), replay: true);
+        memory.Remember(Remembered(model));
+        await memory.StopAsync([]);
+
+        // A run queued after that: its file says eth0's OperationalState ran, and must not any more.
+        memory.Queued(Operational(2, "eth0"));
+        await memory.FlushAsync();
+        Assert.Empty(OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+    }
+
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mkfifo")]
     private static extern int Mkfifo(string path, uint mode);
 
