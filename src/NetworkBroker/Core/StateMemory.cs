@@ -333,19 +333,25 @@ public sealed class StateMemory
     /// Appends to the open file if it is still the one this process left (same inode, same length: not replaced,
     /// not changed meanwhile); 0, or why not (EEXIST: not the same file).
     /// </summary>
-    private unsafe int Append(ReadOnlySpan<byte> bytes)
+    private int Append(ReadOnlySpan<byte> bytes)
     {
-        Libc.Statx stat;
-        if (Libc.statx(Libc.AT_FDCWD, _path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_INO | Libc.STATX_SIZE, &stat) != 0)
-            return Marshal.GetLastPInvokeError();
-        if (stat.Ino != _inode || (long)stat.Size != _length)
-            return Libc.EEXIST;
-        var error = Libc.WriteAll(_fd, bytes);
+        var error = Unchanged();
+        if (error == 0)
+            error = Libc.WriteAll(_fd, bytes);
         if (error != 0)
             return error;
         _length += bytes.Length;
         Interlocked.Increment(ref _writes);
         return 0;
+    }
+
+    /// <summary>0 when the file at the path is still the one this process left (same inode and length); else why not (EEXIST: another file).</summary>
+    private unsafe int Unchanged()
+    {
+        Libc.Statx stat;
+        if (Libc.statx(Libc.AT_FDCWD, _path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_INO | Libc.STATX_SIZE, &stat) != 0)
+            return Marshal.GetLastPInvokeError();
+        return stat.Ino == _inode && (long)stat.Size == _length ? 0 : Libc.EEXIST;
     }
 
     private void CloseFile()
@@ -383,7 +389,8 @@ public sealed class StateMemory
         {
             _text.ResetWrittenCount();
             _view.WriteChanges(_text, states, omitted);
-            if (_text.WrittenCount == 0)
+            // Nothing changed: the file is left as it is, if it still is the one this process left (not deleted or replaced).
+            if (_text.WrittenCount == 0 && Unchanged() == 0)
                 return Written();
             var limit = Math.Min(_wholeLength + Math.Max(AppendLimit, _wholeLength), MaxFileBytes);
             if (_text.WrittenCount <= MaxAppend && _length + _text.WrittenCount <= limit && Append(_text.WrittenSpan) == 0)

@@ -644,6 +644,14 @@ public class RememberedStatesTests
         await memory.FlushAsync();
         Assert.Equal(Remembered(model).Format(), File.ReadAllText(memory.Path));
         Assert.Equal((5, 3), (memory.Writes, memory.WholeWrites));
+
+        // Deleted behind its back, and nothing changed since: written whole again, not left missing (a start without
+        // the file would run every state once).
+        File.Delete(memory.Path);
+        memory.Remember(Remembered(model));
+        await memory.FlushAsync();
+        Assert.Equal(Remembered(model).Format(), File.ReadAllText(memory.Path));
+        Assert.Equal((6, 4), (memory.Writes, memory.WholeWrites));
     }
 
     [Fact]
