@@ -45,7 +45,9 @@ public class RestartMemoryTests
 
         public string[] Record() => File.Exists(Dir.Combine("record")) ? File.ReadAllLines(Dir.Combine("record")) : [];
 
-        public string StatesFile => File.ReadAllText(Path.Combine(Runtime, global::NetworkBroker.Core.StateMemory.FileName));
+        public string StatesFile => File.Exists(StatesPath) ? File.ReadAllText(StatesPath) : "";
+
+        private string StatesPath => Path.Combine(Runtime, global::NetworkBroker.Core.StateMemory.FileName);
 
         /// <summary>Starts the daemon and waits for its READY=1.</summary>
         public async Task<(BrokerBinary Broker, NotifySocket Notify)> StartAsync()
@@ -70,6 +72,9 @@ public class RestartMemoryTests
             var (broker, notify) = await StartAsync();
             await BrokerHarness.WaitForAsync(() => Record().Order().SequenceEqual(["configured", "routable"]));
             await IdleAsync(broker);
+            // The start's first write of the memory (0.2-0.5 s after it): until then no file says a run ran, and a
+            // run queued is not marked (a crash then makes the next start the boot's first again).
+            await BrokerHarness.WaitForAsync(() => File.Exists(StatesPath));
             // eth1's carrier goes and comes back: networkd configures it again, and configured.d holds.
             File.WriteAllText(Hold, "");
             Sandbox.Carrier(false);
