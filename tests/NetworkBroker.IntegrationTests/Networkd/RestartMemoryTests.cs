@@ -71,7 +71,7 @@ public class RestartMemoryTests
             await BrokerHarness.WaitForAsync(() => NetworkdSays("routable"));
             var (broker, notify) = await StartAsync();
             await BrokerHarness.WaitForAsync(() => Record().Order().SequenceEqual(["configured", "routable"]));
-            await IdleAsync(broker);
+            await BrokerHarness.WaitForIdleAsync(broker);
             // The start's first write of the memory (0.2-0.5 s after it): until then no file says a run ran, and a
             // run queued is not marked (a crash then makes the next start the boot's first again).
             await BrokerHarness.WaitForAsync(() => File.Exists(StatesPath));
@@ -82,6 +82,22 @@ public class RestartMemoryTests
             Sandbox.Carrier(true);
             await BrokerHarness.WaitForAsync(() => File.Exists(Held));
             return (broker, notify);
+        }
+
+        /// <summary>Starts the daemon again, waits for <paramref name="expected"/> runs and quiet, stops it: the runs it made.</summary>
+        public async Task<string[]> RunsOfNextStartAsync(int before, int expected)
+        {
+            var (broker, notify) = await StartAsync();
+            using (broker)
+            using (notify)
+            {
+                await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains("only what changed meanwhile runs"));
+                await BrokerHarness.WaitForAsync(() => Record().Length >= before + expected);
+                await BrokerHarness.WaitForIdleAsync(broker);
+                broker.Signal(15);
+                Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+                return Record()[before..];
+            }
         }
 
         public void Dispose()
@@ -117,17 +133,7 @@ public class RestartMemoryTests
         File.Delete(machine.Hold);
 
         // The next start: the dropped no-carrier.d runs, once; configured.d, which had run, does not run again.
-        var (second, secondNotify) = await machine.StartAsync();
-        using (second)
-        using (secondNotify)
-        {
-            await BrokerHarness.WaitForAsync(() => second.StandardError.Contains("only what changed meanwhile runs"));
-            await BrokerHarness.WaitForAsync(() => machine.Record().Length > before.Length);
-            await IdleAsync(second);
-            Assert.Equal(["no-carrier"], machine.Record()[before.Length..]);
-            second.Signal(15);
-            Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        }
+        Assert.Equal(["no-carrier"], await machine.RunsOfNextStartAsync(before.Length, 1));
     }
 
     [Fact]
@@ -157,29 +163,6 @@ public class RestartMemoryTests
 
         // The next start: eth1 is routable and configured as the file said before the flap, but the runs of the flap
         // did not run: its routable.d runs, and configured.d, which was cut short by the crash (at least once).
-        var (second, secondNotify) = await machine.StartAsync();
-        using (second)
-        using (secondNotify)
-        {
-            await BrokerHarness.WaitForAsync(() => second.StandardError.Contains("only what changed meanwhile runs"));
-            await BrokerHarness.WaitForAsync(() => machine.Record().Length >= before.Length + 2);
-            await IdleAsync(second);
-            Assert.Equal(["routable", "configured"], machine.Record()[before.Length..]);
-            second.Signal(15);
-            Assert.Equal(0, await second.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        }
-    }
-
-    /// <summary>Until no script runs and the daemon's counts stay the same across 300 ms.</summary>
-    private static Task IdleAsync(BrokerBinary broker)
-    {
-        var socket = Path.Combine(broker.RuntimeDirectory, "control");
-        return BrokerHarness.WaitForAsync(async () =>
-        {
-            var first = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
-            await Task.Delay(300);
-            var second = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
-            return second.ScriptsRunning == 0 && second.ScriptEvents == first.ScriptEvents && second.Events == first.Events;
-        });
+        Assert.Equal(["routable", "configured"], await machine.RunsOfNextStartAsync(before.Length, 2));
     }
 }

@@ -33,13 +33,7 @@ public class ForgedSignalTests
         var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
         // A state that moved between the seed and the daemon's first read ran at start: done before the forgeries.
-        await BrokerHarness.WaitForAsync(async () =>
-        {
-            var first = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
-            await Task.Delay(300);
-            var second = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
-            return second.ScriptsRunning == 0 && second.ScriptEvents == first.ScriptEvents && second.Events == first.Events;
-        });
+        await BrokerHarness.WaitForIdleAsync(broker);
         File.Delete(record);
         var before = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
         Assert.Equal(0, before.SignalsRejected);

@@ -130,6 +130,22 @@ public sealed class BrokerHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Until the daemon program <paramref name="broker"/> (asked through its control socket) runs no script and its
+    /// counts of events and runs stay the same across 300 ms.
+    /// </summary>
+    public static Task WaitForIdleAsync(BrokerBinary broker)
+    {
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+        return WaitForAsync(async () =>
+        {
+            var first = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+            await Task.Delay(300);
+            var second = await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10));
+            return second.ScriptsRunning == 0 && second.ScriptEvents == first.ScriptEvents && second.Events == first.Events;
+        });
+    }
+
     /// <summary>Stops the components as the daemon does on SIGTERM (policy routing kept unless RemoveRulesOnStop).</summary>
     public async ValueTask DisposeAsync()
     {

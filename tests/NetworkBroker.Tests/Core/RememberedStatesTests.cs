@@ -32,6 +32,10 @@ public class RememberedStatesTests
     /// <summary>A run of the directory a link's OperationalState names.</summary>
     private static RememberedRun Operational(int ifindex, string name) => RememberedRun.LinkState(ifindex, name, "OperationalState");
 
+    /// <summary>What a start of the same boot would read from the directory's file now.</summary>
+    private static RememberedStates Recall(TempDirectory directory, NetworkBroker.Logging.Logger log) =>
+        new StateMemory(directory.Path, "boot-1", log).Recalled!;
+
     /// <summary>The links whose OperationalState is remembered.</summary>
     private static int[] OperationalOf(RememberedStates recalled) =>
         [.. recalled.Links.Where(l => l.Value.ContainsKey("OperationalState")).Select(l => l.Key).Order()];
@@ -361,14 +365,14 @@ public class RememberedStatesTests
         memory.Remember(Remembered(model) with { BootId = "boot-1" });
         await memory.FlushAsync();
         // As a start after a kill now would see it: eth1's runs are still to come, eth0's are done.
-        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([2], OperationalOf(Recall(directory, log)));
 
         memory.Ran(Operational(3, "eth1"));
         await memory.FlushAsync();
-        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([2], OperationalOf(Recall(directory, log)));
         memory.Ran(Operational(3, "eth1"));
         await memory.FlushAsync();
-        Assert.Equal([2, 3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([2, 3], OperationalOf(Recall(directory, log)));
     }
 
     [Fact]
@@ -388,14 +392,14 @@ public class RememberedStatesTests
         Assert.Equal(0, memory.Writes);
         await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(1, memory.Writes);
-        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("no-carrier"), Recall(directory, log).Link(2, "eth0"));
 
         // And without a flush, the delay passes and the change is written by itself.
         var soon = new StateMemory(directory.Path, "boot-1", log) { WriteDelay = TimeSpan.FromMilliseconds(10) };
         model.Apply(new LinkStatesChanged(2, [new("OperationalState", "routable")]));
         soon.Remember(Remembered(model) with { BootId = "boot-1" });
         await Written(soon);
-        Assert.Equal(States("routable"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("routable"), Recall(directory, log).Link(2, "eth0"));
     }
 
     [Fact]
@@ -417,11 +421,11 @@ public class RememberedStatesTests
         await Written(memory);
         // A crash now: the next start finds eth0's OperationalState not remembered and runs it (no-carrier.d), not
         // nothing; its AdministrativeState stays remembered (configured.d does not run again).
-        Assert.Equal(Administrative, new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(Administrative, Recall(directory, log).Link(2, "eth0"));
 
         memory.Ran(Operational(2, "eth0"));
         await memory.FlushAsync();
-        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("no-carrier"), Recall(directory, log).Link(2, "eth0"));
     }
 
     [Fact]
@@ -446,7 +450,7 @@ public class RememberedStatesTests
         await memory.FlushAsync();
         Assert.Equal(written + "queued state 2 eth0 OperationalState\nqueued manager\n", File.ReadAllText(memory.Path));
         Assert.Equal(inode, Inode(memory.Path));
-        var recalled = new StateMemory(directory.Path, "boot-1", log).Recalled!;
+        var recalled = Recall(directory, log);
         Assert.Equal([3], OperationalOf(recalled));
         Assert.Empty(recalled.Manager);
 
@@ -455,12 +459,12 @@ public class RememberedStatesTests
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         Assert.Equal(written + "queued state 2 eth0 OperationalState\nqueued manager\n", File.ReadAllText(memory.Path));
-        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([3], OperationalOf(Recall(directory, log)));
         memory.Ran(Operational(2, "eth0"));
         memory.Ran(Operational(2, "eth0"));
         memory.Ran(RememberedRun.Manager);
         await memory.FlushAsync();
-        Assert.Equal(States("no-carrier"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("no-carrier"), Recall(directory, log).Link(2, "eth0"));
     }
 
     [Fact]
@@ -483,7 +487,7 @@ public class RememberedStatesTests
         memory.Queued(Operational(3, "eth1"));
         await memory.FlushAsync();
         Assert.Equal(written + "queued state 3 eth1 OperationalState\n", File.ReadAllText(memory.Path));
-        Assert.Equal([2], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([2], OperationalOf(Recall(directory, log)));
     }
 
     [Fact]
@@ -504,7 +508,7 @@ public class RememberedStatesTests
         Assert.Equal(0, Mkfifo(memory.Path, 0x180));
         memory.Queued(Operational(2, "eth0"));
         await memory.FlushAsync().WaitAsync(TimeSpan.FromMinutes(1));
-        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([3], OperationalOf(Recall(directory, log)));
     }
 
     [Fact]
@@ -526,10 +530,10 @@ public class RememberedStatesTests
         await memory.FlushAsync();
         // The mark reached the file a reader reads: eth0's OperationalState is left out of it.
         Assert.NotEqual(replaced, Inode(memory.Path));
-        Assert.Equal([3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([3], OperationalOf(Recall(directory, log)));
         memory.Ran(Operational(2, "eth0"));
         await memory.FlushAsync();
-        Assert.Equal([2, 3], OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Equal([2, 3], OperationalOf(Recall(directory, log)));
     }
 
     [Fact]
@@ -573,7 +577,7 @@ public class RememberedStatesTests
         // A run queued after that: its file says eth0's OperationalState ran, and must not any more.
         memory.Queued(Operational(2, "eth0"));
         await memory.FlushAsync();
-        Assert.Empty(OperationalOf(new StateMemory(directory.Path, "boot-1", log).Recalled!));
+        Assert.Empty(OperationalOf(Recall(directory, log)));
     }
 
     [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mkfifo")]
@@ -616,7 +620,7 @@ public class RememberedStatesTests
         Assert.Equal(written + "link 2 eth0 AdministrativeState=configured OperationalState=degraded\n", File.ReadAllText(memory.Path));
         Assert.Equal(inode, Inode(memory.Path));
         Assert.Equal((2, 1), (memory.Writes, memory.WholeWrites));
-        Assert.Equal(States("degraded"), new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("degraded"), Recall(directory, new MemoryLog().Logger).Link(2, "eth0"));
 
         // A link gone: forgotten by a line.
         model.Apply(new LinkStatesRead(ImmutableDictionary<int, ImmutableDictionary<string, string>>.Empty.Add(2, States("degraded")),
@@ -625,7 +629,7 @@ public class RememberedStatesTests
         memory.Remember(Remembered(model));
         await memory.FlushAsync();
         Assert.EndsWith("OperationalState=degraded\nforget link 3\n", File.ReadAllText(memory.Path));
-        Assert.Equal(Remembered(model).Format(), new StateMemory(directory.Path, "boot-1", new MemoryLog().Logger).Recalled!.Format());
+        Assert.Equal(Remembered(model).Format(), Recall(directory, new MemoryLog().Logger).Format());
 
         // Replaced behind the daemon's back (a new file in its place): the next change is written whole, to a new
         // file, not appended to one nobody reads.
@@ -668,7 +672,7 @@ public class RememberedStatesTests
             model.Apply(new LinkStatesChanged(2, [new("OperationalState", states[i % states.Length])]));
             memory.Remember(Remembered(model));
             await memory.FlushAsync();
-            Assert.Equal(Remembered(model).Format(), new StateMemory(directory.Path, "boot-1", log).Recalled!.Format());
+            Assert.Equal(Remembered(model).Format(), Recall(directory, log).Format());
             Assert.True(new FileInfo(memory.Path).Length <= 1024 + 2 * Remembered(model).Format().Length, $"{new FileInfo(memory.Path).Length} bytes after {i + 1} writes");
         }
         Assert.Equal(100, memory.Writes);
@@ -692,7 +696,7 @@ public class RememberedStatesTests
         Assert.DoesNotContain(new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos(),
             fd => fd.LinkTarget is { } target && target.StartsWith(first.Path, StringComparison.Ordinal));
 
-        Assert.Equal(States("routable"), new StateMemory(directory.Path, "boot-1", log).Recalled!.Link(2, "eth0"));
+        Assert.Equal(States("routable"), Recall(directory, log).Link(2, "eth0"));
         Assert.Null(new StateMemory(directory.Path, "boot-2", log).Recalled);
 
         // Garbage, a FIFO or a link in its place: nothing remembered (every state runs), never a failure.
