@@ -197,10 +197,12 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
     /// <summary>Discards every datagram queued now, without blocking; returns how many.</summary>
     public int DiscardQueued(Span<byte> scratch)
     {
-        // FIONREAD is not implemented for netlink sockets: read without blocking until the queue is empty (or the
-        // kernel says it dropped more: the queue is empty then too).
+        // FIONREAD is not implemented for netlink sockets: read without blocking until the queue is empty. An ENOBUFS
+        // here is a further loss with datagrams still queued behind it (the kernel reports its error before its queue):
+        // keep discarding, since the re-read that follows comes after that loss too. Stopping there left the datagrams
+        // queued before the loss to be applied after the re-read, and the loss itself (a route's deletion) never seen.
         var discarded = 0;
-        while (ReceiveNow(scratch) >= 0)
+        while (ReceiveNow(scratch) != NothingQueued)
             discarded++;
         return discarded;
     }
