@@ -340,14 +340,12 @@ public sealed record RememberedStates(
                 case "queued" when words is [_, "state", _, _, var queuedProperty] && boot is not null
                                    && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var stateIndex) && stateIndex > 0
                                    && ScriptVariables.KnownName(ScriptVariables.LinkStates, queuedProperty) is { } known:
-                    Unescape(words[3], number);
+                    Unescape(words[3], number); // the name: checked as every name is, not needed (the ifindex says the link)
                     if (links.TryGetValue(stateIndex, out var queuedStates))
                         links[stateIndex] = queuedStates.Remove(known);
                     break;
                 case "queued" when words is [_, "lease", var leaseInterface] && boot is not null:
-                    var leaseName = Unescape(leaseInterface, number);
-                    foreach (var key in leases.Keys.Where(k => k.Interface == leaseName).ToList())
-                        leases.Remove(key);
+                    ForgetLeasesOf(Unescape(leaseInterface, number));
                     break;
                 case "queued" when words is [_, "link", _, _] && boot is not null
                                    && int.TryParse(words[2], NumberStyles.None, CultureInfo.InvariantCulture, out var queued):
@@ -355,8 +353,7 @@ public sealed record RememberedStates(
                     links.Remove(queued);
                     names.Remove(queued);
                     if (Unescape(words[3], number) is { Length: > 0 } interfaceName)
-                        foreach (var key in leases.Keys.Where(k => k.Interface == interfaceName).ToList())
-                            leases.Remove(key);
+                        ForgetLeasesOf(interfaceName);
                     break;
                 default:
                     throw new FormatException($"line {number}: not a remembered state");
@@ -365,6 +362,13 @@ public sealed record RememberedStates(
         if (boot is null)
             throw new FormatException("no boot line");
         return new RememberedStates(boot, links.ToImmutable(), names.ToImmutable(), manager, leases.ToImmutable());
+
+        // A queued lease run's mark, or an earlier version's whole-link mark: the interface's leases are forgotten.
+        void ForgetLeasesOf(string interfaceName)
+        {
+            foreach (var key in leases.Keys.Where(k => k.Interface == interfaceName).ToList())
+                leases.Remove(key);
+        }
     }
 
     private static ImmutableDictionary<string, string> States(ReadOnlySpan<string> words, IReadOnlyList<string> known, int number)

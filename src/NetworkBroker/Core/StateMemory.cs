@@ -16,12 +16,12 @@ namespace NetworkBroker.Core;
 /// appended lines outgrow <see cref="AppendLimit"/>, and when the file was replaced behind this process's back or its
 /// length changed (an edit in place that keeps the length is not seen). A kill in the middle of an append (the kernel
 /// may stop a write between pages) leaves a last line without its newline: the next start refuses the file and runs
-/// every current state once, never fewer. A run that ran is written <see cref="WriteDelay"/> after it, so
-/// a burst of runs costs one write, not one per step, and the write does not compete with the scripts it follows;
-/// a crash within that delay runs those states once more at the next start (at least once). A run newly queued is marked at once with one line appended to the file
-/// (<see cref="RememberedStates.WriteQueued"/>), for what it stands for (<see cref="RememberedRun"/>: one property of
-/// a link, the manager, an interface's leases): until then the file still says its scripts ran for the state before,
-/// and a crash would lose the run.
+/// every current state once, never fewer. A run that ran is written <see cref="WriteDelay"/> after it, so a burst of
+/// runs costs one write, not one per step, and the write does not compete with the scripts it follows; a crash within
+/// that delay runs those states once more at the next start (at least once). A run newly queued is marked at once with
+/// one line appended to the file (<see cref="RememberedStates.WriteQueued"/>), for what it stands for
+/// (<see cref="RememberedRun"/>: one property of a link, the manager, an interface's leases): until then the file still
+/// says its scripts ran for the state before, and a crash would lose the run.
 /// </summary>
 public sealed class StateMemory
 {
@@ -317,16 +317,15 @@ public sealed class StateMemory
     }
 
     /// <summary>The previous run's file, read at start (owned by root or us, a regular file), opened to append marks.</summary>
-    private unsafe void OpenPrevious()
+    private void OpenPrevious()
     {
         // O_NONBLOCK so a FIFO put in its place since cannot hang the writer.
         _fd = Libc.open(_path, Libc.O_WRONLY | Libc.O_APPEND | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK);
         if (_fd < 0)
             return;
-        Libc.Statx stat;
-        if (Libc.statx(_fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO | Libc.STATX_SIZE, &stat) != 0)
-            return;
-        (_inode, _length, _viewKnown) = (stat.Ino, (long)stat.Size, false);
+        var (inode, length) = Identity(_fd, out var error);
+        if (error == 0)
+            (_inode, _length, _viewKnown) = (inode, length, false);
     }
 
     /// <summary>
@@ -413,7 +412,7 @@ public sealed class StateMemory
         }
         if (error == 0)
             error = Libc.WriteAll(fd, _text.WrittenSpan);
-        var inode = error == 0 ? Inode(fd, out error) : 0;
+        var inode = error == 0 ? Identity(fd, out error).Inode : 0;
         if (error == 0 && Libc.rename(temporary, _path) != 0)
             error = Marshal.GetLastPInvokeError();
         if (error != 0)
@@ -448,10 +447,11 @@ public sealed class StateMemory
         return true;
     }
 
-    private static unsafe ulong Inode(int fd, out int error)
+    /// <summary>An open file's inode and length, as <see cref="Unchanged"/> compares them with the path's.</summary>
+    private static unsafe (ulong Inode, long Length) Identity(int fd, out int error)
     {
         Libc.Statx stat;
-        error = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO, &stat) == 0 ? 0 : Marshal.GetLastPInvokeError();
-        return stat.Ino;
+        error = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO | Libc.STATX_SIZE, &stat) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        return (stat.Ino, (long)stat.Size);
     }
 }
