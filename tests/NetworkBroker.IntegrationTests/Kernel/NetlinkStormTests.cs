@@ -39,6 +39,40 @@ public class NetlinkStormTests : IDisposable
     }
 
     [Fact]
+    public void A_discard_after_an_overrun_goes_on_past_a_further_overrun_until_nothing_is_queued()
+    {
+        _ns.Ip("link add nbt-a type veth peer name nbt-b");
+        _ns.Ip("link set nbt-a up");
+        using var socket = _ns.Enter(() => Netlink.NetlinkSocket.Open(4096, Netlink.RouteNetlinkGroup.IPv4Address));
+        var scratch = new byte[64 * 1024];
+
+        // Nothing read while the kernel notifies far more than the buffer holds: the buffer fills, then a loss.
+        _ns.IpBatch(AddAndDelete(0, 200));
+        Assert.Equal(-1, socket.ReceiveNow(scratch)); // the loss, reported before the queued datagrams
+        // The discard reads the queue empty (only then does the kernel report a loss again)...
+        while (socket.ReceiveNow(scratch) != Netlink.NetlinkSocket.NothingQueued)
+        {
+        }
+        // ...and before its last look, a storm fills the buffer and loses more: the kernel reports that loss first, with
+        // the buffer's datagrams, all older than it, queued behind it.
+        _ns.IpBatch(AddAndDelete(200, 200));
+
+        var discarded = socket.DiscardQueued(scratch);
+
+        // A discard that stopped at the second loss left them to be applied after the re-read.
+        Assert.True(discarded > 1, $"{discarded} discarded");
+        Assert.Equal(Netlink.NetlinkSocket.NothingQueued, socket.ReceiveNow(scratch));
+    }
+
+    private static string AddAndDelete(int first, int count)
+    {
+        var batch = new StringBuilder();
+        for (var i = first; i < first + count; i++)
+            batch.Append($"addr add 10.9.{i / 250}.{i % 250 + 1}/32 dev nbt-a\naddr del 10.9.{i / 250}.{i % 250 + 1}/32 dev nbt-a\n");
+        return batch.ToString();
+    }
+
+    [Fact]
     public async Task Links_going_down_and_away_by_the_hundred_need_no_re_read_and_the_model_equals_the_kernel()
     {
         await using var broker = await BrokerHarness.StartAsync(_ns);
