@@ -471,7 +471,10 @@ public sealed class Broker
             Observed?.Invoke(change);
             _routes.Observe(change, Kernel.Link);
             if (change is LinkRemoved)
+            {
                 Networkd.Forget(change.IfIndex);
+                _states.Forget(change.IfIndex);
+            }
             _policyRouting?.Observe(change);
         }
     }

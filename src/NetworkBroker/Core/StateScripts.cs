@@ -17,13 +17,16 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     /// <summary>Read at each use: a reload takes effect with the next event.</summary>
     private BrokerConfiguration config => configuration();
 
-    private readonly ILinkFiles _files = new LinkFiles(files, udevDatabase ?? new Udev.UdevDatabase(log: log));
+    private readonly LinkFiles _files = new LinkFiles(files, udevDatabase ?? new Udev.UdevDatabase(log: log));
 
     public const string ManagerState = "manager";
 
     // One signal can change OperationalState and AdministrativeState together: two transitions, one link
     // description. What is made for the first is reused for the second (same link, same states).
     private (int IfIndex, ImmutableDictionary<string, string>? States, Lazy<IReadOnlyList<KeyValuePair<string, string>>>? Deferred) _last;
+
+    /// <summary>The link went away (the kernel said so): what sysfs said of it is not kept for the next one with its ifindex.</summary>
+    public void Forget(int ifindex) => _files.Forget(ifindex);
 
     /// <summary>Called before the transitions of one event: what was made for another event is not reused.</summary>
     public void BeginEvent() => _last = default;

@@ -27,21 +27,69 @@ public interface ILinkFiles
 }
 
 /// <summary>The real files: networkd's (<see cref="NetworkdFiles"/>), udev's (<see cref="UdevDatabase"/>) and sysfs.</summary>
-public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILinkFiles
+/// <remarks>
+/// A link's driver and DEVTYPE are read from sysfs once per ifindex, not at every run: they last as long as the link
+/// (a driver unbound from its device takes the link away, and DEVTYPE is set when the link is registered). A link
+/// made again under the same ifindex comes after its predecessor's removal, which <see cref="Forget"/>s it; a rename
+/// reads again. A name sysfs does not show as this link (another namespace's sysfs, a rename not yet seen) is read
+/// again each time.
+/// </remarks>
+public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev, string sysfs = "/sys/class/net") : ILinkFiles
 {
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, (string Name, string? Value)> _drivers = new();
+    private readonly Dictionary<int, (string Name, string? Value)> _deviceTypes = new();
+    // Bumped by every Forget: a read that began before it is not kept (it may be of the link that went away).
+    private long _forgets;
+
     public string? NetworkdLease(int ifindex) => networkd.Lease(ifindex);
 
     public IReadOnlyDictionary<string, string> NetworkdState(int ifindex) => networkd.LinkState(ifindex);
 
     public UdevLink Udev(int ifindex) => udev.Link(ifindex);
 
-    public string? Driver(string name, int ifindex)
+    public string? Driver(string name, int ifindex) => Known(_drivers, name, ifindex, driver: true);
+
+    public string? DeviceType(string name, int ifindex) => Known(_deviceTypes, name, ifindex, driver: false);
+
+    /// <summary>The link <paramref name="ifindex"/> went away: what sysfs said of it is not the next one's.</summary>
+    public void Forget(int ifindex)
     {
+        lock (_gate)
+        {
+            _forgets++;
+            _drivers.Remove(ifindex);
+            _deviceTypes.Remove(ifindex);
+            Core.BurstCapacity.TrimAfterBurst(_drivers);
+            Core.BurstCapacity.TrimAfterBurst(_deviceTypes);
+        }
+    }
+
+    private string? Known(Dictionary<int, (string Name, string? Value)> known, string name, int ifindex, bool driver)
+    {
+        long forgets;
+        lock (_gate)
+        {
+            if (known.TryGetValue(ifindex, out var entry) && entry.Name == name)
+                return entry.Value;
+            forgets = _forgets;
+        }
         if (!InSysfs(name, ifindex))
             return null;
+        var value = driver ? ReadDriver(name) : ReadDeviceType(name);
+        lock (_gate)
+        {
+            if (_forgets == forgets)
+                known[ifindex] = (name, value);
+        }
+        return value;
+    }
+
+    private string? ReadDriver(string name)
+    {
         try
         {
-            var target = new FileInfo($"/sys/class/net/{name}/device/driver").LinkTarget;
+            var target = new FileInfo($"{sysfs}/{name}/device/driver").LinkTarget;
             return target is null ? null : Path.GetFileName(target);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -50,13 +98,11 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILink
         }
     }
 
-    public string? DeviceType(string name, int ifindex)
+    private string? ReadDeviceType(string name)
     {
-        if (!InSysfs(name, ifindex))
-            return null;
         try
         {
-            foreach (var line in File.ReadLines($"/sys/class/net/{name}/uevent"))
+            foreach (var line in File.ReadLines($"{sysfs}/{name}/uevent"))
                 if (line.StartsWith("DEVTYPE=", StringComparison.Ordinal) && line.Length > 8 && ScriptVariables.IsStateWord(line[8..]))
                     return line[8..];
         }
@@ -67,10 +113,10 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILink
     }
 
     /// <summary>
-    /// Whether /sys/class/net/NAME is this link: sysfs shows the links of the namespace it was mounted in, which
+    /// Whether SYSFS/NAME is this link: sysfs shows the links of the namespace it was mounted in, which
     /// need not be the daemon's (a test harness, a daemon moved into a namespace); another one's facts are none.
     /// </summary>
-    private static bool InSysfs(string name, int ifindex)
+    private bool InSysfs(string name, int ifindex)
     {
         // Every sysfs read of this class passes here first.
         Core.LoopGuard.Blocking("sysfs read", name);
@@ -78,7 +124,7 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev) : ILink
         if (name.Length == 0 || name.Contains('/') || name is "." or "..")
             return false;
         Span<byte> text = stackalloc byte[16];
-        var length = Native.Libc.ReadStart($"/sys/class/net/{name}/ifindex", text);
+        var length = Native.Libc.ReadStart($"{sysfs}/{name}/ifindex", text);
         return length > 0 && int.TryParse(text[..length].TrimEnd((byte)'\n'), NumberStyles.None, CultureInfo.InvariantCulture, out var index)
             && index == ifindex;
     }

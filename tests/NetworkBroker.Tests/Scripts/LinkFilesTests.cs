@@ -30,4 +30,47 @@ public class LinkFilesTests
         Assert.Null(Files.DeviceType("..", 1));
         Assert.Null(Files.Driver("nb-no-such-link", 1));
     }
+
+    [Fact]
+    public void A_links_driver_and_devtype_are_read_once_per_ifindex_and_again_after_a_rename_or_its_removal()
+    {
+        var sysfs = Directory.CreateTempSubdirectory("nb-sysfs-").FullName;
+        try
+        {
+            var files = new LinkFiles(new NetworkdFiles("/nonexistent"), new UdevDatabase("/nonexistent"), sysfs);
+            void Link(string name, int ifindex, string driver, string devtype)
+            {
+                Directory.CreateDirectory($"{sysfs}/{name}/device");
+                File.WriteAllText($"{sysfs}/{name}/ifindex", $"{ifindex}\n");
+                File.WriteAllText($"{sysfs}/{name}/uevent", $"DEVTYPE={devtype}\nINTERFACE={name}\n");
+                File.Delete($"{sysfs}/{name}/device/driver");
+                File.CreateSymbolicLink($"{sysfs}/{name}/device/driver", $"../../../bus/pci/drivers/{driver}");
+            }
+
+            Link("eth1", 7, "e1000", "wlan");
+            Assert.Equal("e1000", files.Driver("eth1", 7));
+            Assert.Equal("wlan", files.DeviceType("eth1", 7));
+
+            // What sysfs says now is not read again for the same link...
+            Link("eth1", 7, "virtio_net", "bridge");
+            Assert.Equal("e1000", files.Driver("eth1", 7));
+            Assert.Equal("wlan", files.DeviceType("eth1", 7));
+            // ...but it is once the link went away (a link made again may reuse its ifindex), or has another name.
+            files.Forget(7);
+            Assert.Equal("virtio_net", files.Driver("eth1", 7));
+            Assert.Equal("bridge", files.DeviceType("eth1", 7));
+            Link("eth2", 7, "igb", "vlan");
+            Assert.Equal("igb", files.Driver("eth2", 7));
+
+            // A name sysfs shows as another ifindex is not this link: nothing said, nothing kept.
+            Link("eth3", 9, "ixgbe", "vlan");
+            Assert.Null(files.Driver("eth3", 8));
+            File.WriteAllText($"{sysfs}/eth3/ifindex", "8\n");
+            Assert.Equal("ixgbe", files.Driver("eth3", 8));
+        }
+        finally
+        {
+            Directory.Delete(sysfs, recursive: true);
+        }
+    }
 }
