@@ -87,11 +87,15 @@ public static class DaemonCommand
         // Ready once every source listens and the kernel's and networkd's states are in: events from now on are news.
         await daemon.WaitReadyAsync(TimeSpan.FromSeconds(10));
         // A large start's garbage, collected once the start's work (after READY too) has quieted; then the pages of
-        // the binary the start touched are unmapped, so that only what later events touch is mapped again.
+        // the binary the start touched are unmapped, so that only what later events touch is mapped again. From then
+        // on, the garbage of each burst of events is collected when it quiets (QuietCollection).
         using var stopping = new CancellationTokenSource();
         _ = Task.Run(async () =>
         {
-            if (!await StartupGarbage.CollectWhenQuietAsync(stopping.Token) || Environment.ProcessPath is not { } executable)
+            var quieted = await StartupGarbage.CollectWhenQuietAsync(stopping.Token);
+            if (!stopping.IsCancellationRequested)
+                daemon.QuietCollection.Enable();
+            if (!quieted || Environment.ProcessPath is not { } executable)
                 return;
             try
             {

@@ -43,6 +43,9 @@ public sealed class Daemon
 
         Broker.Observed += Activity.Observed;
         Scripts.Completed += Activity.ScriptsRan;
+        QuietCollection = new QuietCollection(log: _log);
+        Broker.Observed += _ => QuietCollection.Activity();
+        Scripts.Completed += (_, _) => QuietCollection.Activity();
         if (options.Resolver is ResolverPusher pusher)
             pusher.Pushed += Activity.Pushed;
         Activity.Subscribe(new MonitorFeed(Monitors, i => Broker.Kernel.Link(i)?.Name ?? Broker.Networkd.NameOf(i)));
@@ -57,6 +60,9 @@ public sealed class Daemon
     public ScriptDispatcher Scripts { get; }
 
     public StateMemory? Memory { get; }
+
+    /// <summary>The GC's memory returned when events quiet down (enabled after the start's own collection).</summary>
+    public QuietCollection QuietCollection { get; }
 
     public ActivityStream Activity { get; } = new();
 
