@@ -26,7 +26,7 @@ NAMES = {0: "read", 1: "write", 3: "close", 7: "poll", 9: "mmap", 11: "munmap", 
          202: "futex", 217: "getdents64", 232: "epoll_wait", 233: "epoll_ctl", 257: "openat", 262: "newfstatat",
          302: "prlimit64", 332: "statx", 434: "pidfd_open", 435: "clone3", 437: "openat2"}
 RECVMSG, EPOLL_WAIT, CLONE, CLONE3, EXECVE = 47, 232, 56, 435, 59
-LINE = re.compile(r"\s*(.+?)\s+(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit): NR (\d+) (.*)")
+LINE = re.compile(r"\s*(.+?)\s+(\d+)/(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit): NR (\d+) (.*)")
 
 
 def record(kind, binary, flaps, spacing, out):
@@ -55,28 +55,40 @@ def record(kind, binary, flaps, spacing, out):
 
 
 def analyse(out):
-    text = subprocess.run(["perf", "script", "-i", out, "-F", "comm,tid,time,event,trace"], capture_output=True, text=True).stdout
+    text = subprocess.run(["perf", "script", "-i", out, "-F", "comm,pid,tid,time,event,trace"], capture_output=True, text=True).stdout
     events = []
     for line in text.splitlines():
         m = LINE.match(line)
         if m:
-            events.append((float(m.group(3)), int(m.group(2)), m.group(4), int(m.group(5)), m.group(6)))
-    # A child returns 0 from the spawn's clone on its own thread id: its calls, and the script's, are not the daemon's.
-    children = {tid for (_, tid, what, nr, rest) in events if what == "exit" and nr in (CLONE, CLONE3) and rest.startswith("= 0")}
+            events.append((float(m.group(4)), int(m.group(3)), int(m.group(2)), m.group(5), int(m.group(6)), m.group(7)))
+    if not events:
+        return 0, [], [], [], collections.Counter()
+    # The daemon: the process of the first event (the trace starts before any script). A script is a clone of one of
+    # its threads that became a process of its own (a thread the runtime makes stays in the daemon's pid); its calls,
+    # and its own children's, are not the daemon's.
+    daemon = events[0][2]
+    clones = collections.defaultdict(list)  # daemon thread -> the ids its clones returned, in order
+    for (_, tid, pid, what, nr, rest) in events:
+        if pid == daemon and what == "exit" and nr in (CLONE, CLONE3) and re.match(r"= [1-9]", rest):
+            clones[tid].append(int(rest.split()[1]))
+    processes = {tid for (_, tid, pid, _, _, _) in events if tid == pid and pid != daemon}
+    scripts = {child for children in clones.values() for child in children if child in processes}
     signal_to_spawn, wake_to_spawn, spawn_to_exec = [], [], []
     between = collections.Counter()
     last_message = None
     last_wake = {}
     since_wake = collections.defaultdict(list)
+    entered = collections.Counter()
     started, execed = {}, set()
     spawns = 0
-    for (at, tid, what, nr, rest) in events:
-        if tid in children:
-            if what == "exit" and nr in (CLONE, CLONE3) and tid not in started:
-                started[tid] = at
-            elif what == "exit" and nr == EXECVE and tid in started and tid not in execed:
-                execed.add(tid)
-                spawn_to_exec.append((at - started[tid]) * 1e6)
+    for (at, tid, pid, what, nr, rest) in events:
+        if pid != daemon:
+            if tid in scripts:
+                if what == "exit" and nr in (CLONE, CLONE3) and tid not in started:
+                    started[tid] = at
+                elif what == "exit" and nr == EXECVE and rest.startswith("= 0") and tid in started and tid not in execed:
+                    execed.add(tid)
+                    spawn_to_exec.append((at - started[tid]) * 1e6)
             continue
         if what == "exit" and nr == RECVMSG and not rest.startswith("= -"):
             last_message = at
@@ -86,6 +98,11 @@ def analyse(out):
         elif what == "enter":
             since_wake[tid].append(nr)
         if what == "enter" and nr in (CLONE, CLONE3):
+            # The n-th clone this thread enters returned its n-th id: a spawn when that id became a script.
+            index = entered[tid]
+            entered[tid] += 1
+            if index >= len(clones[tid]) or clones[tid][index] not in scripts:
+                continue
             spawns += 1
             if last_message is not None:
                 signal_to_spawn.append((at - last_message) * 1e6)
@@ -93,6 +110,8 @@ def analyse(out):
                 wake_to_spawn.append((at - last_wake[tid]) * 1e6)
                 for call in since_wake[tid][:-1]:
                     between[NAMES.get(call, str(call))] += 1
+            # A second spawn in the same wake-up counts only the calls after this one.
+            since_wake[tid] = []
     return spawns, signal_to_spawn, wake_to_spawn, spawn_to_exec, between
 
 

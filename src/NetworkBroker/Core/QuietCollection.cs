@@ -8,9 +8,10 @@ namespace NetworkBroker.Core;
 /// again: one aggressive collection (compacting, and decommitting what is then free) when no event came and no run
 /// ended for <see cref="DefaultQuiet"/>, and at least <see cref="Worth"/> was allocated since the last one. Without it
 /// those pages stay committed until the next collection, which an idle daemon may not reach for hours: beside 1,000
-/// links the RSS after 20 flaps was about 12.2 MB, with it about 11.5 MB (bench/e2e/memory.py). Never during a burst,
-/// and at most one collection per megabyte allocated: a link that flaps every few seconds costs one collection every
-/// few runs, not one per run. Enabled once the start's own collection (<c>StartupGarbage</c>) is done.
+/// links the RSS after 20 flaps was about 12 MiB, with it about 11 MiB (bench/e2e/memory.py). Never within a second of
+/// an event or of a run's end (a script running for longer, its runs queued behind it, may see one: about 3 ms beside
+/// 1,000 links), and at most one collection per megabyte allocated: a link that flaps every few seconds costs one
+/// collection every few runs, not one per run. Enabled once the start's own collection (<c>StartupGarbage</c>) is done.
 /// </summary>
 public sealed class QuietCollection
 {
@@ -78,7 +79,8 @@ public sealed class QuietCollection
             _after(_quiet - quiet, Check);
             return;
         }
-        Volatile.Write(ref _armed, 0);
+        // A full fence (not a release write): the read below must not come before the disarm.
+        Interlocked.Exchange(ref _armed, 0);
         // Activity between the look at the clock and the disarm did not arm a check: this one waits for it instead.
         if (Volatile.Read(ref _lastActivity) != last)
         {
@@ -89,14 +91,15 @@ public sealed class QuietCollection
         if (_allocated() - Interlocked.Read(ref _allocatedAtLast) < Worth)
             return;
         var since = _allocated() - Interlocked.Read(ref _allocatedAtLast);
+        // As of the collector's previous collection (the last gen0 one of the burst, most often): what it had committed then.
         var committed = _log?.IsEnabled(LogLevel.Debug) == true ? GC.GetGCMemoryInfo().TotalCommittedBytes : 0;
         var started = Stopwatch.GetTimestamp();
         _collect();
+        Interlocked.Exchange(ref _allocatedAtLast, _allocated());
+        Interlocked.Increment(ref _collections);
         if (_log?.IsEnabled(LogLevel.Debug) == true)
             _log.Debug($"Quiet after events: collected the {since / 1024} KiB allocated since the last collection in " +
                 $"{Stopwatch.GetElapsedTime(started).TotalMilliseconds:0.0} ms; the GC's committed memory {committed / 1024} -> " +
                 $"{GC.GetGCMemoryInfo().TotalCommittedBytes / 1024} KiB");
-        Interlocked.Exchange(ref _allocatedAtLast, _allocated());
-        Interlocked.Increment(ref _collections);
     }
 }

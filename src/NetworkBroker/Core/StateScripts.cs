@@ -28,6 +28,9 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     /// <summary>The link went away (the kernel said so): what sysfs said of it is not kept for the next one with its ifindex.</summary>
     public void Forget(int ifindex) => _files.Forget(ifindex);
 
+    /// <summary>The kernel was re-read after notifications were lost: a link may have gone and come back unseen.</summary>
+    public void ForgetLinks() => _files.ForgetAll();
+
     /// <summary>Called before the transitions of one event: what was made for another event is not reused.</summary>
     public void BeginEvent() => _last = default;
 

@@ -30,9 +30,10 @@ public interface ILinkFiles
 /// <remarks>
 /// A link's driver and DEVTYPE are read from sysfs once per ifindex, not at every run: they last as long as the link
 /// (a driver unbound from its device takes the link away, and DEVTYPE is set when the link is registered). A link
-/// made again under the same ifindex comes after its predecessor's removal, which <see cref="Forget"/>s it; a rename
-/// reads again. A name sysfs does not show as this link (another namespace's sysfs, a rename not yet seen) is read
-/// again each time.
+/// made again under the same ifindex comes after its predecessor's removal, which <see cref="Forget"/>s it, or, when
+/// that removal's notification was lost, after a re-read of the kernel, which forgets every link (<see cref="ForgetAll"/>);
+/// a rename reads again. A name sysfs does not show as this link (another namespace's sysfs, a rename not yet seen),
+/// before or after the read, is read again each time.
 /// </remarks>
 public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev, string sysfs = "/sys/class/net") : ILinkFiles
 {
@@ -65,6 +66,19 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev, string 
         }
     }
 
+    /// <summary>Every link's facts read again (the kernel was re-read: a removal may have been lost with its notification).</summary>
+    public void ForgetAll()
+    {
+        lock (_gate)
+        {
+            _forgets++;
+            _drivers.Clear();
+            _deviceTypes.Clear();
+            Core.BurstCapacity.TrimAfterBurst(_drivers);
+            Core.BurstCapacity.TrimAfterBurst(_deviceTypes);
+        }
+    }
+
     private string? Known(Dictionary<int, (string Name, string? Value)> known, string name, int ifindex, bool driver)
     {
         long forgets;
@@ -77,6 +91,10 @@ public sealed class LinkFiles(NetworkdFiles networkd, UdevDatabase udev, string 
         if (!InSysfs(name, ifindex))
             return null;
         var value = driver ? ReadDriver(name) : ReadDeviceType(name);
+        // Kept only if the name still is this link after the read: names swapped meanwhile (eth0 and eth1 through a
+        // third) would have read the other link's, once, but not for as long as this link lives.
+        if (!InSysfs(name, ifindex))
+            return value;
         lock (_gate)
         {
             if (_forgets == forgets)

@@ -44,22 +44,58 @@ public class QuietCollectionTests
             _allocated += 300 * 1024;
             quiet.Activity();
             Advance(0.2);
+            if (i == 5)
+            {
+                // The check armed by the first event comes due in the middle of the burst: it waits for a quiet second.
+                Assert.Equal(TimeSpan.FromSeconds(1), Assert.Single(_due).Delay);
+                RunDue();
+                Assert.Equal(0, _collected);
+                Assert.InRange(Assert.Single(_due).Delay.TotalSeconds, 0.79, 0.81);
+            }
         }
-        // One check armed for the whole burst.
+        // One check at a time for the whole burst.
         Assert.Single(_due);
-        Assert.Equal(TimeSpan.FromSeconds(1), _due[0].Delay);
 
-        // Due while the burst went on (0.2 s since its last event): not yet, but again when a second will have passed.
+        // Due 0.2 s after the burst's last event: not yet, but again when a second will have passed since it.
         RunDue();
         Assert.Equal(0, _collected);
-        var again = Assert.Single(_due).Delay;
-        Assert.InRange(again.TotalSeconds, 0.79, 0.81);
+        Assert.InRange(Assert.Single(_due).Delay.TotalSeconds, 0.79, 0.81);
 
         Advance(0.8);
         RunDue();
         Assert.Equal(1, _collected);
         Assert.Empty(_due);
         Assert.Equal(1, quiet.Collections);
+    }
+
+    [Fact]
+    public void An_event_between_the_checks_look_at_the_clock_and_its_disarming_is_waited_for_not_collected_upon()
+    {
+        QuietCollection? quiet = null;
+        var racing = false;
+        quiet = new QuietCollection(TimeSpan.FromSeconds(1), (delay, step) => _due.Add((delay, step)), () => _allocated, () => _collected++,
+            () =>
+            {
+                // Inside the check's look at the clock: an event arrives on another thread (it finds a check armed).
+                if (racing)
+                {
+                    racing = false;
+                    quiet!.Activity();
+                }
+                return _now;
+            });
+        quiet.Enable();
+        _allocated += 2 * QuietCollection.Worth;
+        quiet.Activity();
+        Advance(1);
+        racing = true;
+        RunDue();
+        Assert.Equal(0, _collected);
+        Assert.Equal(TimeSpan.FromSeconds(1), Assert.Single(_due).Delay);
+
+        Advance(1);
+        RunDue();
+        Assert.Equal(1, _collected);
     }
 
     [Fact]
