@@ -77,7 +77,9 @@ public sealed class DhcpSandbox : IDisposable
     {
         try
         {
-            Client.Exec($"[ -f {Directory.Combine("dhclient.pid")} ] && kill $(cat {Directory.Combine("dhclient.pid")}) 2>/dev/null; true");
+            // Every dhclient of this sandbox, not only the pid file's: a second Acquire (a renewal) starts a second
+            // daemon beside the first, and the pid file names only the later one.
+            Client.Exec($"[ -f {Directory.Combine("dhclient.pid")} ] && kill $(cat {Directory.Combine("dhclient.pid")}) 2>/dev/null; pkill -f -- '-l[f] {LeaseFile} ' ; true");
         }
         catch (InvalidOperationException)
         {
