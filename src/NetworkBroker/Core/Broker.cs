@@ -213,17 +213,19 @@ public sealed class Broker
                 // The re-read supersedes what waited for a link's look-up (its answers then find nothing to release).
                 _lookingUp.Clear();
                 var changes = Kernel.Resync(resynced.Snapshot, silently: resynced.Reason == ResyncReason.Initial);
-                // A link removed and made again under its ifindex and name while notifications were lost shows no
-                // removal: what sysfs said of every link is read again.
-                if (resynced.Reason != ResyncReason.Initial)
-                    _states.ForgetLinks();
                 if (resynced.Reason == ResyncReason.Initial)
                 {
                     _log.Info($"Kernel: {Kernel.Links.Count} links, {Kernel.AddressCount} addresses, {Kernel.RouteCount} routes");
                     _kernelLoaded.TrySetResult();
                 }
-                else if (changes.Count > 0)
-                    _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
+                else
+                {
+                    // A link removed and made again under its ifindex and name while notifications were lost shows no
+                    // removal: what sysfs said of every link is read again.
+                    _states.ForgetLinks();
+                    if (changes.Count > 0)
+                        _log.Info($"Kernel state re-read: {changes.Count} changes had been missed");
+                }
                 Act(changes);
                 _policyRouting?.Schedule();
                 return;

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using NetworkBroker.Events;
+using NetworkBroker.Hosting;
 using NetworkBroker.Logging;
+using NetworkBroker.Scripts;
 
 namespace NetworkBroker.Core;
 
@@ -11,9 +14,10 @@ namespace NetworkBroker.Core;
 /// links the RSS after 20 flaps was about 12 MiB, with it about 11 MiB (bench/e2e/memory.py). Never within a second of
 /// an event or of a run's end (a script running for longer, its runs queued behind it, may see one: about 3 ms beside
 /// 1,000 links), and at most one collection per megabyte allocated: a link that flaps every few seconds costs one
-/// collection every few runs, not one per run. Enabled once the start's own collection (<c>StartupGarbage</c>) is done.
+/// collection every few runs, not one per run. Enabled once the start's own collection (<c>StartupGarbage</c>) is done;
+/// told of the activity by the daemon's <see cref="ActivityStream"/>.
 /// </summary>
-public sealed class QuietCollection
+public sealed class QuietCollection : IActivityObserver
 {
     public static readonly TimeSpan DefaultQuiet = TimeSpan.FromSeconds(1);
 
@@ -70,6 +74,10 @@ public sealed class QuietCollection
             _after(_quiet, Check);
     }
 
+    void IActivityObserver.Observed(BrokerEvent brokerEvent) => Activity();
+
+    void IActivityObserver.ScriptsRan(ScriptEvent scriptEvent, IReadOnlyList<ScriptResult> results) => Activity();
+
     private void Check()
     {
         var last = Volatile.Read(ref _lastActivity);
@@ -88,9 +96,9 @@ public sealed class QuietCollection
                 _after(_quiet, Check);
             return;
         }
-        if (_allocated() - Interlocked.Read(ref _allocatedAtLast) < Worth)
-            return;
         var since = _allocated() - Interlocked.Read(ref _allocatedAtLast);
+        if (since < Worth)
+            return;
         // As of the collector's previous collection (the last gen0 one of the burst, most often): what it had committed then.
         var committed = _log?.IsEnabled(LogLevel.Debug) == true ? GC.GetGCMemoryInfo().TotalCommittedBytes : 0;
         var started = Stopwatch.GetTimestamp();

@@ -44,8 +44,7 @@ public sealed class Daemon
         Broker.Observed += Activity.Observed;
         Scripts.Completed += Activity.ScriptsRan;
         QuietCollection = new QuietCollection(log: _log);
-        Broker.Observed += _ => QuietCollection.Activity();
-        Scripts.Completed += (_, _) => QuietCollection.Activity();
+        Activity.Subscribe(QuietCollection);
         if (options.Resolver is ResolverPusher pusher)
             pusher.Pushed += Activity.Pushed;
         Activity.Subscribe(new MonitorFeed(Monitors, i => Broker.Kernel.Link(i)?.Name ?? Broker.Networkd.NameOf(i)));

@@ -21,7 +21,7 @@ public partial class QuietCollectionTests
             dir.Script(state, "10-true", "#!/bin/sh\n");
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n[Network]\nEmitJSON = true\n");
         Directory.CreateDirectory(dir.Combine("run"));
-        var notify = new NotifySocket(dir.Combine("notify.sock"));
+        using var notify = new NotifySocket(dir.Combine("notify.sock"));
         using var broker = BrokerBinary.Start(["--config", config],
             new Dictionary<string, string>
             {
