@@ -32,7 +32,7 @@ public sealed class Daemon
         _options = options;
         _log = options.Log;
         _host = new ComponentHost(_log);
-        _runner = new ScriptRunner(options.ScriptRunner, _log);
+        _runner = new ScriptRunner(options.ScriptRunner, _log) { Watch = ScriptDirectoryWatch.Open() };
         Scripts = new ScriptDispatcher(_runner, _log);
         // Kept across restarts in the runtime directory: a restart runs only what changed while stopped.
         Memory = options.RuntimeDirectory is { } runtime ? new StateMemory(runtime, StateMemory.CurrentBootId(), _log) : null;
@@ -156,6 +156,7 @@ public sealed class Daemon
                 if (Scripts.Statistics.Running > 0)
                     _log.Info($"Waiting for {Scripts.Statistics.Running} running script event(s) to finish");
                 await Scripts.DisposeAsync().ConfigureAwait(false);
+                _runner.Watch?.Dispose();
             },
             OnReload = config =>
             {

@@ -84,6 +84,8 @@ internal static unsafe partial class Libc
     public const int O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
     /// <summary>The same on x86-64 and arm64 (010000000).</summary>
     public const int O_PATH = 0x200000;
+    /// <summary>O_DIRECTORY differs between architectures: 0200000 on x86-64, 040000 on arm64.</summary>
+    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 ? 0x4000 : 0x10000;
 
     /// <summary>open(2) with the mode of a file it creates.</summary>
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -303,6 +305,36 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int execve(byte* path, byte** argv, byte** envp);
+
+    public const int IN_NONBLOCK = 0x800, IN_CLOEXEC = 0x80000;
+    public const uint IN_MODIFY = 0x2, IN_ATTRIB = 0x4, IN_MOVED_FROM = 0x40, IN_MOVED_TO = 0x80, IN_CREATE = 0x100,
+        IN_DELETE = 0x200, IN_DELETE_SELF = 0x400, IN_MOVE_SELF = 0x800, IN_ONLYDIR = 0x1000000;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int inotify_init1(int flags);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int inotify_add_watch(int fd, string path, uint mask);
+
+    public const short POLLIN = 0x1, POLLPRI = 0x2, POLLERR = 0x8;
+
+    /// <summary>struct pollfd: the same on every architecture.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Returned;
+    }
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeout);
+
+    /// <summary>The first field of struct statfs (f_type, a long on every 64-bit ABI); the rest is not read.</summary>
+    public const int StatFsSize = 120;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int fstatfs(int fd, byte* buffer);
 
     [LibraryImport(Library)]
     private static partial nint strerror(int errno);

@@ -66,7 +66,12 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
     public event Action<ScriptEvent, IReadOnlyList<ScriptResult>>? Completed;
 
-    /// <summary>Queues an event behind the others of its link. False once stopping: no new runs start then.</summary>
+    /// <summary>
+    /// Queues an event behind the others of its link. False once stopping: no new runs start then. An event whose
+    /// state is known to hold nothing to run (<see cref="ScriptRunner.HoldsNothing"/>), with nothing of its link queued
+    /// or running and no one waiting on it, is not queued: it completes at once, on the caller's thread, with no
+    /// script (<see cref="Completed"/>, not <see cref="Enqueued"/>: there is no run to remember as in flight).
+    /// </summary>
     public bool Enqueue(ScriptEvent scriptEvent)
     {
         lock (_gate)
@@ -78,23 +83,35 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 _notRun.Add(scriptEvent);
                 return false;
             }
-            Enqueued?.Invoke(scriptEvent);
             var key = scriptEvent.OrderingKey;
-            // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
-            if (_lanes.TryGetValue(key, out var lane))
+            if (QueueAnyway(scriptEvent, key))
             {
+                Enqueued?.Invoke(scriptEvent);
+                // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
+                if (_lanes.TryGetValue(key, out var lane))
+                {
+                    lane.Pending.Enqueue(scriptEvent);
+                    return true;
+                }
+                lane = new Lane();
                 lane.Pending.Enqueue(scriptEvent);
+                _lanes.Add(key, lane);
+                if (_idle.Task.IsCompleted)
+                    _idle = NewIdle(completed: false);
+                lane.Drain = _thread.Start(() => DrainAsync(key, lane));
                 return true;
             }
-            lane = new Lane();
-            lane.Pending.Enqueue(scriptEvent);
-            _lanes.Add(key, lane);
-            if (_idle.Task.IsCompleted)
-                _idle = NewIdle(completed: false);
-            lane.Drain = _thread.Start(() => DrainAsync(key, lane));
-            return true;
         }
+        // Outside the gate, as a run's completion is. The broker's loop is the one caller, so no later event of the
+        // link is queued before this one completed.
+        _runner.Skipped(scriptEvent);
+        Completed?.Invoke(scriptEvent, []);
+        return true;
     }
+
+    /// <summary>Whether the event must go through its lane: it has a script, or may have, or is not the next of its link, or is waited on.</summary>
+    private bool QueueAnyway(ScriptEvent scriptEvent, string key) =>
+        scriptEvent.Observer is not null || _lanes.ContainsKey(key) || !_runner.HoldsNothing(scriptEvent.State);
 
     /// <summary>
     /// Runs <paramref name="step"/> on the script thread, before the runs enqueued after it start: posted from

@@ -45,12 +45,29 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     /// <summary>The state directories known to be empty (<see cref="EmptyDirectories"/>).</summary>
     internal EmptyDirectories EmptyDirectories => _empty;
 
+    /// <summary>The states known to hold nothing to run until a directory changes (<see cref="ScriptDirectoryWatch"/>); null: looked at every run.</summary>
+    internal ScriptDirectoryWatch? Watch { get; init; }
+
     /// <summary>Replaced on reload (ScriptTimeoutSec=); a running script keeps the timeout it started with.</summary>
     public ScriptRunnerOptions Options
     {
         get => options;
-        set => options = value;
+        set
+        {
+            options = value;
+            // What was known was known of the old roots.
+            Watch?.ForgetAll();
+        }
     }
+
+    /// <summary>Whether <paramref name="state"/> is known to hold nothing to run, as of now (safe from any thread, never waits).</summary>
+    public bool HoldsNothing(string state) => Watch?.HoldsNothing(state) == true;
+
+    /// <summary>An event found to hold nothing before it was queued (<see cref="ScriptDispatcher.Enqueue"/>): said as a run would.</summary>
+    internal void Skipped(ScriptEvent scriptEvent) => Write(scriptEvent, LogLevel.Debug,
+        $"No scripts to run for {scriptEvent.State}.d (its directories are unchanged since they held none)");
+
+    private IEnumerable<string> Roots => [options.ScriptRoot, .. options.MoreScriptRoots];
 
     /// <param name="cancellation">Stops the run before its next script (shutdown); a script already running keeps its timeout.</param>
     /// <param name="cutShort">Called when the cancellation left scripts of the event not started.</param>
@@ -88,15 +105,22 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     /// </summary>
     private List<(string Path, ScriptFileFacts Directory)> Select(ScriptEvent scriptEvent)
     {
+        if (HoldsNothing(scriptEvent.State))
+        {
+            Skipped(scriptEvent);
+            return [];
+        }
         var directories = new List<(string, IEnumerable<ScriptFileFacts>)>();
         var trusted = new Dictionary<string, ScriptFileFacts>(StringComparer.Ordinal);
-        foreach (var root in (IEnumerable<string>)[options.ScriptRoot, .. options.MoreScriptRoots])
+        var anyEntry = false;
+        foreach (var root in Roots)
         {
             var directory = ScriptDirectories.PathOf(root, scriptEvent.State);
             if (Entries(directory, scriptEvent) is { } entries)
             {
                 directories.Add((directory, entries.Entries));
                 trusted[directory] = entries.Directory;
+                anyEntry |= entries.Entries.Count > 0;
             }
         }
 
@@ -112,8 +136,52 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
                 runnable.Add((path, trusted[directory]));
         }
         if (runnable.Count == 0)
+        {
             Write(scriptEvent, LogLevel.Debug, $"No scripts to run for {scriptEvent.State}.d");
+            if (!anyEntry && Watch is { } watch)
+                LearnNothing(watch, scriptEvent);
+        }
         return runnable;
+    }
+
+    /// <summary>
+    /// No root's directory of the state had an entry: each watched (<see cref="ScriptDirectoryWatch.Watch"/>), then looked
+    /// at again, and the state known to hold nothing when every one is still missing or empty and no change came between.
+    /// Once per change; the runs after it find the state known.
+    /// </summary>
+    private void LearnNothing(ScriptDirectoryWatch watch, ScriptEvent scriptEvent)
+    {
+        var generation = watch.Begin();
+        foreach (var root in Roots)
+        {
+            // The root too: renamed away with a new one made in its place, its state directory is another one.
+            if (watch.Watch(root) is null)
+                return;
+            var directory = ScriptDirectories.PathOf(root, scriptEvent.State);
+            var holdsNothing = watch.Watch(directory) switch
+            {
+                WatchedPath.Missing => ScriptFileSystem.LookUp(directory).Missing,
+                WatchedPath.Directory => IsEmpty(directory),
+                _ => false,
+            };
+            if (!holdsNothing)
+                return;
+        }
+        if (watch.Learn(scriptEvent.State, generation))
+            Write(scriptEvent, LogLevel.Debug, $"{scriptEvent.State}.d holds nothing in any script directory; looked at again once one changes");
+    }
+
+    private static bool IsEmpty(string directory)
+    {
+        Core.LoopGuard.Blocking("script directory listing", directory);
+        try
+        {
+            return !Directory.EnumerateFileSystemEntries(directory).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A state directory's facts and entries, or null when it is missing, empty, or cannot be trusted (said once).</summary>

@@ -97,4 +97,43 @@ public class ScriptSwapTests : IDisposable
         Assert.Equal(1, runner.EmptyDirectories.Hits);
         Assert.Contains(_log.Lines, l => l.Contains("Skipping directory") && l.Contains("65534"));
     }
+
+    [Fact]
+    public async Task A_state_known_to_hold_nothing_whose_directory_nobody_then_fills_runs_nothing_of_nobodys()
+    {
+        // routable.d is missing and the state known to hold nothing (inotify). The admin hands the root to nobody by
+        // mistake; nobody makes routable.d with a script of its own, then swaps in root's spare.d. Each change forgets
+        // what was known, the next run walks the path again, and the walk refuses the root nobody owns.
+        var record = _dir.Combine("record");
+        File.WriteAllText(record, "");
+        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110);
+        var conf = Directory.CreateDirectory(_dir.Combine("conf")).FullName;
+        File.SetUnixFileMode(conf, (UnixFileMode)0b111_101_101);
+        Directory.CreateDirectory(Path.Combine(conf, "spare.d"));
+        File.WriteAllText(Path.Combine(conf, "spare.d", "10-spare"), $"#!/bin/sh\necho spare >> {record}\n");
+        File.SetUnixFileMode(Path.Combine(conf, "spare.d", "10-spare"), (UnixFileMode)0b111_101_101);
+
+        using var watch = ScriptDirectoryWatch.Open()!;
+        var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = conf, SpillDirectory = _dir.Combine("spill") }, _log.Logger)
+        {
+            Watch = watch,
+        };
+        var routable = new ScriptEvent("routable", "eth1", 3, [new("LINK", "eth1")]);
+        Assert.Empty(await runner.RunAsync(routable));
+        Assert.True(runner.HoldsNothing("routable"));
+
+        Shell.Run("chown", "nobody:nogroup", conf);
+        Assert.False(runner.HoldsNothing("routable"), "the root's new owner is a change");
+        Assert.Empty(await runner.RunAsync(routable));
+        Attacker.Run(null, "sh", "-c",
+            $"cd {conf} && mkdir routable.d && printf '#!/bin/sh\\necho EVIL >> {record}\\n' > routable.d/10-evil && chmod 755 routable.d/10-evil");
+        Assert.False(runner.HoldsNothing("routable"));
+        Assert.Empty(await runner.RunAsync(routable));
+        Attacker.Run(null, "sh", "-c", $"cd {conf} && mv routable.d evil.d && mv spare.d routable.d");
+        Assert.False(runner.HoldsNothing("routable"));
+        Assert.Empty(await runner.RunAsync(routable));
+
+        Assert.Equal("", File.ReadAllText(record));
+        Assert.Contains(_log.Lines, l => l.Contains("Skipping directory") && l.Contains("65534"));
+    }
 }

@@ -23,6 +23,53 @@ public class ScriptDispatcherTests : IDisposable
         new(state, link, 0, [new("LINK", link), new("LINKINDEX", sequence.ToString())]);
 
     [Fact]
+    public async Task An_event_of_a_state_known_to_hold_nothing_completes_at_once_unless_its_link_has_a_run_before_it_or_someone_waits_on_it()
+    {
+        using var watch = ScriptDirectoryWatch.Open()!;
+        var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = _dir.Path, SpillDirectory = _dir.Combine("spill") }, _log.Logger)
+        {
+            Watch = watch,
+        };
+        var record = _dir.Combine("record");
+        _dir.Script("carrier", "10-slow", $"#!/bin/sh\nsleep 0.5\necho \"$LINKINDEX carrier\" >> {record}\n");
+        Directory.CreateDirectory(_dir.Combine("degraded.d"));
+        var enqueued = new ConcurrentQueue<int>();
+        var completed = new ConcurrentQueue<(int, int)>();
+        await using var dispatcher = new ScriptDispatcher(runner, _log.Logger);
+        dispatcher.Enqueued += e => enqueued.Enqueue(int.Parse(e.Environment[1].Value));
+        dispatcher.Completed += (e, results) => completed.Enqueue((int.Parse(e.Environment[1].Value), results.Count));
+
+        // The first run of degraded.d looks, finds nothing and learns it.
+        Assert.True(dispatcher.Enqueue(Event("degraded", "eth0", 1)));
+        await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(runner.HoldsNothing("degraded"));
+
+        // Now known: completed before Enqueue returns, never queued.
+        Assert.True(dispatcher.Enqueue(Event("degraded", "eth0", 2)));
+        Assert.Equal([1], enqueued);
+        Assert.Equal([(1, 0), (2, 0)], completed);
+
+        // Behind a run of its link, it keeps its place; another link's is not held up.
+        Assert.True(dispatcher.Enqueue(Event("carrier", "eth0", 3)));
+        Assert.True(dispatcher.Enqueue(Event("degraded", "eth0", 4)));
+        Assert.True(dispatcher.Enqueue(Event("degraded", "eth1", 5)));
+        Assert.Equal([1, 3, 4], enqueued);
+        Assert.Contains((5, 0), completed);
+
+        // Someone waiting on it is told as before, through the lane.
+        var observer = new ScriptObserver([]);
+        Assert.True(dispatcher.Enqueue(Event("degraded", "eth2", 6) with { Observer = observer }));
+        Assert.Equal([1, 3, 4, 6], enqueued);
+        await dispatcher.WhenIdle().WaitAsync(TimeSpan.FromSeconds(30));
+        await observer.Observations.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var all = completed.ToList();
+        Assert.Equal([(1, 0), (2, 0), (3, 1), (4, 0), (5, 0), (6, 0)], all.Order());
+        Assert.True(all.IndexOf((3, 1)) < all.IndexOf((4, 0)), "eth0's runs out of order");
+        Assert.Equal(["3 carrier"], File.ReadAllLines(record));
+    }
+
+    [Fact]
     public async Task A_burst_of_200_events_for_3_links_runs_each_links_events_in_event_order()
     {
         var states = new[] { "carrier", "degraded", "routable", "no-carrier" };
