@@ -47,6 +47,11 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
             return;
         }
         link.Info($"{transition.Property} is {transition.Value}");
+        if (observer is null && scripts.HoldsNothing(transition.Value))
+        {
+            NothingToRun(transition.Value, link);
+            return;
+        }
 
         var addresses = kernel.Addresses(transition.IfIndex).ToList();
         var environment = EventEnvironment.LinkState(name, transition, addresses);
@@ -60,6 +65,18 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
         });
     }
 
+    /// <summary>The state is known to hold nothing to run: its variables are not made (<see cref="ScriptDispatcher.HoldsNothing"/>).</summary>
+    private void NothingToRun(string state, LinkLog? link)
+    {
+        if (!log.IsEnabled(LogLevel.Debug))
+            return;
+        var text = $"No scripts to run for {state}.d (its directories are unchanged since they held none)";
+        if (link is { } l)
+            l.Debug(text);
+        else
+            log.Debug(text);
+    }
+
     /// <summary>run-scripts for what no model makes (an unknown link, routes.d): LINK, LINKINDEX and STATE, the rest from the asker.</summary>
     public void RunSynthesised(string state, string name, int ifindex, ScriptObserver observer) =>
         scripts.Enqueue(new ScriptEvent(state, name, ifindex, EventEnvironment.Requested(name, ifindex, state)) { Observer = observer });
@@ -68,6 +85,11 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     {
         var environment = EventEnvironment.Manager(transition);
         log.Info($"networkd manager: {string.Join(", ", transition.Changed.Select(c => $"{c.Key}={c.Value}"))}");
+        if (observer is null && scripts.HoldsNothing(ManagerState))
+        {
+            NothingToRun(ManagerState, null);
+            return;
+        }
         scripts.Enqueue(new ScriptEvent(ManagerState, null, 0, environment) { Observer = observer, Remembers = observer is null ? RememberedRun.Manager : null });
     }
 }

@@ -63,14 +63,25 @@ public sealed class ScriptDispatcher : IAsyncDisposable
     /// </summary>
     public event Action<ScriptEvent>? Enqueued;
 
-    /// <summary>Called after each event's scripts ran (tests and the monitor use it).</summary>
+    /// <summary>Called after each queued event's scripts ran (tests and the monitor use it).</summary>
     public event Action<ScriptEvent, IReadOnlyList<ScriptResult>>? Completed;
 
     /// <summary>
+    /// Whether an event of <paramref name="state"/>, with no one waiting on it, would be dropped at once by
+    /// <see cref="Enqueue"/>: its maker need not make it. Never waits (one poll).
+    /// </summary>
+    public bool HoldsNothing(string state)
+    {
+        lock (_gate)
+            return !_stopping.IsCancellationRequested && _runner.HoldsNothing(state);
+    }
+
+    /// <summary>
     /// Queues an event behind the others of its link. False once stopping: no new runs start then. An event whose
-    /// state is known to hold nothing to run (<see cref="ScriptRunner.HoldsNothing"/>), with nothing of its link queued
-    /// or running and no one waiting on it, is not queued: it completes at once, on the caller's thread, with no
-    /// script (<see cref="Completed"/>, not <see cref="Enqueued"/>: there is no run to remember as in flight).
+    /// state is known to hold nothing to run (<see cref="ScriptRunner.HoldsNothing"/>), with no one waiting on it, is
+    /// dropped at once: nothing would run, so there is nothing to order, to remember as in flight or to report
+    /// (neither <see cref="Enqueued"/> nor <see cref="Completed"/>). A queued event's scripts are chosen when it
+    /// starts; a dropped one's were none when it came.
     /// </summary>
     public bool Enqueue(ScriptEvent scriptEvent)
     {
@@ -83,9 +94,9 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 _notRun.Add(scriptEvent);
                 return false;
             }
-            var key = scriptEvent.OrderingKey;
-            if (QueueAnyway(scriptEvent, key))
+            if (QueueAnyway(scriptEvent))
             {
+                var key = scriptEvent.OrderingKey;
                 Enqueued?.Invoke(scriptEvent);
                 // A lane is in the table exactly while its drain runs: a new lane needs a drain, an existing one has one.
                 if (_lanes.TryGetValue(key, out var lane))
@@ -102,16 +113,12 @@ public sealed class ScriptDispatcher : IAsyncDisposable
                 return true;
             }
         }
-        // Outside the gate, as a run's completion is. The broker's loop is the one caller, so no later event of the
-        // link is queued before this one completed.
         _runner.Skipped(scriptEvent);
-        Completed?.Invoke(scriptEvent, []);
         return true;
     }
 
-    /// <summary>Whether the event must go through its lane: it has a script, or may have, or is not the next of its link, or is waited on.</summary>
-    private bool QueueAnyway(ScriptEvent scriptEvent, string key) =>
-        scriptEvent.Observer is not null || _lanes.ContainsKey(key) || !_runner.HoldsNothing(scriptEvent.State);
+    /// <summary>Whether the event must go through its lane: its state may have a script, or someone waits on it.</summary>
+    private bool QueueAnyway(ScriptEvent scriptEvent) => scriptEvent.Observer is not null || !_runner.HoldsNothing(scriptEvent.State);
 
     /// <summary>
     /// Runs <paramref name="step"/> on the script thread, before the runs enqueued after it start: posted from
