@@ -330,9 +330,7 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial int poll(PollFd* fds, nuint count, int timeout);
 
-    /// <summary>The first field of struct statfs (f_type, a long on every 64-bit ABI); the rest is not read.</summary>
-    public const int StatFsSize = 120;
-
+    /// <summary>fstatfs(2) into a buffer of at least 120 bytes (struct statfs on every 64-bit ABI; f_type, a long, first).</summary>
     [LibraryImport(Library, SetLastError = true)]
     public static partial int fstatfs(int fd, byte* buffer);
 

@@ -48,7 +48,9 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
     ];
 
     private readonly Lock _gate = new();
-    private readonly int _inotify;
+    // Made anew at each forgetting: the watches of what is no longer known go with the old one (a directory renamed
+    // away keeps no watch), and what it queued need not be read.
+    private int _inotify;
     private readonly int _mounts;
     private readonly Dictionary<string, long> _nothing = new(StringComparer.Ordinal);
     private long _generation;
@@ -130,13 +132,14 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
         var current = path;
         while (true)
         {
-            var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_CLOEXEC | Libc.O_DIRECTORY), Resolve = Libc.RESOLVE_NO_SYMLINKS };
-            var fd = Libc.openat2(Libc.AT_FDCWD, current, &how);
+            var fd = OpenDirectory(current);
             if (fd >= 0)
             {
                 try
                 {
-                    return IsLocal(fd) && AddWatch(fd) ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
+                    // Still the directory the path names once watched: one renamed away before the watch was added
+                    // would be watched for nothing.
+                    return IsLocal(fd) && AddWatch(fd) && IsAt(fd, current) ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
                 }
                 finally
                 {
@@ -165,6 +168,34 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
         }
     }
 
+    private static int OpenDirectory(string path)
+    {
+        var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_CLOEXEC | Libc.O_DIRECTORY), Resolve = Libc.RESOLVE_NO_SYMLINKS };
+        return Libc.openat2(Libc.AT_FDCWD, path, &how);
+    }
+
+    private static bool IsAt(int fd, string path)
+    {
+        var again = OpenDirectory(path);
+        if (again < 0)
+            return false;
+        try
+        {
+            return Identity(fd) is { } watched && Identity(again) == watched;
+        }
+        finally
+        {
+            Libc.close(again);
+        }
+    }
+
+    private static (uint, uint, ulong)? Identity(int fd)
+    {
+        Libc.Statx stat;
+        return Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_INO, &stat) == 0 && (stat.Mask & Libc.STATX_INO) != 0
+            ? (stat.DevMajor, stat.DevMinor, stat.Ino) : null;
+    }
+
     private static bool IsLocal(int fd)
     {
         var buffer = stackalloc byte[256];
@@ -174,7 +205,7 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
     private bool AddWatch(int fd)
     {
         lock (_gate)
-            return !_disposed && Libc.inotify_add_watch(_inotify, $"/proc/self/fd/{fd}", Changes) >= 0;
+            return !_disposed && _inotify >= 0 && Libc.inotify_add_watch(_inotify, $"/proc/self/fd/{fd}", Changes) >= 0;
     }
 
     /// <summary>Reads what the kernel queued: any inotify event or a changed mount table forgets everything known.</summary>
@@ -192,22 +223,18 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
             return;
         // Anything else (a failed poll included) is a change: nothing is known that was not looked at again.
         Forget();
-        if ((fds[0].Returned & Libc.POLLIN) != 0)
-            Drain();
-    }
-
-    private void Drain()
-    {
-        var buffer = stackalloc byte[4096];
-        while (Libc.read(_inotify, buffer, 4096) > 0)
-        {
-        }
     }
 
     private void Forget()
     {
         _nothing.Clear();
         _generation++;
+        if (_disposed)
+            return;
+        // Its queue is not read (a flood of events cannot hold the caller), and its watches go with it. Failing to make
+        // a new one, nothing is learned from now on (a watch cannot be added to -1; poll ignores it).
+        Libc.close(_inotify);
+        _inotify = Libc.inotify_init1(Libc.IN_NONBLOCK | Libc.IN_CLOEXEC);
     }
 
     public void Dispose()
@@ -218,7 +245,8 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
                 return;
             _disposed = true;
             Forget();
-            Libc.close(_inotify);
+            if (_inotify >= 0)
+                Libc.close(_inotify);
             Libc.close(_mounts);
         }
     }
