@@ -68,15 +68,8 @@ public class ScriptSwapTests : IDisposable
         // An empty routable.d is remembered by its stamp. Then the admin hands its parent to nobody by mistake, and
         // nobody swaps in first a directory of its own with its script, then root's other directory with root's
         // script: each swap is another inode, the stamp no longer holds, and the walk refuses the parent.
-        var record = _dir.Combine("record");
-        File.WriteAllText(record, "");
-        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110);
-        var conf = Directory.CreateDirectory(_dir.Combine("conf")).FullName;
-        File.SetUnixFileMode(conf, (UnixFileMode)0b111_101_101);
+        var (record, conf) = RootsConfiguration();
         Directory.CreateDirectory(Path.Combine(conf, "routable.d"));
-        Directory.CreateDirectory(Path.Combine(conf, "spare.d"));
-        File.WriteAllText(Path.Combine(conf, "spare.d", "10-spare"), $"#!/bin/sh\necho spare >> {record}\n");
-        File.SetUnixFileMode(Path.Combine(conf, "spare.d", "10-spare"), (UnixFileMode)0b111_101_101);
 
         var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = conf, SpillDirectory = _dir.Combine("spill") }, _log.Logger);
         // The directory was made a moment ago: the clock is moved past the margin, as if it were old.
@@ -104,14 +97,7 @@ public class ScriptSwapTests : IDisposable
         // routable.d is missing and the state known to hold nothing (inotify). The admin hands the root to nobody by
         // mistake; nobody makes routable.d with a script of its own, then swaps in root's spare.d. Each change forgets
         // what was known, the next run walks the path again, and the walk refuses the root nobody owns.
-        var record = _dir.Combine("record");
-        File.WriteAllText(record, "");
-        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110);
-        var conf = Directory.CreateDirectory(_dir.Combine("conf")).FullName;
-        File.SetUnixFileMode(conf, (UnixFileMode)0b111_101_101);
-        Directory.CreateDirectory(Path.Combine(conf, "spare.d"));
-        File.WriteAllText(Path.Combine(conf, "spare.d", "10-spare"), $"#!/bin/sh\necho spare >> {record}\n");
-        File.SetUnixFileMode(Path.Combine(conf, "spare.d", "10-spare"), (UnixFileMode)0b111_101_101);
+        var (record, conf) = RootsConfiguration();
 
         using var watch = ScriptDirectoryWatch.Open()!;
         var runner = new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = conf, SpillDirectory = _dir.Combine("spill") }, _log.Logger)
@@ -135,5 +121,19 @@ public class ScriptSwapTests : IDisposable
 
         Assert.Equal("", File.ReadAllText(record));
         Assert.Contains(_log.Lines, l => l.Contains("Skipping directory") && l.Contains("65534"));
+    }
+
+    /// <summary>A record anyone may append to, and root's configuration directory with a spare.d holding root's script.</summary>
+    private (string Record, string Conf) RootsConfiguration()
+    {
+        var record = _dir.Combine("record");
+        File.WriteAllText(record, "");
+        File.SetUnixFileMode(record, (UnixFileMode)0b110_110_110);
+        var conf = Directory.CreateDirectory(_dir.Combine("conf")).FullName;
+        File.SetUnixFileMode(conf, (UnixFileMode)0b111_101_101);
+        Directory.CreateDirectory(Path.Combine(conf, "spare.d"));
+        File.WriteAllText(Path.Combine(conf, "spare.d", "10-spare"), $"#!/bin/sh\necho spare >> {record}\n");
+        File.SetUnixFileMode(Path.Combine(conf, "spare.d", "10-spare"), (UnixFileMode)0b111_101_101);
+        return (record, conf);
     }
 }
