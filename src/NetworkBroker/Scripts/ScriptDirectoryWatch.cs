@@ -86,6 +86,16 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
     /// <summary>How many runs were answered from what is known (tests, the benchmarks).</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
+    /// <summary>The watches the kernel holds for this instance now (<c>/proc/self/fdinfo</c>; tests).</summary>
+    internal int Watches
+    {
+        get
+        {
+            lock (_gate)
+                return _inotify < 0 ? 0 : File.ReadLines($"/proc/self/fdinfo/{_inotify}").Count(l => l.StartsWith("inotify wd:", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>Whether <paramref name="state"/> is known to hold nothing to run in any root, with no change seen since.</summary>
     public bool HoldsNothing(string state)
     {

@@ -139,6 +139,23 @@ public class ScriptDirectoryWatchTests : IDisposable
     }
 
     [Fact]
+    public void Directories_renamed_away_leave_no_watch_behind()
+    {
+        // A state directory made anew again and again, each one learned, then renamed aside and kept: the watches of
+        // the old ones go at the change that forgets them, so they stay as many as what is known now needs.
+        for (var i = 0; i < 20; i++)
+        {
+            Directory.CreateDirectory(StateDirectory());
+            Assert.True(Learn());
+            Directory.Move(StateDirectory(), _dir.Combine($"aside-{i}"));
+            Assert.False(_watch.HoldsNothing("routable"));
+        }
+        Assert.True(Learn());
+
+        Assert.InRange(_watch.Watches, 1, 2);
+    }
+
+    [Fact]
     public void A_symbolic_link_on_the_way_is_never_watched()
     {
         var real = _dir.Combine("real");
