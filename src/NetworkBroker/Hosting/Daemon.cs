@@ -155,8 +155,14 @@ public sealed class Daemon
             {
                 if (Scripts.Statistics.Running > 0)
                     _log.Info($"Waiting for {Scripts.Statistics.Running} running script event(s) to finish");
-                await Scripts.DisposeAsync().ConfigureAwait(false);
-                _runner.Watch?.Dispose();
+                try
+                {
+                    await Scripts.DisposeAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _runner.Watch?.Dispose();
+                }
             },
             OnReload = config =>
             {
