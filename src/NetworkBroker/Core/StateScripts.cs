@@ -70,7 +70,7 @@ public sealed class StateScripts(Func<BrokerConfiguration> configuration, Script
     {
         if (!log.IsEnabled(LogLevel.Debug))
             return;
-        var text = $"No scripts to run for {state}.d (its directories are unchanged since they held none)";
+        var text = ScriptRunner.NothingKnown(state);
         if (link is { } l)
             l.Debug(text);
         else

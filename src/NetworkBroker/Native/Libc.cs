@@ -307,7 +307,7 @@ internal static unsafe partial class Libc
     public static partial int execve(byte* path, byte** argv, byte** envp);
 
     public const int IN_NONBLOCK = 0x800, IN_CLOEXEC = 0x80000;
-    public const uint IN_MODIFY = 0x2, IN_ATTRIB = 0x4, IN_MOVED_FROM = 0x40, IN_MOVED_TO = 0x80, IN_CREATE = 0x100,
+    public const uint IN_ATTRIB = 0x4, IN_MOVED_FROM = 0x40, IN_MOVED_TO = 0x80, IN_CREATE = 0x100,
         IN_DELETE = 0x200, IN_DELETE_SELF = 0x400, IN_MOVE_SELF = 0x800, IN_ONLYDIR = 0x1000000;
 
     [LibraryImport(Library, SetLastError = true)]
@@ -316,7 +316,7 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int inotify_add_watch(int fd, string path, uint mask);
 
-    public const short POLLIN = 0x1, POLLPRI = 0x2, POLLERR = 0x8;
+    public const short POLLIN = 0x1, POLLPRI = 0x2;
 
     /// <summary>struct pollfd: the same on every architecture.</summary>
     [StructLayout(LayoutKind.Sequential)]

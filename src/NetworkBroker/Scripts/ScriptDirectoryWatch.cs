@@ -16,7 +16,7 @@ namespace NetworkBroker.Scripts;
 /// and made anew, its state directories are others);</item>
 /// <item>the mount table (<c>/proc/self/mountinfo</c> polls as changed): a mount over one of them changes no inode.</item>
 /// </list>
-/// Any change seen forgets every state known; the next run of each looks again. Before an answer the queue is read,
+/// Any change seen forgets every state known; the next run of each looks again. Before an answer both are polled,
 /// so a change made before the question is always seen (inotify queues an event in the call that makes the change).
 /// A directory is watched through the descriptor its symlink-free look-up opened (<c>/proc/self/fd</c>), so the inode
 /// watched is the one the path names; a symbolic link on the way, a file system whose changes inotify does not see
@@ -218,7 +218,7 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
             return !_disposed && _inotify >= 0 && Libc.inotify_add_watch(_inotify, $"/proc/self/fd/{fd}", Changes) >= 0;
     }
 
-    /// <summary>Reads what the kernel queued: any inotify event or a changed mount table forgets everything known.</summary>
+    /// <summary>Polls what the kernel queued: any inotify event or a changed mount table forgets everything known.</summary>
     private void Refresh()
     {
         if (_disposed)

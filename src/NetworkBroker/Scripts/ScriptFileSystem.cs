@@ -107,6 +107,20 @@ internal static unsafe class ScriptFileSystem
             stat.MtimeSeconds, stat.MtimeNanoseconds);
     }
 
+    /// <summary>Whether the directory at <paramref name="path"/> lists no entry at all; false when it cannot be listed.</summary>
+    public static bool HasNoEntry(string path)
+    {
+        Core.LoopGuard.Blocking("script directory listing", path);
+        try
+        {
+            return !Directory.EnumerateFileSystemEntries(path).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The entries of a directory, with their facts (<see cref="FactsIn"/> when its own facts are given, trusted).</summary>
     public static IEnumerable<ScriptFileFacts> List(string directory, uint daemonUid, ScriptFileFacts? trusted = null)
     {

@@ -64,8 +64,10 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
     public bool HoldsNothing(string state) => Watch?.HoldsNothing(state) == true;
 
     /// <summary>An event found to hold nothing before it was queued (<see cref="ScriptDispatcher.Enqueue"/>): said as a run would.</summary>
-    internal void Skipped(ScriptEvent scriptEvent) => Write(scriptEvent, LogLevel.Debug,
-        $"No scripts to run for {scriptEvent.State}.d (its directories are unchanged since they held none)");
+    internal void Skipped(ScriptEvent scriptEvent) => Write(scriptEvent, LogLevel.Debug, NothingKnown(scriptEvent.State));
+
+    /// <summary>The debug line of an event whose state is known to hold nothing, wherever it is dropped.</summary>
+    internal static string NothingKnown(string state) => $"No scripts to run for {state}.d (its directories are unchanged since they held none)";
 
     private IEnumerable<string> Roots => [options.ScriptRoot, .. options.MoreScriptRoots];
 
@@ -161,7 +163,7 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
             var holdsNothing = watch.Watch(directory) switch
             {
                 WatchedPath.Missing => ScriptFileSystem.LookUp(directory).Missing,
-                WatchedPath.Directory => IsEmpty(directory),
+                WatchedPath.Directory => ScriptFileSystem.HasNoEntry(directory),
                 _ => false,
             };
             if (!holdsNothing)
@@ -169,19 +171,6 @@ public sealed class ScriptRunner(ScriptRunnerOptions initialOptions, Logger log)
         }
         if (watch.Learn(scriptEvent.State, generation))
             Write(scriptEvent, LogLevel.Debug, $"{scriptEvent.State}.d holds nothing in any script directory; looked at again once one changes");
-    }
-
-    private static bool IsEmpty(string directory)
-    {
-        Core.LoopGuard.Blocking("script directory listing", directory);
-        try
-        {
-            return !Directory.EnumerateFileSystemEntries(directory).Any();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
     }
 
     /// <summary>A state directory's facts and entries, or null when it is missing, empty, or cannot be trusted (said once).</summary>
