@@ -114,6 +114,72 @@ public class NetworkdRecoveryTests
     }
 
     [Fact]
+    public async Task When_the_bus_hangs_what_networkd_said_meanwhile_runs_once_after_it_goes_on()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await broker.IdleAsync();
+        var before = Record(broker).Length;
+
+        sandbox.Bus.Pause();
+        try
+        {
+            sandbox.Carrier(false);
+            // networkd has seen the carrier go and written its signals to the stopped bus's socket; the broker has
+            // seen it from the kernel alone, which runs nothing.
+            await BrokerHarness.WaitForAsync(() => File.ReadAllText(Path.Combine(sandbox.NetifDirectory, "links", ifindex.ToString()))
+                .Contains("OPER_STATE=no-carrier"));
+            await Task.Delay(1000);
+            await broker.IdleAsync();
+            Assert.Equal([], OperationalRuns(broker, before, "eth1"));
+        }
+        finally
+        {
+            sandbox.Bus.Resume();
+        }
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
+        await broker.IdleAsync();
+
+        Assert.Equal(["no-carrier"], OperationalRuns(broker, before, "eth1"));
+        Assert.DoesNotContain(broker.Log.Lines, l => l.Contains("networkd: lost the bus"));
+    }
+
+    [Fact]
+    public async Task When_networkd_hangs_the_broker_waits_for_it_and_runs_its_states_once_it_goes_on()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await broker.IdleAsync();
+        var before = Record(broker).Length;
+
+        sandbox.PauseNetworkd(true);
+        try
+        {
+            // The kernel tells the broker at once; networkd, stopped, says nothing: no state of its runs yet.
+            sandbox.Carrier(false);
+            await BrokerHarness.WaitForAsync(() => broker.Broker.QueryAsync(b => b.Kernel.Link(ifindex)?.Carrier == false).GetAwaiter().GetResult());
+            await Task.Delay(1000);
+            await broker.IdleAsync();
+            Assert.Equal([], OperationalRuns(broker, before, "eth1"));
+            Assert.Equal("routable", await broker.Broker.QueryAsync(b => b.Networkd.Link(ifindex)?.GetValueOrDefault("OperationalState")));
+        }
+        finally
+        {
+            sandbox.PauseNetworkd(false);
+        }
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
+        await broker.IdleAsync();
+
+        Assert.Equal(["no-carrier"], OperationalRuns(broker, before, "eth1"));
+    }
+
+    [Fact]
     public async Task When_the_bus_comes_back_before_networkd_only_what_networkd_signals_runs()
     {
         using var sandbox = new NetworkdSandbox(StaticNetwork);

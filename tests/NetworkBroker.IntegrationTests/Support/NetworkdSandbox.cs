@@ -138,6 +138,9 @@ public sealed class NetworkdSandbox : IDisposable
         _networkd = null;
     }
 
+    /// <summary>Stops (SIGSTOP) or lets go on (SIGCONT) the node's networkd: a networkd that hangs, its netlink and bus sockets left open.</summary>
+    public void PauseNetworkd(bool paused) => Shell.Run("kill", paused ? "-STOP" : "-CONT", NetworkdPid.ToString());
+
     /// <summary>Carrier down/up seen by eth1: the peer's end goes down or up.</summary>
     public void Carrier(bool up) => Peer.Ip($"link set veth0 {(up ? "up" : "down")}");
 

@@ -66,6 +66,12 @@ public sealed class PrivateBus : IDisposable
         _daemon = Start();
     }
 
+    /// <summary>Stops the daemon (SIGSTOP) without closing anything: a bus that hangs; what is sent to it waits in its sockets.</summary>
+    public void Pause() => Shell.Run("kill", "-STOP", _daemon.Id.ToString());
+
+    /// <summary>Lets a paused daemon go on (SIGCONT).</summary>
+    public void Resume() => Shell.Run("kill", "-CONT", _daemon.Id.ToString());
+
     /// <summary>A command with DBUS_SYSTEM_BUS_ADDRESS pointing here (busctl, gdbus, dbus-send).</summary>
     public string Run(string file, params string[] args) =>
         Shell.Run(new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = Address }, file, args);
