@@ -56,7 +56,10 @@ public sealed partial class DBusConnection : IAsyncDisposable
     public Task<Exception?> Closed => _closed.Task;
 
     /// <param name="signal">Called for each signal, on the connection's reader, in arrival order.</param>
-    /// <param name="malformed">Called with the error of a message that did not decode (it is skipped).</param>
+    /// <param name="malformed">
+    /// Called with the error of a message that did not decode, or a <see cref="DBusMessageTooLargeException"/> for one too large
+    /// to read (each is skipped).
+    /// </param>
     /// <param name="methodCall">
     /// Offered each method call made to this connection, on the reader; true when it answers the call itself (with
     /// <see cref="SendAsync"/>). Null, or false: UnknownMethod is replied when the caller expects a reply.
@@ -281,13 +284,25 @@ public sealed partial class DBusConnection : IAsyncDisposable
         _reader.Start();
     }
 
+    /// <summary>
+    /// The largest signal or method call read (a message nobody here asked for): 64 KiB, where networkd's largest
+    /// PropertiesChanged is under 2 KiB. Any local user may address a signal to this connection, and the system bus
+    /// forwards up to 32 MiB: a bigger one is skipped as it arrives, never held. Replies, which come only to calls
+    /// made here, may be as large as the protocol allows (a ListLinks of many links).
+    /// </summary>
+    public const int MaxUnrequestedSize = 64 * 1024;
+
+    private const int ReadBufferSize = 64 * 1024;
+
     private void ReadLoop(byte[] leftover)
     {
-        var buffer = new byte[64 * 1024];
+        var buffer = new byte[ReadBufferSize];
         var filled = leftover.Length;
         if (filled > buffer.Length)
             Array.Resize(ref buffer, filled * 2);
         leftover.CopyTo(buffer, 0);
+        // The bytes of an oversized message still to come and be dropped.
+        long skipping = 0;
         Exception? reason = null;
         try
         {
@@ -297,20 +312,42 @@ public sealed partial class DBusConnection : IAsyncDisposable
                 var consumed = 0;
                 while (true)
                 {
-                    var size = DBusMessage.TotalSize(buffer.AsSpan(consumed, filled - consumed));
-                    if (size == 0 || size > filled - consumed)
+                    if (skipping > 0)
+                    {
+                        var dropped = (int)Math.Min(skipping, filled - consumed);
+                        consumed += dropped;
+                        skipping -= dropped;
+                        if (skipping > 0)
+                            break;
+                    }
+                    var rest = buffer.AsSpan(consumed, filled - consumed);
+                    var size = DBusMessage.TotalSize(rest);
+                    if (size > MaxUnrequestedSize && (DBusMessageType)rest[1] is not (DBusMessageType.MethodReturn or DBusMessageType.Error))
+                    {
+                        _malformed?.Invoke(new DBusMessageTooLargeException((DBusMessageType)rest[1], size));
+                        skipping = size;
+                        continue;
+                    }
+                    if (size == 0 || size > rest.Length)
                     {
                         if (size > buffer.Length)
                             Array.Resize(ref buffer, size);
                         break;
                     }
-                    Dispatch(buffer.AsMemory(consumed, size).ToArray());
+                    Dispatch(rest[..size].ToArray());
                     consumed += size;
                 }
                 if (consumed > 0)
                 {
                     buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
                     filled -= consumed;
+                }
+                // A large reply grew the buffer: it is not kept for the small messages that follow.
+                if (buffer.Length > ReadBufferSize && filled <= ReadBufferSize / 2 && DBusMessage.TotalSize(buffer.AsSpan(0, filled)) <= ReadBufferSize / 2)
+                {
+                    var smaller = new byte[ReadBufferSize];
+                    buffer.AsSpan(0, filled).CopyTo(smaller);
+                    buffer = smaller;
                 }
                 if (filled == buffer.Length)
                     Array.Resize(ref buffer, buffer.Length * 2);

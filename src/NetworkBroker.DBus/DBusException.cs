@@ -13,3 +13,18 @@ public sealed class DBusErrorException(string name, string? text, string call)
 
 /// <summary>The connection is gone (the bus stopped, or it closed us), or could not be made.</summary>
 public sealed class DBusConnectionException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A signal or method call larger than a connection reads (<see cref="DBusConnection.MaxUnrequestedSize"/>): skipped unread.</summary>
+public sealed class DBusMessageTooLargeException(DBusMessageType type, long size)
+    : Exception($"dropped a {TypeName(type)} of {size} bytes unread: over the {DBusConnection.MaxUnrequestedSize / 1024} KiB a message nobody asked for may have")
+{
+    public DBusMessageType Type { get; } = type;
+    public long Size { get; } = size;
+
+    private static string TypeName(DBusMessageType type) => type switch
+    {
+        DBusMessageType.Signal => "signal",
+        DBusMessageType.MethodCall => "method call",
+        _ => $"message of type {(byte)type}",
+    };
+}

@@ -30,8 +30,8 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     // networkd's unique name on the bus (":1.5"): the only sender whose PropertiesChanged counts. Null while unknown.
     private volatile string? _owner;
     private long _rejected;
-    private long _rejectedSinceWarning;
-    private long _lastRejectionWarning = long.MinValue;
+    private readonly WarningRate _rejections = new(RejectionWarningInterval);
+    private readonly WarningRate _malformed = new(RejectionWarningInterval);
     private Task _resnapshot = Task.CompletedTask;
 
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,7 +39,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     /// <summary>How many snapshots were read (tests wait on it).</summary>
     public int Snapshots { get; private set; }
 
-    /// <summary>Signals dropped because networkd did not send them (shown by <c>status</c>).</summary>
+    /// <summary>Signals dropped because networkd did not send them, or too large to be its (shown by <c>status</c>).</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
 
     /// <summary>Our connection's unique name on the bus, once connected (what a forger would address).</summary>
@@ -62,8 +62,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 lock (_gate)
                     _heldBack = [];
                 _owner = null;
-                var connection = await DBusConnection.ConnectAsync(busAddress, OnSignal,
-                    e => log.Warn($"networkd: ignoring a malformed D-Bus message: {e.Message}"), cancellation).ConfigureAwait(false);
+                var connection = await DBusConnection.ConnectAsync(busAddress, OnSignal, Malformed, cancellation).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
                 {
                     _connection = connection;
@@ -238,18 +237,25 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     private void Reject(DBusMessage signal)
     {
         Interlocked.Increment(ref _rejected);
-        Interlocked.Increment(ref _rejectedSinceWarning);
         var what = $"{PeerText.Excerpt(signal.Member)} on {PeerText.Excerpt(signal.Path)} from {PeerText.Excerpt(signal.Sender)}";
         log.Debug($"networkd: rejected a signal not sent by systemd-networkd ({_owner ?? "not on the bus"}): {what}");
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastRejectionWarning);
-        if (last != long.MinValue && now - last < (long)RejectionWarningInterval.TotalMilliseconds)
-            return;
-        if (Interlocked.CompareExchange(ref _lastRejectionWarning, now, last) != last)
-            return;
-        var count = Interlocked.Exchange(ref _rejectedSinceWarning, 0);
-        log.Warn($"networkd: rejected {count} D-Bus signal(s) that systemd-networkd did not send (the last: {what}); " +
-                 "another local user may be forging networkd's signals");
+        if (_rejections.Due(out var count))
+            log.Warn($"networkd: rejected {count} D-Bus signal(s) that systemd-networkd did not send (the last: {what}); " +
+                     "another local user may be forging networkd's signals");
+    }
+
+    /// <summary>
+    /// A message that did not decode, or was too large to read (any local user may address one to the broker): dropped,
+    /// said at debug level each, and as a warning at most once a minute.
+    /// </summary>
+    private void Malformed(Exception e)
+    {
+        // A signal that large is not networkd's (its largest is under 2 KiB): a rejected one, as status counts them.
+        if (e is DBusMessageTooLargeException { Type: DBusMessageType.Signal })
+            Interlocked.Increment(ref _rejected);
+        log.Debug($"networkd: ignoring a malformed D-Bus message: {e.Message}");
+        if (_malformed.Due(out var count))
+            log.Warn($"networkd: ignored {count} malformed or oversized D-Bus message(s) (the last: {e.Message})");
     }
 
     private void OnOwnerChanged(string owner)

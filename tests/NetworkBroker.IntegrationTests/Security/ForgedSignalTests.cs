@@ -92,4 +92,41 @@ public class ForgedSignalTests
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    [Fact]
+    public async Task Oversized_signals_from_nobody_are_dropped_unread_and_leave_no_memory_behind()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        using var dir = new TempDirectory();
+        var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
+        using var notify = new NotifySocket(dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config],
+            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
+            prefix: ["ip", "netns", "exec", sandbox.Node.Name]);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+        await BrokerHarness.WaitForIdleAsync(broker);
+        var rssBefore = ResidentKiB(broker.Pid);
+
+        // About 1.2 MB each (twelve arguments near gdbus's limit for one), addressed to the daemon: the bus forwards up
+        // to 32 MiB, and any local user may send one.
+        var part = $"'{new string('x', 100_000)}'";
+        const int Signals = 10;
+        for (var i = 0; i < Signals; i++)
+            Attacker.Emit(sandbox.Bus, daemon, "/org/example/big", "org.example.Big.Signal", [.. Enumerable.Repeat(part, 12)]);
+
+        await BrokerHarness.WaitForAsync(async () => (await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10))).SignalsRejected >= Signals);
+        Assert.Contains("dropped a signal of 1200", broker.StandardError);
+        Assert.Contains("malformed or oversized D-Bus message(s)", broker.StandardError);
+        // Read while it arrived and never kept: what is left is a few pages, not the messages or a buffer their size.
+        var grown = ResidentKiB(broker.Pid) - rssBefore;
+        Assert.True(grown < 2048, $"RSS grew by {grown} KiB after {Signals} signals of 1.2 MB");
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    private static long ResidentKiB(int pid) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 }
