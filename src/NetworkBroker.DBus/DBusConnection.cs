@@ -201,6 +201,14 @@ public sealed partial class DBusConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>The uid of the process that holds <paramref name="name"/> (a unique name), as the bus saw it connect.</summary>
+    public async Task<uint> GetConnectionUnixUserAsync(string name, CancellationToken cancellation = default)
+    {
+        var reply = await CallAsync(BusName, "/org/freedesktop/DBus", BusName, "GetConnectionUnixUser", "s", w => w.WriteString(name),
+            cancellation: cancellation).ConfigureAwait(false);
+        return reply.BodyReader("u").ReadUInt32();
+    }
+
     /// <summary>The owner of <paramref name="name"/>, started by the bus (D-Bus activation) if nobody owns it yet.</summary>
     public async Task<string> StartNameOwnerAsync(string name, CancellationToken cancellation = default)
     {

@@ -6,6 +6,9 @@ namespace NetworkBroker.Networkd;
 /// <summary>systemd-networkd's names on the bus (org.freedesktop.network1(5)).</summary>
 public static class NetworkdBus
 {
+    /// <summary>The user systemd-networkd runs as (its unit's User=); root may own its name too.</summary>
+    public const string User = "systemd-network";
+
     public const string Service = "org.freedesktop.network1";
     public const string ManagerPath = "/org/freedesktop/network1";
     public const string LinkPathPrefix = "/org/freedesktop/network1/link/";

@@ -33,6 +33,10 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
     private readonly WarningRate _rejections = new(RejectionWarningInterval);
     private readonly WarningRate _malformed = new(RejectionWarningInterval);
     private Task _resnapshot = Task.CompletedTask;
+    // Who may be networkd: root, or the user its unit runs it as. Looked up once (getpwnam reads /etc/passwd or asks NSS).
+    private readonly uint[] _networkdUsers = NetworkdUsers();
+    // The last owner of networkd's name refused for its uid: said once, not at every re-read.
+    private volatile string? _refusedOwner;
 
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -124,9 +128,12 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         var manager = ImmutableDictionary<string, string>.Empty;
 
         var owner = await connection.GetNameOwnerAsync(NetworkdBus.Service, cancellation).ConfigureAwait(false);
-        _owner = owner;
         if (owner is null)
             log.Info("networkd: systemd-networkd is not on the bus; waiting for it");
+        else if (!await IsNetworkdAsync(connection, owner, cancellation).ConfigureAwait(false))
+            owner = null;
+        // Believed from here on: its signals from now on are held back until the state read below is posted.
+        _owner = owner;
 
         if (owner is not null)
         {
@@ -179,6 +186,31 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         log.Debug($"networkd: read {links.Count} links ({reason}); {held.Count} signals held back meanwhile");
     }
 
+    /// <summary>
+    /// Whether the owner of networkd's name runs as root or <see cref="NetworkdBus.User"/>: a bus whose policy lets any
+    /// user own the name (a user queued for it takes it when networkd stops) must not make that user networkd. Refused,
+    /// it is said once as an error; its signals are dropped and its links' last known states kept, as while networkd
+    /// is not on the bus.
+    /// </summary>
+    private async Task<bool> IsNetworkdAsync(DBusConnection connection, string owner, CancellationToken cancellation)
+    {
+        var uid = await connection.GetConnectionUnixUserAsync(owner, cancellation).ConfigureAwait(false);
+        if (Array.IndexOf(_networkdUsers, uid) >= 0)
+        {
+            _refusedOwner = null;
+            return true;
+        }
+        if (_refusedOwner != owner)
+            log.Error($"networkd: {NetworkdBus.Service} is owned by {PeerText.Excerpt(owner)}, a process of uid {uid}, not root or " +
+                      $"{NetworkdBus.User}: not believed, and its signals are dropped until systemd-networkd owns the name again " +
+                      $"(the bus's policy should let only root and {NetworkdBus.User} own it)");
+        _refusedOwner = owner;
+        return false;
+    }
+
+    private static uint[] NetworkdUsers() =>
+        Privileges.PrivilegeDrop.LookUp(NetworkdBus.User, out var uid, out _) && uid != 0 ? [0, uid] : [0];
+
     /// <summary>The state properties of one networkd object (<see cref="NetworkdSignals.States"/>), and when the reply arrived.</summary>
     /// <param name="owner">networkd's unique name (the reply must come from it).</param>
     internal static async Task<(ImmutableDictionary<string, string> States, long Sequence)> GetAllAsync(DBusConnection connection,
@@ -204,6 +236,12 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
         }
 
         var owner = _owner;
+        if (owner is null && signal.Sender is { } sender && sender == _refusedOwner)
+        {
+            // The name's owner refused for its uid speaks as networkd: a forgery, counted as one.
+            Reject(signal);
+            return;
+        }
         if (owner is null)
         {
             // networkd's name is not known yet (the state read that follows will cover what networkd said now) or
@@ -260,13 +298,14 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
 
     private void OnOwnerChanged(string owner)
     {
-        _owner = owner.Length == 0 ? null : owner;
+        // A new owner is believed once the state read checked who it is; what it says before that, the read covers.
+        _owner = null;
         if (owner.Length == 0)
         {
             log.Warn("networkd: systemd-networkd left the bus");
             return;
         }
-        log.Info($"networkd: systemd-networkd is on the bus as {owner}; reading its state");
+        log.Info($"networkd: {NetworkdBus.Service} is owned by {PeerText.Excerpt(owner)} now; reading its state");
         ReadAgain(LinkStatesReadReason.Restarted, "after a restart");
     }
 

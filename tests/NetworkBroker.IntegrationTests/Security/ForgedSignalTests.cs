@@ -127,6 +127,63 @@ public class ForgedSignalTests
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
 
+    [Fact]
+    public async Task A_user_who_takes_networkds_name_when_it_stops_is_not_believed()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        using var dir = new TempDirectory();
+        var record = dir.Combine("record");
+        foreach (var state in States)
+            dir.Script(state, "10-record", $"#!/bin/sh\necho \"$STATE|$LINK\" >> {record}\n");
+        var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
+        var eth1 = sandbox.Node.IfIndex("eth1");
+        var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
+        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
+        using var notify = new NotifySocket(dir.Combine("notify.sock"));
+        using var broker = BrokerBinary.Start(["--config", config],
+            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
+            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
+        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+        await BrokerHarness.WaitForIdleAsync(broker);
+        File.Delete(record);
+
+        // The sandbox's bus, unlike Debian's system bus, lets anyone own networkd's name: nobody queues for it, and takes
+        // it when networkd stops; then says, as networkd would, that eth1 lost its carrier.
+        var squatter = new System.Diagnostics.ProcessStartInfo(Attacker.AsNobody[0]) { RedirectStandardOutput = true };
+        foreach (var arg in (string[])[.. Attacker.AsNobody[1..], "/usr/bin/python3", Path.Combine(AppContext.BaseDirectory, "Support", "name-squatter.py"),
+                     sandbox.Bus.SocketPath, NetworkdBus.Service, NetworkdBus.LinkPath(eth1), "60"])
+            squatter.ArgumentList.Add(arg);
+        using (var nobody = System.Diagnostics.Process.Start(squatter)!)
+        {
+            try
+            {
+                Assert.Equal("queued", await nobody.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+                sandbox.KillNetworkd();
+                await BrokerHarness.WaitForAsync(() => broker.StandardError.Contains("a process of uid 65534, not root or systemd-network: not believed"));
+                await BrokerHarness.WaitForAsync(async () => (await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10))).SignalsRejected >= 5);
+                await BrokerHarness.WaitForIdleAsync(broker);
+                Assert.False(File.Exists(record), File.Exists(record) ? File.ReadAllText(record) : "");
+            }
+            finally
+            {
+                nobody.Kill();
+                await nobody.WaitForExitAsync();
+            }
+        }
+
+        // networkd back: what it says is believed again, and the real carrier loss runs once.
+        sandbox.StartNodeNetworkd();
+        await BrokerHarness.WaitForAsync(() => broker.StandardError.Split('\n').Count(l => l.Contains("networkd: read ")) >= 3);
+        sandbox.Carrier(false);
+        await BrokerHarness.WaitForAsync(() => File.Exists(record) && File.ReadAllText(record).Contains("no-carrier|eth1"));
+        await BrokerHarness.WaitForIdleAsync(broker);
+        Assert.Equal(["no-carrier|eth1"], File.ReadAllLines(record));
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     private static long ResidentKiB(int pid) =>
         long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 }
