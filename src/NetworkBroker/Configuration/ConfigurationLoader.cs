@@ -88,16 +88,17 @@ public static partial class ConfigurationLoader
 
         var reading = new Reading(path);
         var config = new BrokerConfiguration { Path = path };
-        if (file.IsRead)
+        if (file.IsRead && Trusted(path, reading.Errors))
             config = Parse(config, file.Text, path, reading);
-        var dropIns = DropIns(LoadedConfiguration.DropInDirectory(path), reading.Errors);
+        var dropInDirectory = LoadedConfiguration.DropInDirectory(path);
+        var dropIns = Trusted(dropInDirectory, reading.Errors) ? DropIns(dropInDirectory, reading.Errors) : [];
         foreach (var dropIn in dropIns)
         {
             var text = Security.PeerFile.Read(dropIn, AdminFile);
-            if (text.IsRead)
-                config = Parse(config, text.Text, dropIn, reading);
-            else
+            if (!text.IsRead)
                 reading.Errors.Add(new ConfigurationError(dropIn, 0, null, $"cannot read: {text.Reason}"));
+            else if (Trusted(dropIn, reading.Errors))
+                config = Parse(config, text.Text, dropIn, reading);
         }
         config = ApplyEnvironment(config, environment, reading.Errors, reading.Origins);
         // Only for files that parsed: otherwise the defaults stand in for what they say.
@@ -109,6 +110,21 @@ public static partial class ConfigurationLoader
     }
 
     private static readonly Security.PeerFileRules AdminFile = new() { FollowLink = true };
+
+    /// <summary>
+    /// The configuration says which user the daemon runs as and which directories it runs scripts from: whoever can change a
+    /// file of it, or a directory on its way, could have their own commands run with the daemon's capabilities. So each is
+    /// held to the rule scripts are held to (<see cref="Scripts.ScriptFileSystem.Untrusted"/>): owned by root (or whoever
+    /// reads it, when that is not root) and writable by nobody else. An untrusted one is an error, and is not read.
+    /// </summary>
+    private static bool Trusted(string path, List<ConfigurationError> errors)
+    {
+        if (Scripts.ScriptFileSystem.Untrusted(Path.GetFullPath(path), Native.Libc.geteuid()) is not { } why)
+            return true;
+        errors.Add(new ConfigurationError(path, 0, null,
+            $"not trusted: {why} (whoever can change it could make the daemon run their commands with its capabilities)"));
+        return false;
+    }
 
     /// <summary>More drop-ins than any configuration management writes; a bound on the time a directory can cost.</summary>
     internal const int MaxDropIns = 256;

@@ -44,6 +44,21 @@ internal static unsafe class ScriptFileSystem
     public static ResolvedPath Resolve(string path, uint daemonUid) => TrustedPath.Resolve(path, daemonUid, Look);
 
     /// <summary>
+    /// Why <paramref name="path"/> (a file or a directory) could be changed by someone other than root or
+    /// <paramref name="trustedUid"/>, by the rule scripts get: every directory and link on the way, and the file itself.
+    /// Null when it is trusted or missing. For what decides what the daemon runs: its configuration.
+    /// </summary>
+    public static string? Untrusted(string path, uint trustedUid)
+    {
+        var resolved = Resolve(path, trustedUid);
+        if (resolved.Problem is { } problem)
+            return problem;
+        if (resolved.Target is not { } target)
+            return null;
+        return ScriptSelection.UnsafeOwnership(target.Mode, target.Uid, trustedUid) is { } why ? $"{resolved.Resolved} is {why}" : null;
+    }
+
+    /// <summary>
     /// The facts of one script (or directory), resolved as it would be executed. Nothing there is found with one
     /// look-up of the whole path (<see cref="LookUp"/>), not a walk: there is nothing to trust in what is missing.
     /// </summary>
