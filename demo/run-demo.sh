@@ -129,12 +129,15 @@ set +a
 wait_until "networkd to configure eth1" grep -q '^ADMIN_STATE=configured' "$NETIF/links/$IFINDEX"
 echo "eth1: static 10.231.0.2/24 (10-eth1.network), its peer veth0 in $PEER"
 
-say "the configuration: two links, policy routing for eth2; the daemon runs as nobody"
+say "the configuration: two links, policy routing for eth2; the daemon runs as network-broker"
+# The daemon's own user, made as the package makes it: never nobody, whose files and control socket every process
+# running as nobody would share (the daemon refuses it).
+id -u network-broker >/dev/null 2>&1 || systemd-sysusers "$PWD/packaging/sysusers.d/network-broker.conf"
 mkdir -p "$dir/etc/routable.d" "$dir/etc/no-carrier.d"
 cat > "$dir/etc/network-broker.toml" <<'TOML'
 [System]
 # Started as root, the daemon re-executes itself as this user with only CAP_NET_ADMIN and CAP_SYS_ADMIN.
-User = "nobody"
+User = "network-broker"
 
 [Network]
 Links = "eth1 eth2"
@@ -176,7 +179,7 @@ done
 status_has() { "$broker" status --json --config "$dir/etc/network-broker.toml" 2>/dev/null | grep -q "$1"; }
 wait_until "the daemon to read networkd's links" status_has '"networkd_links":[1-9]'
 settle "$log"
-say "network-broker starts in the namespace as nobody; its log:"
+say "network-broker starts in the namespace as network-broker; its log:"
 sed 's/^[0-9-]*T\([0-9:.]*\)Z /\1 /' "$log" | indent
 : > "$dir/monitor.txt"
 mkfifo "$dir/monitor.fifo"

@@ -192,12 +192,22 @@ public static partial class ConfigurationLoader
     /// </summary>
     private static void CheckUser(BrokerConfiguration config, Reading reading)
     {
-        if (Native.Libc.geteuid() != 0 || config.User == "root" || Privileges.PrivilegeDrop.LookUp(config.User, out _, out _))
+        if (Native.Libc.geteuid() != 0 || config.User == "root")
             return;
         var origin = reading.Origins.GetValueOrDefault(LoadedConfiguration.KeyName("System", "User"));
-        reading.Errors.Add(new ConfigurationError(origin?.Where ?? reading.MainPath, origin?.Line ?? 0, "[System] User",
-            $"user \"{config.User}\" does not exist{(origin is null ? " (the default)" : "")}: create it (the package's sysusers.d/network-broker.conf does) or set User = \"root\""));
+        string? problem = null;
+        if (!Privileges.PrivilegeDrop.LookUp(config.User, out var uid, out _))
+            problem = $"user \"{config.User}\" does not exist{(origin is null ? " (the default)" : "")}: create it (the package's sysusers.d/network-broker.conf does) or set User = \"root\"";
+        else if (config.User == "nobody" || uid == OverflowUid)
+            // The daemon trusts its own user's files (scripts, leases) and lets it use the control socket.
+            problem = $"user \"{config.User}\" (uid {uid}) is shared by every process that runs as nobody, and the daemon trusts its user's " +
+                      "scripts, files and control socket: give it a user of its own (the package's sysusers.d/network-broker.conf makes network-broker)";
+        if (problem is not null)
+            reading.Errors.Add(new ConfigurationError(origin?.Where ?? reading.MainPath, origin?.Line ?? 0, "[System] User", problem));
     }
+
+    /// <summary>nobody's uid on Linux (the kernel's overflowuid): what an unmapped user becomes.</summary>
+    private const uint OverflowUid = 65534;
 
     /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>, never thrown.</summary>
     public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors) => Parse(text, path, errors, []);

@@ -161,6 +161,18 @@ public class DropInTests : IDisposable
     }
 
     [Fact]
+    public void User_nobody_is_refused_for_the_daemon_it_would_share_with_every_process_running_as_nobody()
+    {
+        _dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n");
+        var user = DropIn("10-user.toml", "[System]\nUser = \"nobody\"\n");
+
+        Assert.StartsWith($"{user}:2: [System] User: user \"nobody\" (uid 65534) is shared by every process that runs as nobody",
+            Assert.Single(Errors(forDaemon: true)));
+        // Only what the daemon's start checks: status and run-scripts read the same file without complaint.
+        Assert.Equal("nobody", Read().Config.User);
+    }
+
+    [Fact]
     public void The_effective_configuration_names_the_file_and_line_that_set_each_key_and_reads_back()
     {
         _dir.Write("network-broker.toml", "[System]\nLogLevel = \"info\"\n[Network]\nUseDNS = true\n");
