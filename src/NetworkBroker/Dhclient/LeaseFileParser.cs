@@ -12,6 +12,13 @@ namespace NetworkBroker.Dhclient;
 /// </summary>
 public static class LeaseFileParser
 {
+    /// <summary>
+    /// The deepest blocks may nest. dhclient writes at most three levels (<c>lease6 { ia-na { iaaddr { } } }</c>; an
+    /// IPv4 <c>lease { }</c> has one), so 8 refuses nothing dhclient writes. The parser recurses once per level: without
+    /// a bound a file of a few hundred KiB of '{' overflows the stack, which kills the process without a word.
+    /// </summary>
+    public const int MaxNesting = 8;
+
     private enum TokenKind { Word, String, Open, Close, Semicolon, Comma }
 
     private readonly record struct Token(TokenKind Kind, string Text, int Line);
@@ -26,7 +33,7 @@ public static class LeaseFileParser
     {
         var tokens = Tokenize(text, path);
         var position = 0;
-        var statements = ParseStatements(tokens, ref position, path, topLevel: true);
+        var statements = ParseStatements(tokens, ref position, path, depth: 0);
         var leases = new List<DhcpLease>();
         foreach (var statement in statements)
         {
@@ -118,8 +125,10 @@ public static class LeaseFileParser
     private static bool IsOctal(string text, int at) =>
         text[at] is >= '0' and <= '7' && text[at + 1] is >= '0' and <= '7' && text[at + 2] is >= '0' and <= '7';
 
-    private static List<Statement> ParseStatements(List<Token> tokens, ref int position, string path, bool topLevel)
+    /// <summary>The statements of the file (<paramref name="depth"/> 0) or of a block <paramref name="depth"/> levels deep.</summary>
+    private static List<Statement> ParseStatements(List<Token> tokens, ref int position, string path, int depth)
     {
+        var topLevel = depth == 0;
         var statements = new List<Statement>();
         var words = new List<Token>();
         while (position < tokens.Count)
@@ -133,8 +142,10 @@ public static class LeaseFileParser
                     words = [];
                     break;
                 case TokenKind.Open:
+                    if (depth == MaxNesting)
+                        throw new LeaseParseException(path, token.Line, $"blocks nest deeper than {MaxNesting} levels");
                     var line = words.Count > 0 ? words[0].Line : token.Line;
-                    var block = ParseStatements(tokens, ref position, path, topLevel: false);
+                    var block = ParseStatements(tokens, ref position, path, depth + 1);
                     statements.Add(new Statement(words, block, line));
                     words = [];
                     break;

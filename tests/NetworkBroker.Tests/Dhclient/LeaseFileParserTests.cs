@@ -101,6 +101,32 @@ public class LeaseFileParserTests
     }
 
     [Fact]
+    public void Blocks_nested_a_hundred_thousand_deep_are_an_error_at_the_line_of_the_block_too_many_not_a_stack_overflow()
+    {
+        var text = "# garbage\nlease {\n" + new string('{', 100_000) + "\n";
+        var e = Assert.Throws<LeaseParseException>(() => LeaseFileParser.Parse(text, "/var/lib/dhcp/x.leases"));
+        Assert.Equal("/var/lib/dhcp/x.leases:3: blocks nest deeper than 8 levels", e.Message);
+        // Not the error of a file dhclient is still writing: read again later, it would fail the same way.
+        Assert.False(e.Incomplete);
+    }
+
+    [Fact]
+    public void Blocks_nest_as_deep_as_the_limit_and_one_level_more_is_refused()
+    {
+        // lease { and 7 unknown blocks: 8 levels, read; the lease is still found beside them.
+        static string Nested(int levels) =>
+            "lease {\n interface \"eth0\";\n fixed-address 10.0.0.5;\n" +
+            string.Concat(Enumerable.Range(1, levels - 1).Select(i => $" block{i} {{\n")) +
+            new string('}', levels - 1) + "\n}\n";
+        var lease = Assert.Single(LeaseFileParser.Parse(Nested(LeaseFileParser.MaxNesting)));
+        Assert.Equal(IPAddress.Parse("10.0.0.5"), lease.Address);
+
+        var e = Assert.Throws<LeaseParseException>(() => LeaseFileParser.Parse(Nested(LeaseFileParser.MaxNesting + 1), "x.leases"));
+        Assert.Equal(3 + LeaseFileParser.MaxNesting, e.Line);
+        Assert.EndsWith("blocks nest deeper than 8 levels", e.Message);
+    }
+
+    [Fact]
     public void An_empty_file_has_no_leases()
     {
         Assert.Empty(LeaseFileParser.Parse(""));
