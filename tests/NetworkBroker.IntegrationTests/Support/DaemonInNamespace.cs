@@ -12,9 +12,12 @@ public abstract class DaemonInNamespace : IDisposable
     protected NetworkNamespace Ns { get; } = NetworkNamespace.Create();
     protected TempDirectory Dir { get; } = new();
 
-    /// <summary>Writes network-broker.toml: [System] with User= and the kernel as the only busy source, then <paramref name="more"/>.</summary>
-    protected string Config(string user = "root", string system = "", string more = "") => Dir.Write("network-broker.toml",
-        $"[System]\nUser = \"{user}\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{Dir.Combine("none", "x.leases")}\"\n{system}{more}");
+    /// <summary>
+    /// Writes network-broker.toml: [System] with User= and the kernel as the only busy source (unless a
+    /// <paramref name="leaseFile"/> is given), then <paramref name="more"/>.
+    /// </summary>
+    protected string Config(string user = "root", string system = "", string more = "", string? leaseFile = null) => Dir.Write("network-broker.toml",
+        $"[System]\nUser = \"{user}\"\nGenerator = \"dhclient\"\nDHClientLeaseFile = \"{leaseFile ?? Dir.Combine("none", "x.leases")}\"\n{system}{more}");
 
     /// <summary>Starts the daemon in the namespace and waits for its READY=1 on <paramref name="notify"/>.</summary>
     protected async Task<BrokerBinary> StartAsync(string config, NotifySocket notify)
