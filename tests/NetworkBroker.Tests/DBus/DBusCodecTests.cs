@@ -82,6 +82,30 @@ public class DBusCodecTests
     }
 
     [Fact]
+    public void Signatures_nest_32_arrays_and_32_structs_and_one_more_of_either_is_refused()
+    {
+        DBusSignature.Validate(new string('a', 32) + "s");
+        DBusSignature.Validate(new string('(', 32) + "s" + new string(')', 32));
+        DBusSignature.Validate(new string('a', 32) + new string('(', 32) + "s" + new string(')', 32));
+        // A dict entry counts as an array (the one it is in) and as a struct.
+        DBusSignature.Validate(string.Concat(Enumerable.Repeat("a{s", 32)) + "v" + new string('}', 32));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.Validate(string.Concat(Enumerable.Repeat("a{s", 33)) + "v" + new string('}', 33)));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.Validate(new string('a', 32) + "(as)"));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.Validate(new string('(', 32) + "(sa{s(s)})" + new string(')', 32)));
+    }
+
+    [Fact]
+    public void Signatures_nested_a_hundred_thousand_deep_are_a_format_error_not_a_stack_overflow()
+    {
+        // The length of one complete type is measured before any signature's length is checked (a variant's, a
+        // field's): its recursion must stop at the nesting limit, whatever the text's length.
+        Assert.Throws<DBusFormatException>(() => DBusSignature.CompleteTypeLength(new string('a', 100_000) + "s"));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.CompleteTypeLength(new string('(', 100_000) + "s" + new string(')', 100_000)));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.CountCompleteTypes(string.Concat(Enumerable.Repeat("a{s", 100_000))));
+        Assert.Throws<DBusFormatException>(() => DBusSignature.Validate(new string('a', 100_000) + "s"));
+    }
+
+    [Fact]
     public void A_message_round_trips_through_encode_and_decode()
     {
         var bytes = DBusMessage.Encode(DBusMessageType.Signal, DBusMessageFlags.None, 5, "/org/freedesktop/network1/link/_35",

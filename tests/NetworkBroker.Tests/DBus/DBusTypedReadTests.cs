@@ -87,6 +87,77 @@ public class DBusTypedReadTests
         Assert.Throws<DBusFormatException>(() => new DBusReader(bytes, false).ReadVariantText());
     }
 
+    /// <summary><paramref name="count"/> variants, each holding the next, the last a string.</summary>
+    private static byte[] Variants(int count)
+    {
+        var writer = new DBusWriter();
+        for (var i = 1; i < count; i++)
+            writer.WriteSignature("v");
+        writer.WriteSignature("s");
+        writer.WriteString("deep");
+        return writer.Written.ToArray();
+    }
+
+    /// <summary>
+    /// <paramref name="containers"/> containers, a variant holding an array of variants holding ...: each variant's own
+    /// signature ("av") is one array deep, so only a count across variants bounds them.
+    /// </summary>
+    private static byte[] VariantsOfArrays(int containers)
+    {
+        var writer = new DBusWriter();
+        var arrays = new Stack<DBusWriter.ArrayMark>();
+        for (var level = 1; level <= containers; level++)
+        {
+            if (level % 2 == 1)
+                writer.WriteSignature(level == containers ? "s" : "av");
+            else
+                arrays.Push(writer.BeginArray('v'));
+        }
+        if (containers % 2 == 1)
+            writer.WriteString("deep");
+        while (arrays.Count > 0)
+            writer.EndArray(arrays.Pop());
+        return writer.Written.ToArray();
+    }
+
+    [Fact]
+    public void A_value_in_64_variants_is_read_and_one_more_is_a_format_error()
+    {
+        var deepest = Variants(DBusReader.MaxDepth);
+        var reader = new DBusReader(deepest, false);
+        Assert.Equal(new DBusVariantText("v", null), reader.ReadVariantText());
+        Assert.True(reader.AtEnd);
+        var skipper = new DBusReader(deepest, false);
+        skipper.SkipValue("v");
+        Assert.True(skipper.AtEnd);
+
+        var deeper = Variants(DBusReader.MaxDepth + 1);
+        Assert.Contains("nesting deeper than 64", Assert.Throws<DBusFormatException>(() => new DBusReader(deeper, false).ReadVariantText()).Message);
+        Assert.Contains("nesting deeper than 64", Assert.Throws<DBusFormatException>(() => new DBusReader(deeper, false).SkipValue("v")).Message);
+    }
+
+    [Fact]
+    public void Arrays_and_variants_count_together_64_containers_are_read_and_one_more_is_a_format_error()
+    {
+        foreach (var containers in new[] { DBusReader.MaxDepth - 1, DBusReader.MaxDepth })
+        {
+            var reader = new DBusReader(VariantsOfArrays(containers), false);
+            reader.SkipValue("v");
+            Assert.True(reader.AtEnd);
+        }
+        Assert.Throws<DBusFormatException>(() => new DBusReader(VariantsOfArrays(DBusReader.MaxDepth + 1), false).SkipValue("v"));
+        Assert.Throws<DBusFormatException>(() => new DBusReader(VariantsOfArrays(DBusReader.MaxDepth + 2), false).SkipValue("v"));
+    }
+
+    [Fact]
+    public void Arrays_in_variants_a_hundred_thousand_deep_are_a_format_error_not_a_stack_overflow()
+    {
+        var bytes = VariantsOfArrays(100_000);
+        Assert.Throws<DBusFormatException>(() => new DBusReader(bytes, false).SkipValue("v"));
+        Assert.Throws<DBusFormatException>(() => new DBusReader(bytes, false).ReadVariantText());
+        Assert.Throws<DBusFormatException>(() => new DBusReader(Variants(100_000), false).SkipValue("v"));
+    }
+
     [Fact]
     public void Skipping_a_value_checks_it_as_reading_it_would()
     {
