@@ -36,6 +36,23 @@ public class RunScriptsRequestTests
     }
 
     [Fact]
+    public void A_request_nests_four_levels_and_a_fifth_is_refused()
+    {
+        Assert.NotNull(RunScriptsRequest.Parse("{\"state\":\"routable\",\"x\":[[[]]]}", out var error));
+        Assert.Null(error);
+        Assert.Null(RunScriptsRequest.Parse("{\"state\":\"routable\",\"x\":[[[[]]]]}", out error));
+        Assert.Equal("a run-scripts request is one JSON object", error);
+    }
+
+    [Fact]
+    public void A_request_nested_a_hundred_thousand_deep_is_refused_not_a_crash()
+    {
+        var text = "{\"state\":\"routable\",\"env\":" + new string('[', 100_000) + new string(']', 100_000) + "}";
+        Assert.Null(RunScriptsRequest.Parse(text, out var error));
+        Assert.Equal("a run-scripts request is one JSON object", error);
+    }
+
+    [Fact]
     public void Random_text_is_a_request_or_a_refusal_never_a_crash()
     {
         var random = new Random(7);
