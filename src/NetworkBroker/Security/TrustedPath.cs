@@ -126,6 +126,26 @@ public static class TrustedPath
         return new ResolvedPath(candidate, entry, DirectoryProblem(directory, facts, daemonUid, holdsTarget: true));
     }
 
+    /// <summary>
+    /// A directory entries are to be made in (the state directories in a script root): walked as <see cref="Resolve"/>
+    /// passes through it on the way to those entries, then held to the rule of the directory that holds a file, since
+    /// it will hold them. The answer is what the walk to any entry made in it will say of the way there. Its
+    /// <see cref="ResolvedPath.Target"/> is null when nothing, or no directory, is there; <see cref="ResolvedPath.Resolved"/>
+    /// then names the first component that is missing.
+    /// </summary>
+    public static ResolvedPath ResolveHolder(string directory, uint daemonUid, Func<string, PathEntry?> look)
+    {
+        // A trailing "." makes the directory's own component one the walk passes through, not the file at the end.
+        var through = Resolve(directory.TrimEnd('/') + "/.", daemonUid, look);
+        if (through.Problem is not null || through.Target is not { Kind: PathKind.Directory } facts)
+            return through with { Target = null };
+        return through with { Problem = HolderProblem(through.Resolved, facts, daemonUid) };
+    }
+
+    /// <summary>Why the directory <paramref name="path"/>, with these facts, must not hold a file the daemon trusts, or null.</summary>
+    public static string? HolderProblem(string path, PathEntry directory, uint daemonUid) =>
+        DirectoryProblem(path, directory, daemonUid, holdsTarget: true);
+
     private static string? DirectoryProblem(string path, PathEntry directory, uint daemonUid, bool holdsTarget)
     {
         if (OwnerProblem(directory.Uid, daemonUid) is { } owner)

@@ -119,6 +119,97 @@ public class TrustedPathTests
         Assert.Equal("directory /etc/nb/routable.d is writable by group or others", Resolve("/etc/nb/routable.d/10-a").Problem);
     }
 
+    private ResolvedPath ResolveHolder(string path) => TrustedPath.ResolveHolder(path, Daemon, p => _fs.TryGetValue(p, out var e) ? e : null);
+
+    [Fact]
+    public void A_script_root_in_a_trusted_tree_may_hold_the_state_directories()
+    {
+        Assert.Equal(new ResolvedPath("/etc/nb", _fs["/etc/nb"], null), ResolveHolder("/etc/nb"));
+        Assert.Equal(new ResolvedPath("/etc/nb", _fs["/etc/nb"], null), ResolveHolder("/etc/nb/"));
+        Assert.Null(ResolveHolder("/var").Problem);
+    }
+
+    [Fact]
+    public void A_script_root_that_is_another_users_link_in_a_sticky_directory_may_not()
+    {
+        Link("/tmp/nb", "/etc/nb", owner: Nobody);
+        var resolved = ResolveHolder("/tmp/nb");
+        Assert.Equal("symbolic link /tmp/nb is owned by uid 65534, not by root or the daemon's user", resolved.Problem);
+        Assert.Null(resolved.Target);
+    }
+
+    [Fact]
+    public void A_script_root_under_another_users_directory_may_not()
+    {
+        _fs["/home/nobody/nb"] = new(PathKind.Directory, Dir755, 0);
+        Assert.Equal("directory /home/nobody is owned by uid 65534, not by root or the daemon's user", ResolveHolder("/home/nobody/nb").Problem);
+    }
+
+    [Fact]
+    public void A_root_owned_link_to_a_trusted_directory_is_followed_to_it()
+    {
+        Link("/tmp/nb", "root-dir");
+        Assert.Equal(new ResolvedPath("/tmp/root-dir", _fs["/tmp/root-dir"], null), ResolveHolder("/tmp/nb"));
+    }
+
+    [Fact]
+    public void A_root_sticky_directory_may_be_passed_through_but_may_not_be_a_script_root()
+    {
+        Assert.Null(ResolveHolder("/tmp/root-dir").Problem);
+        Assert.Equal("directory /tmp is writable by group or others", ResolveHolder("/tmp").Problem);
+        Assert.Equal("directory /srv is writable by group or others", ResolveHolder("/srv").Problem);
+    }
+
+    [Fact]
+    public void A_missing_script_root_names_its_first_missing_component()
+    {
+        Assert.Equal(new ResolvedPath("/etc/gone", null, null), ResolveHolder("/etc/gone/nb"));
+        Link("/etc/dangling", "/nowhere");
+        Assert.Equal(new ResolvedPath("/nowhere", null, null), ResolveHolder("/etc/dangling"));
+        Assert.Null(ResolveHolder("/usr/lib/hook").Target);
+        Assert.Null(ResolveHolder("/usr/lib/hook").Problem);
+    }
+
+    /// <summary>
+    /// What a script root is told is what the walk to a directory then made in it says, on random link graphs: the
+    /// same problem, or none and the same place.
+    /// </summary>
+    [Fact]
+    public void A_script_root_is_judged_as_the_walk_to_a_directory_made_in_it_will_be()
+    {
+        var random = new Random(2468);
+        string[] places = ["/etc/nb/x", "/tmp/root-dir/y", "/home/nobody/z", "/srv/w", "/usr/lib/v", "/tmp/u", "/var/t"];
+        var compared = 0;
+        for (var round = 0; round < 500; round++)
+        {
+            foreach (var place in places)
+                if (random.Next(3) == 0)
+                    _fs.Remove(place);
+                else if (random.Next(4) == 0)
+                    _fs[place] = new(PathKind.Directory, random.Next(3) == 0 ? Sticky1777 : Dir755, random.Next(4) == 0 ? Nobody : 0);
+                else
+                    Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
+            foreach (var root in _fs.Keys.ToList())
+            {
+                var holder = ResolveHolder(root);
+                if (holder.Target is null)
+                    continue;
+                var made = (holder.Resolved == "/" ? "" : holder.Resolved) + "/routes.d";
+                var existed = _fs.Remove(made, out var before);
+                _fs[made] = new(PathKind.Directory, Dir755, 0);
+                var walked = Resolve((root == "/" ? "" : root) + "/routes.d");
+                Assert.Equal(holder.Problem, walked.Problem);
+                if (holder.Problem is null)
+                    Assert.Equal(made, walked.Resolved);
+                _fs.Remove(made);
+                if (existed)
+                    _fs[made] = before;
+                compared++;
+            }
+        }
+        Assert.True(compared > 2_000, $"{compared} roots compared");
+    }
+
     [Fact]
     public void Random_link_graphs_always_end_and_never_trust_what_passes_an_untrusted_place()
     {
