@@ -24,7 +24,7 @@ public static class DaemonCommand
         if (Startup.Load(command, forDaemon: true) is not var (config, log))
             return ExitCodes.Config;
         // The directories first, while still root; then, started as root, become User= before any other work.
-        ScriptDirectories.EnsureCreated(config.ScriptRoots[0], log);
+        ScriptDirectories.EnsureCreated(config.ScriptRoots[0], Privileges.PrivilegeDrop.DaemonUid(config), log);
         Privileges.PrivilegeDrop.PrepareRuntimeDirectory(config, log);
         if (Privileges.PrivilegeDrop.ReexecAsUser(config, log, Environment.GetCommandLineArgs()[1..]) is { } failed)
             return failed;

@@ -97,6 +97,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int rename(string from, string to);
 
+    /// <summary>mkdir(2) of <paramref name="path"/> relative to the directory <paramref name="dirfd"/> (an O_PATH descriptor will do); a link in its place is not followed (EEXIST).</summary>
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkdirat(int dirfd, string path, uint mode);
+
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlink(string path);
 

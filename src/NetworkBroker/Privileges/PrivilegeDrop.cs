@@ -115,6 +115,13 @@ public static unsafe class PrivilegeDrop
         Control.RuntimeDirectory.Prepare(uid, gid, log);
     }
 
+    /// <summary>
+    /// The user whose files the daemon will trust besides root's once it runs (the scripts' DaemonUid): User= when
+    /// about to become it, else this process's own. Started as root, that is not yet the user this process is.
+    /// </summary>
+    public static uint DaemonUid(BrokerConfiguration config) =>
+        Decide(config).Become is { } user && LookUp(user, out var uid, out _) ? uid : Libc.geteuid();
+
     /// <summary>Says plainly what will not work when the daemon lacks CAP_NET_ADMIN.</summary>
     public static void CheckCapabilities(BrokerConfiguration config, Logger log)
     {

@@ -1,4 +1,5 @@
 using NetworkBroker.Logging;
+using NetworkBroker.Native;
 
 namespace NetworkBroker.Scripts;
 
@@ -14,24 +15,55 @@ public static class ScriptDirectories
     /// <summary>Directories that are not a link state's: a networkd value naming one must not run it.</summary>
     public static readonly IReadOnlyList<string> NotLinkStates = ["manager", "routes"];
 
-    /// <summary>Creates the standard directories that are missing. Failures are logged, not fatal: the daemon still runs what exists.</summary>
-    public static void EnsureCreated(string root, Logger log)
+    private const UnixFileMode Mode0755 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+        UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Creates the standard directories that are missing in <paramref name="root"/>, as the daemon's user
+    /// <paramref name="daemonUid"/> will judge them. Called as root, before any script is looked at: a root that another
+    /// user could redirect (their link in a sticky directory such as /tmp, a directory of theirs on the way) would have
+    /// root make directories where that user chose. So the root must first pass the walk its scripts will get
+    /// (<see cref="ScriptFileSystem.ResolveHolder"/>), and the directories are made through the descriptor of the
+    /// directory the walk trusted, never through a name that could be followed elsewhere meanwhile.
+    /// A missing root is not created, and neither are its parents: the packaged root (/etc/network-broker) and its
+    /// state directories come with the package and `make install`; another one, named by ScriptDirectories=, is the
+    /// administrator's to make, and making it as root would mean trusting parents that are not there to be checked.
+    /// Failures are logged, not fatal: the daemon still runs what exists.
+    /// </summary>
+    public static void EnsureCreated(string root, uint daemonUid, Logger log)
     {
-        foreach (var state in Standard)
+        var trusted = ScriptFileSystem.ResolveHolder(root, daemonUid);
+        if (trusted.Problem is null && trusted.Target is null)
         {
-            var path = PathOf(root, state);
-            if (Directory.Exists(path))
-                continue;
-            try
+            log.Warn($"Not creating the script directories in {root}: {trusted.Resolved} does not exist or is not a directory");
+            return;
+        }
+        var problem = trusted.Problem;
+        var fd = problem is null ? ScriptFileSystem.OpenHolder(trusted, daemonUid, out problem) : -1;
+        if (fd < 0)
+        {
+            log.Warn($"Not creating the script directories in {root}: {problem}");
+            return;
+        }
+        try
+        {
+            foreach (var state in Standard)
             {
-                Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
-                    UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-                log.Debug($"Created script directory {path}");
+                var name = state + ".d";
+                var path = PathOf(root, state);
+                var errno = ScriptFileSystem.MakeDirectoryIn(fd, name, Mode0755);
+                if (errno == 0)
+                    log.Debug($"Created script directory {path}");
+                else if (errno != Libc.EEXIST)
+                    log.Warn($"Cannot create script directory {path}: {Libc.Describe(errno)}");
+                // A link in its place is left to the walk of each run, which follows only a trusted one.
+                else if (ScriptFileSystem.TypeIn(fd, name) is { } type and not (Libc.S_IFDIR or Libc.S_IFLNK))
+                    log.Warn($"Cannot create script directory {path}: {Libc.KindOf((ushort)type)} is in its place");
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                log.Warn($"Cannot create script directory {path}: {Native.ErrorText.Of(e)}");
-            }
+        }
+        finally
+        {
+            Libc.close(fd);
         }
     }
 }

@@ -43,6 +43,50 @@ internal static unsafe class ScriptFileSystem
 
     public static ResolvedPath Resolve(string path, uint daemonUid) => TrustedPath.Resolve(path, daemonUid, Look);
 
+    /// <summary>A directory the state directories are to be made in, judged as the walk to them will judge it (<see cref="TrustedPath.ResolveHolder"/>).</summary>
+    public static ResolvedPath ResolveHolder(string directory, uint daemonUid) => TrustedPath.ResolveHolder(directory, daemonUid, Look);
+
+    /// <summary>
+    /// An O_PATH descriptor of the directory <paramref name="trusted"/> a walk just trusted (<see cref="ResolveHolder"/>),
+    /// or -1 and why not. No link is followed on the way (openat2's RESOLVE_NO_SYMLINKS; the walk left none in its
+    /// <see cref="ResolvedPath.Resolved"/>), and the directory opened is held to the walk's rule again: what is made
+    /// through the descriptor is made in the directory judged, whatever happens to the names meanwhile.
+    /// </summary>
+    public static int OpenHolder(ResolvedPath trusted, uint daemonUid, out string? problem)
+    {
+        var flags = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC;
+        var how = new Libc.OpenHow { Flags = (ulong)flags, Resolve = Libc.RESOLVE_NO_SYMLINKS };
+        var fd = Libc.openat2(Libc.AT_FDCWD, trusted.Resolved, &how);
+        // Before Linux 5.6: O_NOFOLLOW guards the last component; the ones before it the walk trusted, and only root
+        // or the daemon's user can change those.
+        if (fd < 0 && Marshal.GetLastPInvokeError() == Libc.ENOSYS)
+            fd = Libc.open(trusted.Resolved, flags | Libc.O_NOFOLLOW);
+        if (fd < 0)
+        {
+            problem = $"{trusted.Resolved} cannot be opened without following a link: {Libc.Describe(Marshal.GetLastPInvokeError())}";
+            return -1;
+        }
+        Libc.Statx stat;
+        problem = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0
+            ? $"{trusted.Resolved} cannot be examined: {Libc.Describe(Marshal.GetLastPInvokeError())}"
+            : TrustedPath.HolderProblem(trusted.Resolved, new PathEntry(PathKind.Directory, (UnixFileMode)(stat.Mode & 0xFFF), stat.Uid), daemonUid);
+        if (problem is null)
+            return fd;
+        Libc.close(fd);
+        return -1;
+    }
+
+    /// <summary>mkdirat(2) of <paramref name="name"/> in the directory <paramref name="directoryFd"/>: 0, or the errno (EEXIST: something is there, a link not followed).</summary>
+    public static int MakeDirectoryIn(int directoryFd, string name, UnixFileMode mode) =>
+        Libc.mkdirat(directoryFd, name, (uint)mode) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>The file type bits (S_IFMT) of the entry <paramref name="name"/> of the directory <paramref name="directoryFd"/>, a link not followed; null when it cannot be examined.</summary>
+    public static int? TypeIn(int directoryFd, string name)
+    {
+        Libc.Statx stat;
+        return Libc.statx(directoryFd, name, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_TYPE, &stat) == 0 ? stat.Mode & Libc.S_IFMT : null;
+    }
+
     /// <summary>
     /// Why <paramref name="path"/> (a file or a directory) could be changed by someone other than root or
     /// <paramref name="trustedUid"/>, by the rule scripts get: every directory and link on the way, and the file itself.
