@@ -63,7 +63,9 @@ internal static unsafe class ScriptFileSystem
             fd = Libc.open(trusted.Resolved, flags | Libc.O_NOFOLLOW);
         if (fd < 0)
         {
-            problem = $"{trusted.Resolved} cannot be opened without following a link: {Libc.Describe(Marshal.GetLastPInvokeError())}";
+            var errno = Marshal.GetLastPInvokeError();
+            problem = errno == Libc.ELOOP ? $"a symbolic link came on the way to {trusted.Resolved} since it was checked"
+                : $"{trusted.Resolved} cannot be opened: {Libc.Describe(errno)}";
             return -1;
         }
         Libc.Statx stat;

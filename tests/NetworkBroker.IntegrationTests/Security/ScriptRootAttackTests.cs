@@ -92,6 +92,28 @@ public class ScriptRootAttackTests : DaemonInNamespace
     }
 
     [Fact]
+    public void A_root_swapped_between_its_check_and_its_open_is_not_opened()
+    {
+        // What the descriptor holds is judged, not what the walk saw a moment before: a link put in the root's place
+        // is not followed, and a directory of nobody's put there is refused.
+        var root = MakeDirectory(Dir.Combine("nb"), Mode0755);
+        var victim = MakeDirectory(Dir.Combine("victim"), Mode0755);
+        var checkedRoot = ScriptFileSystem.ResolveHolder(root, 0);
+        Assert.Null(checkedRoot.Problem);
+
+        Directory.Move(root, Dir.Combine("nb.old"));
+        File.CreateSymbolicLink(root, victim);
+        Assert.Equal(-1, ScriptFileSystem.OpenHolder(checkedRoot, 0, out var linked));
+        Assert.Equal($"a symbolic link came on the way to {root} since it was checked", linked);
+
+        File.Delete(root);
+        MakeDirectory(root, Mode0755);
+        Shell.Run("chown", "nobody:nogroup", root);
+        Assert.Equal(-1, ScriptFileSystem.OpenHolder(checkedRoot, 0, out var owned));
+        Assert.Equal($"directory {root} is owned by uid 65534, not by root or the daemon's user", owned);
+    }
+
+    [Fact]
     public async Task The_daemon_started_on_nobodys_link_makes_nothing_where_it_leads_and_says_why()
     {
         var sticky = MakeDirectory(Dir.Combine("sticky"), Sticky1777);
