@@ -25,21 +25,18 @@ public static class ScriptDirectories
     /// root make directories where that user chose. So the root must first pass the walk its scripts will get
     /// (<see cref="ScriptFileSystem.ResolveHolder"/>), and the directories are made through the descriptor of the
     /// directory the walk trusted, never through a name that could be followed elsewhere meanwhile.
-    /// A missing root is not created, and neither are its parents: the packaged root (/etc/network-broker) and its
-    /// state directories come with the package and `make install`; another one, named by ScriptDirectories=, is the
-    /// administrator's to make, and making it as root would mean trusting parents that are not there to be checked.
+    /// A missing root is made, with its missing parents, in the nearest directory above it that exists, when that one
+    /// passes the same check (<see cref="ScriptFileSystem.MakeHolder"/>): the daemon started without its package
+    /// (/etc/network-broker missing) still gets its directories, and nobody's directory on the way still gets nothing.
     /// Failures are logged, not fatal: the daemon still runs what exists.
     /// </summary>
     public static void EnsureCreated(string root, uint daemonUid, Logger log)
     {
         var trusted = ScriptFileSystem.ResolveHolder(root, daemonUid);
-        if (trusted.Problem is null && trusted.Target is null)
-        {
-            log.Warn($"Not creating the script directories in {root}: {trusted.Resolved} does not exist or is not a directory");
-            return;
-        }
         var problem = trusted.Problem;
-        var fd = problem is null ? ScriptFileSystem.OpenHolder(trusted, daemonUid, out problem) : -1;
+        var fd = problem is not null ? -1
+            : trusted.Target is null ? ScriptFileSystem.MakeHolder(root, daemonUid, out problem)
+            : ScriptFileSystem.OpenHolder(trusted, daemonUid, out problem);
         if (fd < 0)
         {
             log.Warn($"Not creating the script directories in {root}: {problem}");

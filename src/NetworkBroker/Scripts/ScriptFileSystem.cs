@@ -78,6 +78,59 @@ internal static unsafe class ScriptFileSystem
         return -1;
     }
 
+    /// <summary>
+    /// The missing directory <paramref name="directory"/> made, with the missing directories above it, in the nearest one
+    /// that exists, which must pass <see cref="ResolveHolder"/>; an O_PATH descriptor of it, or -1 and why not. Each is
+    /// made through the descriptor of the one above (mkdirat, 0755, root's) and opened with no link followed, then held
+    /// to the holder's rule again (one another user made there first is refused).
+    /// </summary>
+    public static int MakeHolder(string directory, uint daemonUid, out string? problem)
+    {
+        var missing = new Stack<string>();
+        var existing = Path.GetFullPath(directory).TrimEnd('/');
+        while (existing.Length > 0 && !Path.Exists(existing))
+        {
+            missing.Push(Path.GetFileName(existing));
+            existing = Path.GetDirectoryName(existing) ?? "";
+        }
+        var holder = ResolveHolder(existing.Length == 0 ? "/" : existing, daemonUid);
+        if (holder.Problem is not null || holder.Target is null)
+        {
+            problem = holder.Problem ?? $"{holder.Resolved} does not exist or is not a directory";
+            return -1;
+        }
+        var fd = OpenHolder(holder, daemonUid, out problem);
+        var path = holder.Resolved;
+        foreach (var name in missing)
+        {
+            if (fd < 0)
+                return -1;
+            path = path == "/" ? "/" + name : path + "/" + name;
+            var errno = MakeDirectoryIn(fd, name, (UnixFileMode)0b111_101_101);
+            var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC), Resolve = Libc.RESOLVE_NO_SYMLINKS };
+            var next = errno is 0 or Libc.EEXIST ? Libc.openat2(fd, name, &how) : -1;
+            if (next < 0)
+                errno = errno is 0 or Libc.EEXIST ? Marshal.GetLastPInvokeError() : errno;
+            Libc.close(fd);
+            fd = next;
+            if (fd < 0)
+            {
+                problem = $"cannot create {path}: {Libc.Describe(errno)}";
+                return -1;
+            }
+            Libc.Statx stat;
+            problem = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0
+                ? $"{path} cannot be examined: {Libc.Describe(Marshal.GetLastPInvokeError())}"
+                : TrustedPath.HolderProblem(path, new PathEntry(PathKind.Directory, (UnixFileMode)(stat.Mode & 0xFFF), stat.Uid), daemonUid);
+            if (problem is not null)
+            {
+                Libc.close(fd);
+                return -1;
+            }
+        }
+        return fd;
+    }
+
     /// <summary>mkdirat(2) of <paramref name="name"/> in the directory <paramref name="directoryFd"/>: 0, or the errno (EEXIST: something is there, a link not followed).</summary>
     public static int MakeDirectoryIn(int directoryFd, string name, UnixFileMode mode) =>
         Libc.mkdirat(directoryFd, name, (uint)mode) == 0 ? 0 : Marshal.GetLastPInvokeError();

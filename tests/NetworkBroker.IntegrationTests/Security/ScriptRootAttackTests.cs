@@ -80,15 +80,23 @@ public class ScriptRootAttackTests : DaemonInNamespace
     }
 
     [Fact]
-    public void A_missing_root_is_not_created_and_the_missing_directory_is_named()
+    public void A_missing_root_is_made_under_a_trusted_directory_and_not_under_nobodys()
     {
         var root = Dir.Combine("gone", "nb");
+        var nobodys = MakeDirectory(Dir.Combine("nobodys"), Mode0755);
+        Shell.Run("chown", "nobody:nogroup", nobodys);
+        var under = Path.Combine(nobodys, "gone", "nb");
 
         ScriptDirectories.EnsureCreated(root, 0, _log.Logger);
+        ScriptDirectories.EnsureCreated(under, 0, _log.Logger);
 
-        Assert.False(Directory.Exists(Dir.Combine("gone")));
+        // The package's root missing (the binary run without it): made, with its parent, root's and 0755.
+        Assert.Equal(Mode0755, File.GetUnixFileMode(Dir.Combine("gone")));
+        Assert.All(ScriptDirectories.Standard, state => Assert.Equal(Mode0755, File.GetUnixFileMode(ScriptDirectories.PathOf(root, state))));
+        // Under a directory nobody owns: nothing, and why.
+        Assert.Empty(Directory.EnumerateFileSystemEntries(nobodys));
         Assert.Contains(_log.Lines, l => l.Contains(
-            $"Not creating the script directories in {root}: {Dir.Combine("gone")} does not exist or is not a directory"));
+            $"Not creating the script directories in {under}: directory {nobodys} is owned by uid 65534, not by root or the daemon's user"));
     }
 
     [Fact]
