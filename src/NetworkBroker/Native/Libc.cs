@@ -312,7 +312,7 @@ internal static unsafe partial class Libc
 
     public const int IN_NONBLOCK = 0x800, IN_CLOEXEC = 0x80000;
     public const uint IN_ATTRIB = 0x4, IN_MOVED_FROM = 0x40, IN_MOVED_TO = 0x80, IN_CREATE = 0x100,
-        IN_DELETE = 0x200, IN_DELETE_SELF = 0x400, IN_MOVE_SELF = 0x800, IN_ONLYDIR = 0x1000000;
+        IN_DELETE = 0x200, IN_DELETE_SELF = 0x400, IN_MOVE_SELF = 0x800, IN_ONLYDIR = 0x1000000, IN_MASK_ADD = 0x20000000;
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int inotify_init1(int flags);

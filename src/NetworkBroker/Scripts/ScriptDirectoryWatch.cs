@@ -23,8 +23,8 @@ namespace NetworkBroker.Scripts;
 /// (a network one), or any failure: that state is not known, and its runs look as before.
 /// <para>
 /// Nothing is ever run on this knowledge, only not run, so what it cannot see costs a missed run, never a run of a file
-/// no one checked. What it cannot see: a directory above the script root renamed or replaced (only root can do that to
-/// a directory a script could be trusted in), and a change queued past the inotify queue's limit (the overflow is an
+/// no one checked. The directories above are watched too, for their own renaming or removal (a tree deployed by renaming
+/// a directory above the root). What it cannot see: a change queued past the inotify queue's limit (the overflow is an
 /// event too, and forgets everything). As a bound for anything else, a state is known for <see cref="MaxAge"/> at most.
 /// </para>
 /// </summary>
@@ -32,6 +32,10 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
 {
     private const uint Changes = Libc.IN_ATTRIB | Libc.IN_CREATE | Libc.IN_DELETE | Libc.IN_MOVED_FROM | Libc.IN_MOVED_TO |
         Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR;
+
+    // A directory above: only its own renaming or removal changes what the paths below it name. Added to what a watch of
+    // the same directory already asks for (a root is also a directory above its state directories), never in its place.
+    private const uint Moved = Libc.IN_DELETE_SELF | Libc.IN_MOVE_SELF | Libc.IN_ONLYDIR | Libc.IN_MASK_ADD;
 
     /// <summary>File systems whose every change goes through this kernel, where inotify sees it (statfs(2)'s f_type).</summary>
     private static readonly HashSet<long> LocalFileSystems =
@@ -149,7 +153,8 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
                 {
                     // Still the directory the path names once watched: one renamed away before the watch was added
                     // would be watched for nothing.
-                    return IsLocal(fd) && AddWatch(fd) && IsAt(fd, current) ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
+                    return IsLocal(fd) && AddWatch(fd, Changes) && IsAt(fd, current) && WatchAbove(current)
+                        ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
                 }
                 finally
                 {
@@ -160,6 +165,31 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
                 return null;
             current = parent;
         }
+    }
+
+    /// <summary>
+    /// Watches every directory above <paramref name="path"/> (not "/") for its own renaming or removal: a directory
+    /// renamed aside and made anew above a script root (an atomic deploy of a tree) changes what every path below names
+    /// without a change of any inode watched there. Checked at the path once watched, as the directory itself is.
+    /// </summary>
+    private bool WatchAbove(string path)
+    {
+        for (var above = Path.GetDirectoryName(path); above is { Length: > 1 }; above = Path.GetDirectoryName(above))
+        {
+            var fd = OpenDirectory(above);
+            if (fd < 0)
+                return false;
+            try
+            {
+                if (!IsLocal(fd) || !AddWatch(fd, Moved) || !IsAt(fd, above))
+                    return false;
+            }
+            finally
+            {
+                Libc.close(fd);
+            }
+        }
+        return true;
     }
 
     /// <summary>
@@ -212,10 +242,10 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
         return Libc.fstatfs(fd, buffer) == 0 && LocalFileSystems.Contains(*(long*)buffer & 0xFFFFFFFF);
     }
 
-    private bool AddWatch(int fd)
+    private bool AddWatch(int fd, uint mask)
     {
         lock (_gate)
-            return !_disposed && _inotify >= 0 && Libc.inotify_add_watch(_inotify, $"/proc/self/fd/{fd}", Changes) >= 0;
+            return !_disposed && _inotify >= 0 && Libc.inotify_add_watch(_inotify, $"/proc/self/fd/{fd}", mask) >= 0;
     }
 
     /// <summary>Polls what the kernel queued: any inotify event or a changed mount table forgets everything known.</summary>

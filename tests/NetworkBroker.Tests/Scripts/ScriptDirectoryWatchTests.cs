@@ -91,7 +91,7 @@ public class ScriptDirectoryWatchTests : IDisposable
                 Directory.Move(elsewhere, StateDirectory());
                 break;
             case "replace the root":
-                // The root's own parent is not watched: only the root's rename says its state directories are others.
+                // The root's own rename says its state directories are others (its parent is watched for its own only).
                 var parent = Path.GetDirectoryName(Root)!;
                 var moved = Path.Combine(parent, Path.GetFileName(Root) + "-moved");
                 Directory.Move(Root, moved);
@@ -111,6 +111,26 @@ public class ScriptDirectoryWatchTests : IDisposable
                 File.CreateSymbolicLink(StateDirectory(), elsewhere);
                 break;
         }
+
+        Assert.False(_watch.HoldsNothing("routable"));
+    }
+
+    [Fact]
+    public void A_directory_above_the_root_renamed_aside_and_made_anew_is_seen_at_once()
+    {
+        // An atomic deploy of a tree: /srv/hooks renamed to hooks.old, the new tree made at /srv/hooks.
+        var above = _dir.Combine("hooks");
+        var root = Path.Combine(above, "network-broker");
+        Directory.CreateDirectory(Path.Combine(root, "routable.d"));
+        var generation = _watch.Begin();
+        Assert.Equal(WatchedPath.Directory, _watch.Watch(root));
+        Assert.Equal(WatchedPath.Directory, _watch.Watch(Path.Combine(root, "routable.d")));
+        Assert.True(_watch.Learn("routable", generation));
+        Assert.True(_watch.HoldsNothing("routable"));
+
+        Directory.Move(above, _dir.Combine("hooks.old"));
+        Directory.CreateDirectory(Path.Combine(root, "routable.d"));
+        File.WriteAllText(Path.Combine(root, "routable.d", "50-new"), "#!/bin/sh\n");
 
         Assert.False(_watch.HoldsNothing("routable"));
     }
