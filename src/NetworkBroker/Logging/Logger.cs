@@ -58,9 +58,11 @@ public sealed class Logger
         if (!IsEnabled(level))
             return;
         // A link name is the kernel's bytes, and may be no UTF-8 at all: its printable form, the same everywhere.
+        // A message may quote a script's output or a peer's value: its control characters are shown as \xNN
+        // the same way, for the text line, JSON and the journal alike, so a line never breaks nor carries an ESC.
         if (link is not null)
             link = Netlink.KernelText.Display(link);
-        message = Netlink.KernelText.ShowRawBytes(message);
+        message = Netlink.KernelText.DisplayMessage(message);
 
         if (_native is not null && SendNative(level, link, ifindex, message, fields))
             return;
@@ -114,25 +116,24 @@ public sealed class Logger
 
     private void RenderText(DateTime now, LogLevel level, string? link, string message)
     {
-        var text = new StringBuilder(message.Length + 64);
         // journald stamps lines itself; elsewhere a timestamp and level make the line self-contained.
         if (!_journal)
-            text.Append(now.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture))
-                .Append(' ').Append(level.Name()).Append(' ');
+        {
+            Span<char> stamp = stackalloc char[24];
+            now.TryFormat(stamp, out var length, "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+            Encoding.UTF8.GetBytes(stamp[..length], _buffer);
+            _buffer.Write(" "u8);
+            Encoding.UTF8.GetBytes(level.Name(), _buffer);
+            _buffer.Write(" "u8);
+        }
         if (!string.IsNullOrEmpty(link))
-            text.Append(link).Append(": ");
+        {
+            Encoding.UTF8.GetBytes(link, _buffer);
+            _buffer.Write(": "u8);
+        }
         // Structured fields are for machines (JSON, the journal); the text line's message already says it for people.
-        text.Append(message);
-        AppendSingleLine(text);
-    }
-
-    private void AppendSingleLine(StringBuilder text)
-    {
-        // A message must stay one line, whatever a script or a peer put in it.
-        for (var i = 0; i < text.Length; i++)
-            if (text[i] is '\n' or '\r')
-                text[i] = ' ';
-        Encoding.UTF8.GetBytes(text.ToString(), _buffer);
+        // Link and message hold no control character (Write): the line is one line as it stands.
+        Encoding.UTF8.GetBytes(message, _buffer);
     }
 
     private void RenderJson(DateTime now, LogLevel level, string? link, int ifindex, string message, ReadOnlySpan<LogField> fields)

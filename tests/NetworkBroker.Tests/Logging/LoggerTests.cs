@@ -51,10 +51,33 @@ public class LoggerTests
     }
 
     [Fact]
-    public void A_message_with_newlines_stays_one_line()
+    public void A_message_with_newlines_stays_one_line_and_shows_where_they_were()
     {
         var log = new MemoryLog();
         log.Logger.Info("one\ntwo\r\nthree");
-        Assert.EndsWith("one two  three", Assert.Single(log.Lines));
+        Assert.EndsWith(@"one\x0atwo\x0d\x0athree", Assert.Single(log.Lines));
+    }
+
+    [Theory]
+    [InlineData(LogFormat.Text, false)]
+    [InlineData(LogFormat.Text, true)]
+    [InlineData(LogFormat.Json, false)]
+    public void A_scripts_output_echoing_a_peers_escape_sequence_reaches_the_log_as_text(LogFormat format, bool journal)
+    {
+        var log = new MemoryLog(format: format, journal: journal);
+        log.Logger.ForLink("eth1", 3).Info("routable.d/50-echo: 1.2.3.4\u001b[31mRED\tand\u009b0m\u007f\0");
+
+        var line = Assert.Single(log.Lines);
+        var message = format == LogFormat.Json ? JsonDocument.Parse(line).RootElement.GetProperty("message").GetString()! : line;
+        Assert.EndsWith(@"routable.d/50-echo: 1.2.3.4\x1b[31mRED\x09and\xc2\x9b0m\x7f\x00", message);
+        Assert.DoesNotContain(line, c => c < ' ' || c is >= '\x7f' and <= '\x9f');
+    }
+
+    [Fact]
+    public void A_link_name_and_a_message_show_the_same_control_character_the_same_way()
+    {
+        var log = new MemoryLog();
+        log.Logger.ForLink("e\u001bx\u0085").Warn("e\u001bx\u0085 is gone");
+        Assert.EndsWith(@"warn e\x1bx\xc2\x85: e\x1bx\xc2\x85 is gone", Assert.Single(log.Lines));
     }
 }

@@ -21,6 +21,8 @@ public class KernelTextTests
     [InlineData("wlan-été", "wlan-été")]
     [InlineData(@"a\b", @"a\x5cb")]
     [InlineData("a\u0001b", @"a\x01b")]
+    [InlineData("a\tb\u007f", @"a\x09b\x7f")]
+    [InlineData("a\u009bb", @"a\xc2\x9bb")]
     public void Valid_names_stay_text_and_only_what_could_mislead_is_escaped(string name, string shown)
     {
         var text = KernelText.Decode(Encoding.UTF8.GetBytes(name));
@@ -41,7 +43,7 @@ public class KernelTextTests
             var text = KernelText.Decode(bytes);
             Assert.Equal(bytes, KernelText.Encode(text));
             var display = KernelText.Display(text);
-            Assert.DoesNotContain(display, c => c < ' ' || c == '\x7f');
+            Assert.DoesNotContain(display, c => c < ' ' || c is >= '\x7f' and <= '\x9f');
             _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetBytes(display); // valid text, no lone surrogate
             if (shown.TryGetValue(display, out var other))
                 Assert.Equal(other, bytes);
@@ -50,10 +52,27 @@ public class KernelTextTests
     }
 
     [Fact]
-    public void A_message_keeps_its_own_text_and_shows_only_the_raw_bytes_of_a_name()
+    public void A_message_keeps_its_own_text_and_backslashes_and_shows_a_names_raw_bytes()
     {
         var name = KernelText.Decode([0x65, 0xff]);
-        Assert.Equal(@"Renamed from e\xff (C:\path)", KernelText.ShowRawBytes($"Renamed from {name} (C:\\path)"));
-        Assert.Same("plain", KernelText.ShowRawBytes("plain"));
+        Assert.Equal(@"Renamed from e\xff (C:\path)", KernelText.DisplayMessage($"Renamed from {name} (C:\\path)"));
+        Assert.Same("plain, été, \U0001F600 and C:\\path", KernelText.DisplayMessage("plain, été, \U0001F600 and C:\\path"));
+    }
+
+    [Theory]
+    [InlineData("1.2.3.4\u001b[31mRED", @"1.2.3.4\x1b[31mRED")]
+    [InlineData("one\ntwo\r\nthree", @"one\x0atwo\x0d\x0athree")]
+    [InlineData("a\tb\0c\u007fd", @"a\x09b\x00c\x7fd")]
+    [InlineData("csi \u009b31m, nel \u0085", @"csi \xc2\x9b31m, nel \xc2\x85")]
+    [InlineData("\u00a0 and \u00e9 are printable", "\u00a0 and \u00e9 are printable")]
+    public void A_message_shows_every_control_character_as_hex_as_a_link_name_does(string message, string shown) =>
+        Assert.Equal(shown, KernelText.DisplayMessage(message));
+
+    [Fact]
+    public void A_character_past_U_FFFF_whose_second_half_looks_like_a_raw_byte_stays_as_it_is()
+    {
+        // U+1F480 is D83D DC80 in UTF-16: the DC80 is no raw byte.
+        Assert.Same("skull \U0001F480", KernelText.DisplayMessage("skull \U0001F480"));
+        Assert.Equal("skull \U0001F480\\x1b", KernelText.DisplayMessage("skull \U0001F480\u001b"));
     }
 }
