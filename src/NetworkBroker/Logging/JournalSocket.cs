@@ -7,7 +7,9 @@ namespace NetworkBroker.Logging;
 /// <summary>
 /// journald's native protocol (systemd.journal-fields(7), sd_journal_sendv): one datagram per entry of
 /// KEY=value lines, so that fields such as LINK= and SCRIPT= can be queried (journalctl LINK=eth1).
-/// A value holding a newline is sent as KEY, a newline, its 64-bit little-endian length and the bytes.
+/// A value holding a newline is sent as KEY, a newline, its 64-bit little-endian length and the bytes: a value
+/// may hold any byte. A name never: it frames the entry, so one that is not a journal field name is not sent.
+/// MESSAGE comes escaped as the text log's line is (<see cref="Logger.Write"/>), so both read the same.
 /// </summary>
 public sealed class JournalSocket : IDisposable
 {
@@ -30,6 +32,9 @@ public sealed class JournalSocket : IDisposable
         Span<byte> length = stackalloc byte[8];
         foreach (var (key, value) in fields)
         {
+            // A newline or '=' in a name would end it early and make the rest of the entry fields of its own.
+            if (!IsFieldName(key))
+                continue;
             var bytes = Encoding.UTF8.GetBytes(value);
             if (bytes.Length > MaxValueBytes)
                 bytes = bytes[..MaxValueBytes];
@@ -58,6 +63,16 @@ public sealed class JournalSocket : IDisposable
             return false;
         }
     }
+
+    /// <summary>
+    /// journald's rule for a field a client may send (journal_field_valid): 1-64 of A-Z, 0-9 and '_', not
+    /// beginning with a digit, nor with '_' (journald's own trusted fields, which it drops from a client).
+    /// </summary>
+    public static bool IsFieldName(string name) =>
+        name.Length is > 0 and <= 64 && name[0] is >= 'A' and <= 'Z' && !name.AsSpan().ContainsAnyExcept(FieldNameCharacters);
+
+    private static readonly System.Buffers.SearchValues<char> FieldNameCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 
     public void Dispose() => _socket.Dispose();
 }
