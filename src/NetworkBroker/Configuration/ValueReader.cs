@@ -125,7 +125,7 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
             // The Go network-event-broker's configurations often say "eth0,eth1".
             if (word.Contains(',', StringComparison.Ordinal))
                 return Fail($"\"{word}\": names are separated by spaces, not commas (write \"{string.Join(' ', word.Split(',', StringSplitOptions.RemoveEmptyEntries))}\")");
-            if (!IsValidLinkName(word))
+            if (!LinkName.IsValid(word))
                 return Fail($"\"{word}\" is not a valid interface name or glob");
             if (LinkPattern.IsNameStem(word))
                 Warn($"\"{word}\" matches only a link named exactly {word}; for every link whose name begins with {word}, write \"{word}*\"");
@@ -133,11 +133,6 @@ internal sealed class ValueReader(ValueSyntax? value, string path, int line, str
         result = [.. words.Distinct(StringComparer.Ordinal)];
         return true;
     }
-
-    /// <summary>The kernel's rule (dev_valid_name) widened to altnames: 1-127 bytes, no '/', ':' or white space, not "." or "..".</summary>
-    public static bool IsValidLinkName(string name) =>
-        name.Length is > 0 and < 128 && name is not "." and not ".." &&
-        !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c));
 
     public bool UserName(out string result)
     {

@@ -109,12 +109,4 @@ public static class NetworkdSignals
         }
         return changed.ToImmutable();
     }
-
-    /// <summary>
-    /// A kernel interface name (IFNAMSIZ: at most 15 bytes) by the configuration's rule for link names
-    /// (<see cref="Configuration.ValueReader.IsValidLinkName"/>). networkd's names are a fallback for links the
-    /// kernel model has not seen.
-    /// </summary>
-    public static bool IsLinkName(string name) =>
-        Configuration.ValueReader.IsValidLinkName(name) && System.Text.Encoding.UTF8.GetByteCount(name) <= 15;
 }

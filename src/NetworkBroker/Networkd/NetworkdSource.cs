@@ -142,7 +142,7 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
                 cancellation: cancellation).ConfigureAwait(false);
             foreach (var (index, name, path) in NetworkdBus.ReadLinks(list))
             {
-                if (index <= 0 || NetworkdBus.IfIndexOf(path) != index || !NetworkdSignals.IsLinkName(name))
+                if (index <= 0 || NetworkdBus.IfIndexOf(path) != index || !Configuration.LinkName.IsInterfaceName(name))
                 {
                     log.Warn($"networkd: ignoring a listed link with ifindex {index}, name \"{PeerText.Excerpt(name)}\", path {PeerText.Excerpt(path)}");
                     continue;

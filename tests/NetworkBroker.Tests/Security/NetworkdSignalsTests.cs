@@ -109,16 +109,6 @@ public class NetworkdSignalsTests
         Assert.Single(dropped);
     }
 
-    [Theory]
-    [InlineData("eth0", true)]
-    [InlineData("enp0s31f6", true)]
-    [InlineData("a234567890123456", false)]
-    [InlineData("..", false)]
-    [InlineData("eth0/x", false)]
-    [InlineData("eth 0", false)]
-    [InlineData("", false)]
-    public void Link_names_follow_the_kernels_rule(string name, bool valid) => Assert.Equal(valid, NetworkdSignals.IsLinkName(name));
-
     [Fact]
     public void Random_bodies_from_the_owner_give_a_verdict_or_a_format_error_never_anything_else()
     {
