@@ -148,6 +148,8 @@ public static class CommandLineParser
             return Failed("run-scripts needs --link NAME and --state STATE");
         if (result.Command == CommandKind.RunScripts && !Scripts.ScriptVariables.IsStateWord(result.State!))
             return Failed($"\"{result.State}\" is not a state name (lower-case letters, digits and '-')");
+        if (result.Command == CommandKind.RunScripts && result.State != "manager" && Configuration.LinkName.WhyNotInterfaceName(result.Link!) is { } why)
+            return Failed(why);
         return result with { Environment = environment };
     }
 

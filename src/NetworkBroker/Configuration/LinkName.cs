@@ -1,10 +1,11 @@
 using System.Text;
+using NetworkBroker.Logging;
 
 namespace NetworkBroker.Configuration;
 
 /// <summary>
-/// What a link's name may be: the kernel's rule (net/core/dev.c, dev_valid_name), for the configuration's names
-/// and networkd's alike.
+/// What a link's name may be: the kernel's rule (net/core/dev.c, dev_valid_name), for the configuration's names,
+/// networkd's and a control client's alike.
 /// </summary>
 public static class LinkName
 {
@@ -18,4 +19,9 @@ public static class LinkName
 
     /// <summary>An interface's own name, as the kernel takes it: <see cref="IsValid"/> within <see cref="MaxBytes"/> bytes.</summary>
     public static bool IsInterfaceName(string name) => IsValid(name) && Encoding.UTF8.GetByteCount(name) <= MaxBytes;
+
+    /// <summary>Why a name someone asked for is no interface name, to tell them; null when it is one.</summary>
+    public static string? WhyNotInterfaceName(string name) => IsInterfaceName(name)
+        ? null
+        : $"\"{PeerText.Excerpt(name, 32)}\" is not a link name: 1-{MaxBytes} bytes, no '/', ':', white space or control character, not \".\" or \"..\"";
 }

@@ -49,7 +49,11 @@ public sealed record RunScriptsRequest(string State, string? Link, IReadOnlyList
             {
                 if (linkElement.ValueKind != JsonValueKind.String)
                     return Fail("\"link\" is not a string", out error);
-                link = linkElement.GetString();
+                link = linkElement.GetString()!;
+                // Before anything else: a name the kernel would never give a link (60 KB, or "lo" and a NUL that
+                // slips past Links= and then loses the NUL on its way to LINK) makes no event and no log line.
+                if (Configuration.LinkName.WhyNotInterfaceName(link) is { } why)
+                    return Fail(why, out error);
             }
             var environment = new List<KeyValuePair<string, string>>();
             if (root.TryGetProperty("env", out var env))

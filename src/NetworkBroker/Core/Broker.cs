@@ -337,6 +337,8 @@ public sealed class Broker
         }
         if (link is null)
             return "a link is needed";
+        if (LinkName.WhyNotInterfaceName(link) is { } why)
+            return why;
         var message = Kernel.Link(link);
         if (message is not null && !Config.Links.Matches(message.Name))
             return $"{message.Name} is not selected by Links=: the daemon runs no scripts for it";

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Text;
 using NetworkBroker.IntegrationTests.Support;
 using NetworkBroker.Tests.Support;
 
@@ -58,6 +60,49 @@ public class ControlSocketTests : DaemonInNamespace
             monitor.Signal(2);
             Assert.Equal(0, await monitor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    /// <summary>One request line as the daemon's user sends it, and everything the daemon answers until it closes.</summary>
+    private static async Task<string> AskAsDaemonUser(string socket, string request)
+    {
+        using var client = AsUser.Connect(socket, AsUser.Nobody);
+        await client.SendAsync(Encoding.UTF8.GetBytes(request + "\n"), SocketFlags.None);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var reply = new StringBuilder();
+        var buffer = new byte[4096];
+        while (await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) is var n and > 0)
+            reply.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        return reply.ToString();
+    }
+
+    [Fact]
+    public async Task Run_scripts_for_a_name_no_link_can_have_is_refused_before_anything_runs_or_is_logged()
+    {
+        var output = Dir.Combine("out");
+        Directory.CreateDirectory(output);
+        File.SetUnixFileMode(output, (UnixFileMode)0b111_111_111);
+        Dir.Script("routable", "10-record", $"#!/bin/sh\nprintf '%s\\n' \"$LINK\" >> {output}/links\n");
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
+        using var broker = await StartAsync(Config("nobody", more: "[Network]\nLinks = \"eth0\"\n"), notify);
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+
+        // lo is not selected; "lo" and a NUL must not get round that, by the name of a link that is not there.
+        Assert.Equal("{\"error\":\"lo is not selected by Links=: the daemon runs no scripts for it\"}\n",
+            await AskAsDaemonUser(socket, """run-scripts {"state":"routable","link":"lo"}"""));
+        Assert.Equal("{\"error\":\"\\u0022lo?\\u0022 is not a link name: 1-15 bytes, no \\u0027/\\u0027, \\u0027:\\u0027, white space or control character, not \\u0022.\\u0022 or \\u0022..\\u0022\"}\n",
+            await AskAsDaemonUser(socket, """run-scripts {"state":"routable","link":"lo\u0000"}"""));
+        var long60k = await AskAsDaemonUser(socket, $$"""run-scripts {"state":"routable","link":"{{new string('x', 60_000)}}"}""");
+        Assert.StartsWith("{\"error\":\"\\u0022xxxx", long60k);
+        Assert.True(long60k.Length < 300, long60k);
+
+        // The daemon still serves, ran nothing for any of them, and logged no request at length.
+        Assert.Equal(0, (await NetworkBroker.Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10))).Scripts);
+        Assert.False(File.Exists(Path.Combine(output, "links")));
+        Assert.DoesNotContain("asked to run", broker.StandardError);
+        Assert.All(broker.StandardError.Split('\n'), line => Assert.True(line.Length < 1000, $"a line of {line.Length} characters"));
 
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));

@@ -83,6 +83,8 @@ public class CommandLineParserTests
     [InlineData(new[] { "check-config", "check-config" }, "unexpected argument \"check-config\"")]
     [InlineData(new[] { "run-scripts", "--link", "eth1" }, "run-scripts needs --link NAME and --state STATE")]
     [InlineData(new[] { "run-scripts", "--link", "eth1", "--state", "../etc" }, "is not a state name")]
+    [InlineData(new[] { "run-scripts", "--link", "../lo", "--state", "routable" }, "\"../lo\" is not a link name: 1-15 bytes")]
+    [InlineData(new[] { "run-scripts", "--link", "a234567890123456", "--state", "routable" }, "is not a link name")]
     [InlineData(new[] { "--link", "eth1" }, "belong to run-scripts")]
     [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "NOVALUE" }, "--env takes NAME=VALUE")]
     [InlineData(new[] { "run-scripts", "-l", "e", "-s", "routable", "-e", "LD_PRELOAD=/tmp/x.so" }, "--env LD_PRELOAD: not a variable the daemon sets")]

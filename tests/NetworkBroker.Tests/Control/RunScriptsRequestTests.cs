@@ -29,6 +29,12 @@ public class RunScriptsRequestTests
     [InlineData("{\"state\":\"routable\",\"env\":[]}", "\"env\" is not an object")]
     [InlineData("routable eth1", "one JSON object")]
     [InlineData("{\"state\":\"routable\",\"env\":{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}}", "")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"lo\\u0000\"}", "\"lo?\" is not a link name: 1-15 bytes, no '/', ':', white space or control character")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"a234567890123456\"}", "is not a link name")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"..\"}", "\"..\" is not a link name")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"\"}", "\"\" is not a link name")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"eth0/x\"}", "is not a link name")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"eth\\u00850\"}", "is not a link name")]
     public void What_the_daemon_would_not_do_is_refused_with_why(string text, string why)
     {
         Assert.Null(RunScriptsRequest.Parse(text, out var error));
@@ -51,6 +57,21 @@ public class RunScriptsRequestTests
         Assert.Null(RunScriptsRequest.Parse(text, out var error));
         Assert.Equal("a run-scripts request is one JSON object", error);
     }
+
+    [Fact]
+    public void A_link_name_of_60000_bytes_is_refused_with_an_error_of_a_line()
+    {
+        Assert.Null(RunScriptsRequest.Parse($"{{\"state\":\"routable\",\"link\":\"{new string('x', 60_000)}\"}}", out var error));
+        Assert.EndsWith("...\" is not a link name: 1-15 bytes, no '/', ':', white space or control character, not \".\" or \"..\"", error);
+        Assert.True(error!.Length < 200, error);
+    }
+
+    [Theory]
+    [InlineData("lo")]
+    [InlineData("a23456789012345")]
+    [InlineData("wlan-été")]
+    public void A_link_name_the_kernel_would_take_is_asked_for(string link) =>
+        Assert.Equal(link, RunScriptsRequest.Parse(new RunScriptsRequest("routable", link, []).ToLine()["run-scripts ".Length..], out _)!.Link);
 
     [Fact]
     public void Random_text_is_a_request_or_a_refusal_never_a_crash()

@@ -391,4 +391,20 @@ public class BrokerTests : IAsyncLifetime
         Assert.False(File.Exists(_dir.Combine("ran")));
         Assert.Contains(_log.Lines, l => l.Contains("Ignoring OperationalState=\"routes\": not a state name"));
     }
+
+    [Theory]
+    [InlineData("lo\0")]
+    [InlineData("a234567890123456")]
+    [InlineData("../lo")]
+    public async Task Run_scripts_for_a_name_no_link_can_have_is_refused_and_makes_no_event(string link)
+    {
+        _broker.Attach(new FakeKernel());
+        _dir.Script("routable", "10-record", $"#!/bin/sh\necho \"$LINK\" >> {_dir.Combine("ran")}\n");
+
+        var why = await _broker.QueryAsync(b => b.RunOnRequest("routable", link, new ScriptObserver([])));
+        await _scripts.WhenIdle();
+
+        Assert.StartsWith($"\"{NetworkBroker.Logging.PeerText.Excerpt(link, 32)}\" is not a link name: 1-15 bytes", why);
+        Assert.False(File.Exists(_dir.Combine("ran")));
+    }
 }
