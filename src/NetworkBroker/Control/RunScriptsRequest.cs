@@ -75,6 +75,11 @@ public sealed record RunScriptsRequest(string State, string? Link, IReadOnlyList
         {
             return Fail("a run-scripts request is one JSON object", out error);
         }
+        catch (InvalidOperationException)
+        {
+            // GetString() of a string escaping half a surrogate pair ("\udcff"): JSON, but no text.
+            return Fail("a run-scripts request holds a string that is not valid UTF-16", out error);
+        }
     }
 
     private static RunScriptsRequest? Fail(string message, out string? error)

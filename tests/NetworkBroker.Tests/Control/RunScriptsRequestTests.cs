@@ -35,6 +35,7 @@ public class RunScriptsRequestTests
     [InlineData("{\"state\":\"routable\",\"link\":\"\"}", "\"\" is not a link name")]
     [InlineData("{\"state\":\"routable\",\"link\":\"eth0/x\"}", "is not a link name")]
     [InlineData("{\"state\":\"routable\",\"link\":\"eth\\u00850\"}", "is not a link name")]
+    [InlineData("{\"state\":\"routable\",\"link\":\"eth\\udcff\"}", "a string that is not valid UTF-16")]
     public void What_the_daemon_would_not_do_is_refused_with_why(string text, string why)
     {
         Assert.Null(RunScriptsRequest.Parse(text, out var error));
