@@ -58,13 +58,20 @@ public static class NetworkdBus
         return links;
     }
 
-    /// <summary>The ifindex of a link object path ("/org/freedesktop/network1/link/_35" is 5), or null.</summary>
+    /// <summary>
+    /// The ifindex of a link object path ("/org/freedesktop/network1/link/_35" is 5), or null. The label must be
+    /// the number as networkd writes it: ASCII digits, no sign, no leading zero, within int. int.TryParse alone
+    /// takes trailing NULs, so "_32_00" (a "2" and an escaped NUL) would speak for ifindex 2.
+    /// </summary>
     public static int? IfIndexOf(string path)
     {
         if (!path.StartsWith(LinkPathPrefix, StringComparison.Ordinal))
             return null;
         var label = DBusObjectPath.UnescapeLabel(path[LinkPathPrefix.Length..]);
-        return int.TryParse(label, NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index > 0 ? index : null;
+        if (label is null || label.Length is 0 or > 10 || label[0] == '0' || label.AsSpan().ContainsAnyExceptInRange('0', '9'))
+            return null;
+        var index = long.Parse(label, NumberStyles.None, CultureInfo.InvariantCulture);
+        return index <= int.MaxValue ? (int)index : null;
     }
 
     public static string LinkPath(int ifindex) => LinkPathPrefix + DBusObjectPath.EscapeLabel(ifindex.ToString(CultureInfo.InvariantCulture));

@@ -141,4 +141,34 @@ public class NetworkdRepliesTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("/org/freedesktop/network1/link/_35", 5)]
+    [InlineData("/org/freedesktop/network1/link/_31_30", 10)]
+    [InlineData("/org/freedesktop/network1/link/_32147483647", int.MaxValue)]
+    [InlineData("/org/freedesktop/network1/link/_32_00", null)]
+    [InlineData("/org/freedesktop/network1/link/_32_00_00", null)]
+    [InlineData("/org/freedesktop/network1/link/_00_32", null)]
+    [InlineData("/org/freedesktop/network1/link/_32_20", null)]
+    [InlineData("/org/freedesktop/network1/link/_20_32", null)]
+    [InlineData("/org/freedesktop/network1/link/_2b2", null)]
+    [InlineData("/org/freedesktop/network1/link/_2d2", null)]
+    [InlineData("/org/freedesktop/network1/link/_302", null)]
+    [InlineData("/org/freedesktop/network1/link/_30", null)]
+    [InlineData("/org/freedesktop/network1/link/_32147483648", null)]
+    [InlineData("/org/freedesktop/network1/link/_399999999999", null)]
+    [InlineData("/org/freedesktop/network1/link/_d9_a2", null)]
+    [InlineData("/org/freedesktop/network1/link/_", null)]
+    [InlineData("/org/freedesktop/network1/link/x2", null)]
+    [InlineData("/org/freedesktop/network1/link/_35/x", null)]
+    [InlineData("/org/freedesktop/network1", null)]
+    public void A_link_path_names_an_ifindex_only_as_networkd_writes_it(string path, int? ifindex) =>
+        Assert.Equal(ifindex, NetworkdBus.IfIndexOf(path));
+
+    [Fact]
+    public void Every_ifindex_comes_back_from_its_path()
+    {
+        foreach (var ifindex in new[] { 1, 2, 9, 10, 99, 100, 65535, 1 << 20, int.MaxValue })
+            Assert.Equal(ifindex, NetworkdBus.IfIndexOf(NetworkdBus.LinkPath(ifindex)));
+    }
 }

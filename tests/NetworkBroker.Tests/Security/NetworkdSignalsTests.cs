@@ -91,6 +91,17 @@ public class NetworkdSignalsTests
     }
 
     [Fact]
+    public void A_path_that_only_looks_like_a_links_after_parsing_speaks_for_no_link()
+    {
+        // "_32_00" is "2" and a NUL: not the path networkd gives ifindex 2 ("_32").
+        var dropped = new List<string>();
+        Assert.Null(NetworkdSignals.PropertiesChanged(PropertiesChanged(Owner, "/org/freedesktop/network1/link/_32_00", NetworkdBus.LinkInterface,
+            ("OperationalState", "routable")), dropped));
+        Assert.Equal(2, NetworkdSignals.PropertiesChanged(PropertiesChanged(Owner, "/org/freedesktop/network1/link/_32", NetworkdBus.LinkInterface,
+            ("OperationalState", "routable")), dropped)!.IfIndex);
+    }
+
+    [Fact]
     public void A_wrong_variant_type_and_a_megabyte_string_are_dropped_and_never_quoted_at_length()
     {
         var dropped = new List<string>();
