@@ -12,14 +12,20 @@ namespace NetworkBroker.Control;
 /// Only root and the daemon's own user are served: the directory is 0750 and the socket 0660, and the
 /// peer's credentials (SO_PEERCRED) are checked at accept, before anything is read, so a loosened mode
 /// still lets no one else in and a stranger never holds a slot. Requests and monitors have budgets of
-/// their own; a monitor that stops reading is dropped, never waited for.
+/// their own; a monitor that stops reading is dropped, never waited for. Of each budget a part is kept
+/// for root: the daemon's user (whose scripts run as it, and may misbehave) can fill only the rest, so
+/// root always gets its status and a monitor.
 /// </summary>
 public sealed class ControlServer : IAsyncDisposable
 {
     /// <summary>Connections of root or the daemon's user that are asking (a request line within 5 s) or being answered.</summary>
     public const int MaxRequests = 16;
+    /// <summary>Of <see cref="MaxRequests"/>, those only root may take.</summary>
+    public const int RequestsKeptForRoot = 4;
     /// <summary>Attached monitors: a budget apart, so monitors can never keep root from its status.</summary>
     public const int MaxMonitors = 16;
+    /// <summary>Of <see cref="MaxMonitors"/>, those only root may take.</summary>
+    public const int MonitorsKeptForRoot = 1;
     /// <summary>Refusals being delivered at once; past that a refused peer is simply disconnected.</summary>
     private const int MaxRefusing = 64;
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
@@ -46,6 +52,9 @@ public sealed class ControlServer : IAsyncDisposable
 
     private TimeSpan MonitorStall { get; init; } = DefaultMonitorStall;
 
+    /// <summary>The daemon's user, served beside root within the budgets less what is kept for root.</summary>
+    private uint DaemonUid { get; init; }
+
     private ControlServer(Socket listener, string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log)
     {
         _listener = listener;
@@ -61,8 +70,9 @@ public sealed class ControlServer : IAsyncDisposable
     /// <exception cref="ControlSocketInUseException">Another daemon answers on the socket.</exception>
     /// <param name="monitorStall">How long a monitor may stop reading before it is dropped (<see cref="DefaultMonitorStall"/>).</param>
     /// <param name="runScripts">run-scripts: queues the event with the observer; null when queued, else why not.</param>
+    /// <param name="daemonUid">The daemon's user (by default the effective uid: the daemon has become its User= by now).</param>
     public static ControlServer? Start(string path, Func<Task<DaemonStatus>> status, MonitorHub monitors, Logger log, TimeSpan? monitorStall = null,
-        Func<RunScriptsRequest, Scripts.ScriptObserver, Task<string?>>? runScripts = null)
+        Func<RunScriptsRequest, Scripts.ScriptObserver, Task<string?>>? runScripts = null, uint? daemonUid = null)
     {
         // File.Exists is true for a socket too (anything but a directory).
         if (File.Exists(path))
@@ -97,7 +107,10 @@ public sealed class ControlServer : IAsyncDisposable
             log.Warn($"No control socket ({path}: {why}): status shows no daemon counters and monitor cannot attach");
             return null;
         }
-        var server = new ControlServer(listener, path, status, monitors, log) { MonitorStall = monitorStall ?? DefaultMonitorStall, RunScripts = runScripts };
+        var server = new ControlServer(listener, path, status, monitors, log)
+        {
+            MonitorStall = monitorStall ?? DefaultMonitorStall, RunScripts = runScripts, DaemonUid = daemonUid ?? Libc.geteuid(),
+        };
         server._accepting = server.AcceptAsync();
         log.Debug($"Control socket {path}");
         return server;
@@ -134,7 +147,7 @@ public sealed class ControlServer : IAsyncDisposable
                 client.Dispose();
                 continue;
             }
-            var own = Libc.geteuid();
+            var own = DaemonUid;
             if (peer.Uid != 0 && peer.Uid != own)
             {
                 if (_refusals.IsNew($"uid {peer.Uid}", "refused"))
@@ -142,15 +155,17 @@ public sealed class ControlServer : IAsyncDisposable
                 Refuse(client, $"permission denied: uid {peer.Uid} is neither root nor the daemon's user (uid {own})");
                 continue;
             }
-            if (Interlocked.Increment(ref _requests) > MaxRequests)
+            if (Interlocked.Increment(ref _requests) > RequestBudget(peer.Uid))
             {
                 Interlocked.Decrement(ref _requests);
-                Refuse(client, $"too many clients (at most {MaxRequests} requests at a time)");
+                Refuse(client, peer.Uid == 0
+                    ? $"too many clients (at most {MaxRequests} requests at a time)"
+                    : $"too many clients (at most {RequestBudget(peer.Uid)} requests at a time for uid {peer.Uid}; root keeps {RequestsKeptForRoot} more)");
                 continue;
             }
             lock (_clients)
                 _sockets.Add(client); // before serving starts: serving removes it when done
-            var serving = ServeAsync(client, peer.Pid);
+            var serving = ServeAsync(client, peer.Pid, peer.Uid);
             lock (_clients)
             {
                 _clients.RemoveAll(t => t.IsCompleted);
@@ -159,7 +174,12 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(Socket client, int pid)
+    /// <summary>How many requests may be under way, this one counted, when <paramref name="uid"/> asks: all for root, all but root's part for the daemon's user.</summary>
+    private static int RequestBudget(uint uid) => uid == 0 ? MaxRequests : MaxRequests - RequestsKeptForRoot;
+
+    private static int MonitorBudget(uint uid) => uid == 0 ? MaxMonitors : MaxMonitors - MonitorsKeptForRoot;
+
+    private async Task ServeAsync(Socket client, int pid, uint uid)
     {
         var asking = true;
         try
@@ -179,10 +199,12 @@ public sealed class ControlServer : IAsyncDisposable
                     // From now on it counts as a monitor, not as a request.
                     Interlocked.Decrement(ref _requests);
                     asking = false;
-                    if (Interlocked.Increment(ref _monitorCount) > MaxMonitors)
+                    if (Interlocked.Increment(ref _monitorCount) > MonitorBudget(uid))
                     {
                         Interlocked.Decrement(ref _monitorCount);
-                        await SendAsync(client, Error($"too many monitors (at most {MaxMonitors})"), _stopping.Token).ConfigureAwait(false);
+                        await SendAsync(client, Error(uid == 0
+                            ? $"too many monitors (at most {MaxMonitors})"
+                            : $"too many monitors (at most {MonitorBudget(uid)} for uid {uid}; root keeps {MonitorsKeptForRoot} more)"), _stopping.Token).ConfigureAwait(false);
                         break;
                     }
                     try

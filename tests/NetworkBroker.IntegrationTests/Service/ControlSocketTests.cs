@@ -107,4 +107,95 @@ public class ControlSocketTests : DaemonInNamespace
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
+
+    /// <summary>
+    /// The daemon's own user keeping every connection it can open: silent ones, each opened again as soon as the
+    /// daemon closes it (after its 5 s to ask, or at once when it refuses it).
+    /// </summary>
+    private sealed class SilentConnections
+    {
+        private int _refused;
+
+        public SilentConnections(string socket, int count, CancellationToken cancellation) =>
+            Holding = Task.WhenAll(Enumerable.Range(0, count).Select(_ => Task.Run(async () =>
+            {
+                var buffer = new byte[256];
+                while (!cancellation.IsCancellationRequested)
+                {
+                    using var silent = AsUser.Connect(socket, AsUser.Nobody);
+                    try
+                    {
+                        int read;
+                        while ((read = await silent.ReceiveAsync(buffer, SocketFlags.None, cancellation)) > 0)
+                            if (Encoding.UTF8.GetString(buffer, 0, read).Contains("too many clients"))
+                                Interlocked.Increment(ref _refused);
+                        await Task.Delay(20, cancellation);
+                    }
+                    catch (Exception e) when (e is OperationCanceledException or SocketException)
+                    {
+                    }
+                }
+            })));
+
+        public Task Holding { get; }
+
+        /// <summary>How many times the daemon said it had no slot left for this user.</summary>
+        public int Refused => Volatile.Read(ref _refused);
+    }
+
+    [Fact]
+    public async Task The_daemons_user_holding_every_slot_it_can_keeps_root_from_neither_status_nor_monitor()
+    {
+        using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
+        using var broker = await StartAsync(Config("nobody"), notify);
+        var socket = Path.Combine(broker.RuntimeDirectory, "control");
+
+        using (var flood = new CancellationTokenSource())
+        {
+            // Once the daemon refuses one of them, its user holds all it may (without root's part, it would hold them all).
+            var silent = new SilentConnections(socket, Control.ControlServer.MaxRequests, flood.Token);
+            for (var waited = 0; silent.Refused == 0 && waited < 3000; waited += 20)
+                await Task.Delay(20);
+            using (var status = BrokerBinary.Start(["status", "--config", Dir.Combine("network-broker.toml")], broker.ClientEnvironment(),
+                       prefix: ["ip", "netns", "exec", Ns.Name]))
+            {
+                Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+                Assert.Contains($"running: pid {broker.Pid}, network-broker", status.StandardOutput);
+            }
+            Assert.True(silent.Refused > 0);
+            await flood.CancelAsync();
+            await silent.Holding;
+        }
+
+        // Monitors of the daemon's user that never read: all but root's one are let in, the next is told why.
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Control.ControlServer.MaxMonitors; i++)
+            {
+                var monitor = AsUser.Connect(socket, AsUser.Nobody);
+                idle.Add(monitor);
+                await monitor.SendAsync("monitor\n"u8.ToArray(), SocketFlags.None);
+            }
+            var last = new byte[1024];
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+                Assert.StartsWith("{\"error\":\"too many monitors (at most 15 for uid 65534; root keeps 1 more)",
+                    Encoding.UTF8.GetString(last, 0, await idle[^1].ReceiveAsync(last, SocketFlags.None, timeout.Token)));
+
+            using var rootMonitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());
+            await BrokerHarness.WaitForAsync(() => rootMonitor.StandardOutput.Contains("\"event\":\"monitor\"") || rootMonitor.HasExited);
+            Assert.Contains("\"event\":\"monitor\"", rootMonitor.StandardOutput);
+            Assert.Equal(Control.ControlServer.MaxMonitors, (await Control.ControlClient.StatusAsync(socket, TimeSpan.FromSeconds(10))).Monitors);
+            rootMonitor.Signal(2);
+            Assert.Equal(0, await rootMonitor.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            foreach (var monitor in idle)
+                monitor.Dispose();
+        }
+
+        broker.Signal(15);
+        Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
 }

@@ -276,6 +276,59 @@ public class ControlServerTests : IDisposable
             socket.Dispose();
     }
 
+    /// <summary>A server whose daemon runs as nobody, as one that dropped to its User= does; the test process plays root.</summary>
+    private ControlServer StartAsNobodysDaemon(MonitorHub monitors) =>
+        ControlServer.Start(SocketPath, () => Task.FromResult(new DaemonStatus { Pid = 17 }), monitors, _log.Logger, daemonUid: AsUser.Nobody)!;
+
+    [Fact]
+    public async Task The_daemons_user_cannot_take_the_request_slots_kept_for_root()
+    {
+        await using var server = StartAsNobodysDaemon(new MonitorHub());
+        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110);
+
+        // Silent connections of the daemon's own user: those past its part are refused at once, saying why.
+        var silent = Enumerable.Range(0, ControlServer.MaxRequests).Select(_ => AsUser.Connect(SocketPath)).ToList();
+        var refused = silent.Skip(ControlServer.MaxRequests - ControlServer.RequestsKeptForRoot).ToList();
+        foreach (var socket in refused)
+            Assert.Equal($"{{\"error\":\"too many clients (at most {ControlServer.MaxRequests - ControlServer.RequestsKeptForRoot} requests at a time " +
+                         $"for uid 65534; root keeps {ControlServer.RequestsKeptForRoot} more)\"}}\n", await ReadAllAsync(socket, TimeSpan.FromSeconds(10)));
+
+        // Root has its own: all of them at once, while the daemon's user still holds its part.
+        var statuses = Enumerable.Range(0, ControlServer.RequestsKeptForRoot).Select(_ => ControlClient.StatusAsync(SocketPath, TimeSpan.FromSeconds(4)));
+        Assert.All(await Task.WhenAll(statuses), status => Assert.Equal(17, status.Pid));
+        foreach (var socket in silent)
+            socket.Dispose();
+    }
+
+    [Fact]
+    public async Task The_daemons_user_cannot_take_the_monitor_kept_for_root()
+    {
+        var monitors = new MonitorHub();
+        await using var server = StartAsNobodysDaemon(monitors);
+        File.SetUnixFileMode(SocketPath, (UnixFileMode)0b110_110_110);
+
+        var idle = new List<Socket>();
+        for (var i = 0; i < ControlServer.MaxMonitors; i++)
+        {
+            var monitor = AsUser.Connect(SocketPath);
+            await monitor.SendAsync("monitor\n"u8.ToArray(), SocketFlags.None);
+            idle.Add(monitor);
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (monitors.Count < ControlServer.MaxMonitors - ControlServer.MonitorsKeptForRoot && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.Equal($"{{\"error\":\"too many monitors (at most {ControlServer.MaxMonitors - ControlServer.MonitorsKeptForRoot} for uid 65534; " +
+                     $"root keeps {ControlServer.MonitorsKeptForRoot} more)\"}}\n", await ReadAllAsync(idle[^1], TimeSpan.FromSeconds(10)));
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var lines = ControlClient.RequestAsync(SocketPath, "monitor", cancel.Token).GetAsyncEnumerator(cancel.Token);
+        Assert.True(await lines.MoveNextAsync());
+        Assert.Contains("\"event\":\"monitor\"", lines.Current);
+        Assert.Equal(ControlServer.MaxMonitors, monitors.Count);
+        foreach (var socket in idle)
+            socket.Dispose();
+    }
+
     [Fact]
     public async Task Stopping_never_waits_for_a_monitor_that_does_not_read()
     {
