@@ -9,6 +9,7 @@ namespace NetworkBroker.IntegrationTests.Service;
 public class ControlSocketTests : DaemonInNamespace
 {
     private static readonly string[] AsNobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    private static readonly string[] AsDaemonUser = ["setpriv", $"--reuid={AsUser.Daemon}", $"--regid={AsUser.Daemon}", "--clear-groups"];
     [Fact]
     public async Task Another_user_is_refused_by_the_sockets_mode_and_if_that_is_loosened_by_its_credentials()
     {
@@ -42,17 +43,17 @@ public class ControlSocketTests : DaemonInNamespace
     public async Task A_daemon_that_dropped_to_its_user_serves_root_and_that_user()
     {
         using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
-        using var broker = await StartAsync(Config("nobody"), notify);
+        using var broker = await StartAsync(Config(AsUser.DaemonName), notify);
 
         using (var status = BrokerBinary.Start(["status", "--config", Dir.Combine("network-broker.toml")], broker.ClientEnvironment(),
                    prefix: ["ip", "netns", "exec", Ns.Name]))
         {
             Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60)));
             Assert.Contains($"running: pid {broker.Pid}, network-broker", status.StandardOutput);
-            Assert.Contains("user nobody (uid 65534)", status.StandardOutput);
+            Assert.Contains($"user {AsUser.DaemonName} (uid {AsUser.Daemon})", status.StandardOutput);
         }
 
-        using (var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment(), prefix: AsNobody))
+        using (var monitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment(), prefix: AsDaemonUser))
         {
             await BrokerHarness.WaitForAsync(() => monitor.StandardOutput.Contains("\"event\":\"monitor\""));
             Ns.Ip("addr add 192.0.2.7/32 dev lo");
@@ -68,7 +69,7 @@ public class ControlSocketTests : DaemonInNamespace
     /// <summary>One request line as the daemon's user sends it, and everything the daemon answers until it closes.</summary>
     private static async Task<string> AskAsDaemonUser(string socket, string request)
     {
-        using var client = AsUser.Connect(socket, AsUser.Nobody);
+        using var client = AsUser.Connect(socket, AsUser.Daemon);
         await client.SendAsync(Encoding.UTF8.GetBytes(request + "\n"), SocketFlags.None);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var reply = new StringBuilder();
@@ -86,7 +87,7 @@ public class ControlSocketTests : DaemonInNamespace
         File.SetUnixFileMode(output, (UnixFileMode)0b111_111_111);
         Dir.Script("routable", "10-record", $"#!/bin/sh\nprintf '%s\\n' \"$LINK\" >> {output}/links\n");
         using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
-        using var broker = await StartAsync(Config("nobody", more: "[Network]\nLinks = \"eth0\"\n"), notify);
+        using var broker = await StartAsync(Config(AsUser.DaemonName, more: "[Network]\nLinks = \"eth0\"\n"), notify);
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
 
         // lo is not selected; "lo" and a NUL must not get round that, by the name of a link that is not there.
@@ -122,7 +123,7 @@ public class ControlSocketTests : DaemonInNamespace
                 var buffer = new byte[256];
                 while (!cancellation.IsCancellationRequested)
                 {
-                    using var silent = AsUser.Connect(socket, AsUser.Nobody);
+                    using var silent = AsUser.Connect(socket, AsUser.Daemon);
                     try
                     {
                         int read;
@@ -147,7 +148,7 @@ public class ControlSocketTests : DaemonInNamespace
     public async Task The_daemons_user_holding_every_slot_it_can_keeps_root_from_neither_status_nor_monitor()
     {
         using var notify = new NotifySocket(Dir.Combine("notify.sock"), everyone: true);
-        using var broker = await StartAsync(Config("nobody"), notify);
+        using var broker = await StartAsync(Config(AsUser.DaemonName), notify);
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
 
         using (var flood = new CancellationTokenSource())
@@ -173,13 +174,13 @@ public class ControlSocketTests : DaemonInNamespace
         {
             for (var i = 0; i < Control.ControlServer.MaxMonitors; i++)
             {
-                var monitor = AsUser.Connect(socket, AsUser.Nobody);
+                var monitor = AsUser.Connect(socket, AsUser.Daemon);
                 idle.Add(monitor);
                 await monitor.SendAsync("monitor\n"u8.ToArray(), SocketFlags.None);
             }
             var last = new byte[1024];
             using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-                Assert.StartsWith("{\"error\":\"too many monitors (at most 15 for uid 65534; root keeps 1 more)",
+                Assert.StartsWith($"{{\"error\":\"too many monitors (at most 15 for uid {AsUser.Daemon}; root keeps 1 more)",
                     Encoding.UTF8.GetString(last, 0, await idle[^1].ReceiveAsync(last, SocketFlags.None, timeout.Token)));
 
             using var rootMonitor = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());

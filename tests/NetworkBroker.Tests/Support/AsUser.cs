@@ -12,6 +12,13 @@ public static partial class AsUser
 {
     public const uint Nobody = 65534;
 
+    /// <summary>
+    /// The user the tests' daemons drop to: Debian's daemon (uid 1), in every base system. Not nobody, which the daemon
+    /// refuses (it would share what it trusts with every process running as nobody), and not the attacker's.
+    /// </summary>
+    public const uint Daemon = 1;
+    public const string DaemonName = "daemon";
+
     public static Socket Connect(string path, uint uid = Nobody)
     {
         Socket? socket = null;
