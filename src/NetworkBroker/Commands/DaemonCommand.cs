@@ -23,6 +23,13 @@ public static class DaemonCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         if (Startup.Load(command, forDaemon: true) is not var (config, log))
             return ExitCodes.Config;
+        if (Native.Libc.geteuid() == Configuration.ConfigurationLoader.OverflowUid)
+        {
+            // Started as nobody (a unit's User=nobody): what becoming it would share, User = "nobody" is refused for.
+            log.Fatal("Not starting as nobody (uid 65534): every process running as nobody would share the daemon's scripts, files " +
+                      "and control socket; start it as root, or as a user of its own (the package's network-broker)");
+            return ExitCodes.Config;
+        }
         // The directories first, while still root; then, started as root, become User= before any other work.
         ScriptDirectories.EnsureCreated(config.ScriptRoots[0], Privileges.PrivilegeDrop.DaemonUid(config), log);
         Privileges.PrivilegeDrop.PrepareRuntimeDirectory(config, log);

@@ -119,7 +119,9 @@ public static partial class ConfigurationLoader
     /// </summary>
     private static bool Trusted(string path, List<ConfigurationError> errors)
     {
-        if (Scripts.ScriptFileSystem.Untrusted(Path.GetFullPath(path), Native.Libc.geteuid()) is not { } why)
+        // Absolute, but with its ".." left for the walk: text would drop "link/.." where the kernel follows the link.
+        var absolute = Path.IsPathRooted(path) ? path : Path.Combine(Environment.CurrentDirectory, path);
+        if (Scripts.ScriptFileSystem.Untrusted(absolute, Native.Libc.geteuid()) is not { } why)
             return true;
         errors.Add(new ConfigurationError(path, 0, null,
             $"not trusted: {why} (whoever can change it could make the daemon run their commands with its capabilities)"));
@@ -207,7 +209,7 @@ public static partial class ConfigurationLoader
     }
 
     /// <summary>nobody's uid on Linux (the kernel's overflowuid): what an unmapped user becomes.</summary>
-    private const uint OverflowUid = 65534;
+    public const uint OverflowUid = 65534;
 
     /// <summary>Parses the text of a configuration file; problems are added to <paramref name="errors"/>, never thrown.</summary>
     public static BrokerConfiguration Parse(string text, string path, List<ConfigurationError> errors) => Parse(text, path, errors, []);

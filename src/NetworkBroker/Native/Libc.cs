@@ -81,6 +81,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
 
+    /// <summary>openat(2): <paramref name="path"/> relative to the directory <paramref name="dirfd"/> (an O_PATH descriptor will do).</summary>
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int openat(int dirfd, string path, int flags);
+
     public const int O_WRONLY = 0x1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
     /// <summary>The same on x86-64 and arm64 (010000000).</summary>
     public const int O_PATH = 0x200000;

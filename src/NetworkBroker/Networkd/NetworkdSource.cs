@@ -23,6 +23,9 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
 
     private static readonly TimeSpan RejectionWarningInterval = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long after a failed read of networkd's state whose owner was not checked yet it is read again.</summary>
+    private static readonly TimeSpan RereadDelay = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     // Signals of networkd's verified owner that arrive while a snapshot is read: who sent them, when they came.
     private List<(string Sender, long Sequence, LinkStatesChanged Event)>? _heldBack;
@@ -329,6 +332,18 @@ public sealed class NetworkdSource(ChannelWriter<BrokerEvent> events, Logger log
             {
                 if (t.Exception is not { } e)
                     return;
+                if (_owner is null)
+                {
+                    // It failed before the owner was checked (the bus did not answer who owns the name, or as whom it
+                    // runs): nothing networkd says is believed until a read checks it, so read again, a moment later.
+                    log.Warn($"networkd: reading its state {why} failed: {e.InnerException?.Message}; reading it again in {RereadDelay.TotalSeconds:0} s");
+                    _ = Task.Delay(RereadDelay).ContinueWith(_ =>
+                    {
+                        if (ReferenceEquals(_connection, connection) && _owner is null)
+                            ReadAgain(reason, why);
+                    }, TaskScheduler.Default);
+                    return;
+                }
                 log.Warn($"networkd: reading its state {why} failed: {e.InnerException?.Message}; going on with its signals");
                 // Never hold signals for good: without a snapshot they are still the best news there is, if networkd sent them.
                 lock (_gate)

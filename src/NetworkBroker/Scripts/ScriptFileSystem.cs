@@ -54,13 +54,7 @@ internal static unsafe class ScriptFileSystem
     /// </summary>
     public static int OpenHolder(ResolvedPath trusted, uint daemonUid, out string? problem)
     {
-        var flags = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC;
-        var how = new Libc.OpenHow { Flags = (ulong)flags, Resolve = Libc.RESOLVE_NO_SYMLINKS };
-        var fd = Libc.openat2(Libc.AT_FDCWD, trusted.Resolved, &how);
-        // Before Linux 5.6: O_NOFOLLOW guards the last component; the ones before it the walk trusted, and only root
-        // or the daemon's user can change those.
-        if (fd < 0 && Marshal.GetLastPInvokeError() == Libc.ENOSYS)
-            fd = Libc.open(trusted.Resolved, flags | Libc.O_NOFOLLOW);
+        var fd = OpenDirectoryIn(Libc.AT_FDCWD, trusted.Resolved);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -68,10 +62,31 @@ internal static unsafe class ScriptFileSystem
                 : $"{trusted.Resolved} cannot be opened: {Libc.Describe(errno)}";
             return -1;
         }
+        return Kept(fd, trusted.Resolved, daemonUid, out problem);
+    }
+
+    /// <summary>
+    /// An O_PATH descriptor of the directory <paramref name="path"/> (relative to <paramref name="directoryFd"/>, or
+    /// AT_FDCWD), following no symbolic link on the way (openat2's RESOLVE_NO_SYMLINKS). Before Linux 5.6, O_NOFOLLOW
+    /// guards the last component; the ones before it a walk trusted, and only root or the daemon's user can change those.
+    /// </summary>
+    private static int OpenDirectoryIn(int directoryFd, string path)
+    {
+        var flags = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC;
+        var how = new Libc.OpenHow { Flags = (ulong)flags, Resolve = Libc.RESOLVE_NO_SYMLINKS };
+        var fd = Libc.openat2(directoryFd, path, &how);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == Libc.ENOSYS)
+            fd = Libc.openat(directoryFd, path, flags | Libc.O_NOFOLLOW);
+        return fd;
+    }
+
+    /// <summary><paramref name="fd"/> when the directory it opened passes the holder's rule (<see cref="TrustedPath.HolderProblem"/>); else closed, -1 and why.</summary>
+    private static int Kept(int fd, string path, uint daemonUid, out string? problem)
+    {
         Libc.Statx stat;
         problem = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0
-            ? $"{trusted.Resolved} cannot be examined: {Libc.Describe(Marshal.GetLastPInvokeError())}"
-            : TrustedPath.HolderProblem(trusted.Resolved, new PathEntry(PathKind.Directory, (UnixFileMode)(stat.Mode & 0xFFF), stat.Uid), daemonUid);
+            ? $"{path} cannot be examined: {Libc.Describe(Marshal.GetLastPInvokeError())}"
+            : TrustedPath.HolderProblem(path, new PathEntry(PathKind.Directory, (UnixFileMode)(stat.Mode & 0xFFF), stat.Uid), daemonUid);
         if (problem is null)
             return fd;
         Libc.close(fd);
@@ -107,26 +122,16 @@ internal static unsafe class ScriptFileSystem
                 return -1;
             path = path == "/" ? "/" + name : path + "/" + name;
             var errno = MakeDirectoryIn(fd, name, (UnixFileMode)0b111_101_101);
-            var how = new Libc.OpenHow { Flags = (ulong)(Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC), Resolve = Libc.RESOLVE_NO_SYMLINKS };
-            var next = errno is 0 or Libc.EEXIST ? Libc.openat2(fd, name, &how) : -1;
+            var next = errno is 0 or Libc.EEXIST ? OpenDirectoryIn(fd, name) : -1;
             if (next < 0)
                 errno = errno is 0 or Libc.EEXIST ? Marshal.GetLastPInvokeError() : errno;
             Libc.close(fd);
-            fd = next;
-            if (fd < 0)
+            if (next < 0)
             {
                 problem = $"cannot create {path}: {Libc.Describe(errno)}";
                 return -1;
             }
-            Libc.Statx stat;
-            problem = Libc.statx(fd, "", Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_UID, &stat) != 0
-                ? $"{path} cannot be examined: {Libc.Describe(Marshal.GetLastPInvokeError())}"
-                : TrustedPath.HolderProblem(path, new PathEntry(PathKind.Directory, (UnixFileMode)(stat.Mode & 0xFFF), stat.Uid), daemonUid);
-            if (problem is not null)
-            {
-                Libc.close(fd);
-                return -1;
-            }
+            fd = Kept(next, path, daemonUid, out problem);
         }
         return fd;
     }

@@ -29,7 +29,7 @@ public class DaemonLifecycleTests : IDisposable
     [Fact]
     public async Task A_daemon_without_capabilities_stops_on_SIGTERM_at_once()
     {
-        // As nobody, with no CAP_NET_ADMIN: the kernel refuses the NOOP that wakes the netlink thread, which then
+        // As an unprivileged user, with no CAP_NET_ADMIN: the kernel refuses the NOOP that wakes the netlink thread, which then
         // stays in its receive; stopping must not wait for it (it waited until systemd's TimeoutStopSec= killed it).
         var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"dhclient\"\n" +
             $"DHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
@@ -37,7 +37,7 @@ public class DaemonLifecycleTests : IDisposable
         using var notify = new NotifySocket(_dir.Combine("notify.sock"));
         File.SetUnixFileMode(notify.Path, (UnixFileMode)0b110_110_110);
         using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"],
+            prefix: ["setpriv", $"--reuid={AsUser.DaemonName}", $"--regid={AsUser.DaemonName}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"],
             prepareRuntime: runtime => File.SetUnixFileMode(runtime, (UnixFileMode)0b111_111_111));
         Assert.StartsWith("READY=1", await notify.NextAsync(60));
         Assert.Contains("Running without CAP_NET_ADMIN", broker.StandardError);
@@ -45,6 +45,20 @@ public class DaemonLifecycleTests : IDisposable
         broker.Signal(15);
         Assert.Equal(0, await broker.WaitForExitAsync(TimeSpan.FromSeconds(10)));
         Assert.Contains("Stopped", broker.StandardError);
+    }
+
+    [Fact]
+    public async Task A_daemon_started_as_nobody_refuses_to_run()
+    {
+        // A unit's User=nobody: every process running as nobody would share what the daemon trusts.
+        var config = _dir.Write("network-broker.toml", "[System]\nGenerator = \"dhclient\"\n" +
+            $"DHClientLeaseFile = \"{_dir.Combine("none", "x.leases")}\"\n");
+        File.SetUnixFileMode(_dir.Path, (UnixFileMode)0b111_101_101);
+        using var broker = BrokerBinary.Start(["--config", config],
+            prefix: ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"],
+            prepareRuntime: runtime => File.SetUnixFileMode(runtime, (UnixFileMode)0b111_111_111));
+        Assert.Equal(78, await broker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("Not starting as nobody (uid 65534)", broker.StandardError);
     }
 
     [Fact]
