@@ -148,6 +148,42 @@ public class NetworkdRecoveryTests
     }
 
     [Fact]
+    public async Task When_the_bus_cannot_say_who_networkd_runs_as_its_state_is_read_again_until_it_can()
+    {
+        using var sandbox = new NetworkdSandbox(StaticNetwork);
+        await using var broker = await BrokerHarness.StartAsync(sandbox.Node, networkd: sandbox);
+        Install(broker);
+        var ifindex = sandbox.Node.IfIndex("eth1");
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "routable");
+        await broker.IdleAsync();
+        var before = Record(broker).Length;
+
+        // networkd comes back while the bus refuses to say as whom it runs: its state read fails before it is believed.
+        sandbox.Bus.RefuseBusMethod("GetConnectionUnixUser");
+        try
+        {
+            sandbox.KillNetworkd();
+            sandbox.StartNodeNetworkd();
+            await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("networkd: reading its state after a restart failed"));
+            sandbox.Carrier(false);
+            await BrokerHarness.WaitForAsync(() => File.ReadAllText(Path.Combine(sandbox.NetifDirectory, "links", ifindex.ToString()))
+                .Contains("OPER_STATE=no-carrier"));
+            await Task.Delay(500);
+            await broker.IdleAsync();
+            Assert.Equal([], OperationalRuns(broker, before, "eth1"));
+        }
+        finally
+        {
+            sandbox.Bus.RefuseBusMethod(null);
+        }
+
+        // Once the bus answers, a read checks networkd and what it said meanwhile runs once.
+        await WaitForNetworkdState(broker, ifindex, "OperationalState", "no-carrier");
+        await broker.IdleAsync();
+        Assert.Equal(["no-carrier"], OperationalRuns(broker, before, "eth1"));
+    }
+
+    [Fact]
     public async Task When_networkd_hangs_the_broker_waits_for_it_and_runs_its_states_once_it_goes_on()
     {
         using var sandbox = new NetworkdSandbox(StaticNetwork);

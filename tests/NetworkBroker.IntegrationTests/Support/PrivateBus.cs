@@ -11,7 +11,15 @@ public sealed class PrivateBus : IDisposable
     {
         Directory = directory;
         System.IO.Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "bus.conf"), $"""
+        WriteConfiguration("");
+        _daemon = Start();
+    }
+
+    public string Directory { get; }
+
+    /// <summary>Configured like the system bus (any user may send signals and own names), with <paramref name="more"/> rules last.</summary>
+    private void WriteConfiguration(string more) =>
+        File.WriteAllText(Path.Combine(Directory, "bus.conf"), $"""
             <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
              "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
             <busconfig>
@@ -25,13 +33,40 @@ public sealed class PrivateBus : IDisposable
                 <allow send_requested_reply="true" send_type="error"/>
                 <allow receive_type="method_call"/> <allow receive_type="method_return"/>
                 <allow receive_type="error"/> <allow receive_type="signal"/>
+                {more}
               </policy>
             </busconfig>
             """);
-        _daemon = Start();
-    }
 
-    public string Directory { get; }
+    /// <summary>
+    /// Refuses (or, with null, allows again) one method of the bus itself to every client, as a bus whose policy or
+    /// state makes it fail would: the configuration rewritten and reloaded (SIGHUP), and waited for to apply.
+    /// </summary>
+    public void RefuseBusMethod(string? member)
+    {
+        WriteConfiguration(member is null ? "" :
+            $"""<deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus" send_member="{member}"/>""");
+        Shell.Run("kill", "-HUP", _daemon.Id.ToString());
+        var probe = member ?? "GetConnectionUnixUser";
+        for (var waited = 0; ; waited += 50)
+        {
+            bool refused;
+            try
+            {
+                Run("busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", probe, "s", "org.freedesktop.DBus");
+                refused = false;
+            }
+            catch (InvalidOperationException)
+            {
+                refused = true;
+            }
+            if (refused == (member is not null))
+                return;
+            if (waited > 10_000)
+                throw new TimeoutException($"the bus did not apply its new configuration ({probe} {(member is null ? "still refused" : "still allowed")})");
+            Thread.Sleep(50);
+        }
+    }
 
     public string SocketPath => Path.Combine(Directory, "bus.sock");
 
