@@ -130,7 +130,8 @@ public static class RunScriptsCommand
         private int _failures;
 
         public void Output(string script, bool standardError, string line) =>
-            (standardError ? Console.Error : Console.Out).WriteLine($"{Path.GetFileName(script)}: {line}");
+            // A script's output may echo a peer's value: its control characters shown as \xNN, as in the log.
+            (standardError ? Console.Error : Console.Out).WriteLine($"{Path.GetFileName(script)}: {Netlink.KernelText.DisplayMessage(line)}");
 
         public void Result(string script, string description, bool succeeded)
         {

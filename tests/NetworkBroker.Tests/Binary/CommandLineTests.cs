@@ -84,6 +84,21 @@ public class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_scripts_shows_a_scripts_control_characters_escaped_not_raw_on_the_terminal()
+    {
+        // A script echoing a peer's value: an ESC sequence must not reach the admin's terminal as one.
+        _dir.Script("routable", "10-echo", "#!/bin/sh\nprintf 'addr %s\\n' \"$ADDR\"\n");
+        var config = _dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n");
+
+        var (code, stdout, _) = await BrokerBinary.RunAsync("run-scripts", "--config", config, "--link", "lo", "--state", "routable",
+            "--env", "ADDR=1.2.3.4\u001b[31mRED");
+
+        Assert.Equal(0, code);
+        Assert.Contains("10-echo: addr 1.2.3.4\\x1b[31mRED", stdout);
+        Assert.DoesNotContain('\u001b', stdout);
+    }
+
+    [Fact]
     public async Task A_FIFO_as_the_configuration_is_refused_at_once_by_check_config_and_the_daemon()
     {
         var fifo = _dir.Combine("network-broker.toml");

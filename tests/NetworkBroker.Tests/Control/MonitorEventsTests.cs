@@ -133,4 +133,18 @@ public class MonitorEventsTests
     {
         Assert.Equal(line, MonitorText.Render(line));
     }
+
+    [Fact]
+    public void The_text_form_shows_control_characters_of_any_field_escaped()
+    {
+        // JSON carries them escaped; decoded, they must not reach a terminal raw.
+        var line = "{\"time\":\"2026-12-01T18:40:58.123Z\",\"link\":\"eth\\u001b1\",\"event\":\"state\",\"value\":\"a\\u001b[2Jb\"," +
+                   "\"scripts\":[{\"script\":\"10-x\",\"result\":\"exit\\u009b1\"}]}";
+
+        var text = MonitorText.Render(line);
+
+        Assert.Equal("18:40:58.123 eth\\x1b1 state value=a\\x1b[2Jb\n    10-x: exit\\xc2\\x9b1", text);
+        Assert.DoesNotContain('\u001b', text);
+        Assert.Equal("not json \\x1b[2J", MonitorText.Render("not json \u001b[2J"));
+    }
 }
