@@ -22,14 +22,10 @@ public class ForgedSignalTests
         dir.Script("manager", "10-record", $"#!/bin/sh\necho \"manager|$STATE|$OperationalState|$PATH|$LD_PRELOAD\" >> {record}\n");
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
         var eth1 = sandbox.Node.IfIndex("eth1");
-        var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
-        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
+        await sandbox.WaitForConfiguredAsync(eth1);
 
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
-        using var broker = BrokerBinary.Start(["--config", config],
-            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var broker = await sandbox.StartBrokerAsync(config, notify);
         var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
         // A state that moved between the seed and the daemon's first read ran at start: done before the forgeries.
@@ -100,10 +96,7 @@ public class ForgedSignalTests
         using var dir = new TempDirectory();
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
-        using var broker = BrokerBinary.Start(["--config", config],
-            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name]);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var broker = await sandbox.StartBrokerAsync(config, notify, rememberStates: false);
         var daemon = Assert.Single(Attacker.UniqueNamesOf(sandbox.Bus, broker.Pid));
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
         await BrokerHarness.WaitForIdleAsync(broker);
@@ -137,13 +130,9 @@ public class ForgedSignalTests
             dir.Script(state, "10-record", $"#!/bin/sh\necho \"$STATE|$LINK\" >> {record}\n");
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\nLogLevel = \"debug\"\n");
         var eth1 = sandbox.Node.IfIndex("eth1");
-        var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
-        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
+        await sandbox.WaitForConfiguredAsync(eth1);
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
-        using var broker = BrokerBinary.Start(["--config", config],
-            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var broker = await sandbox.StartBrokerAsync(config, notify);
         var socket = Path.Combine(broker.RuntimeDirectory, "control");
         await BrokerHarness.WaitForIdleAsync(broker);
         File.Delete(record);

@@ -29,14 +29,11 @@ public class MonitorTests
         dir.Script("no-carrier", "10-fail", "#!/bin/sh\nexit 3\n");
         var config = dir.Write("network-broker.toml", "[System]\nUser = \"root\"\n[Network]\nLinks = \"eth1\"\n");
         var eth1 = sandbox.Node.IfIndex("eth1");
-        var stateFile = Path.Combine(sandbox.NetifDirectory, "links", eth1.ToString());
-        await BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
+        await sandbox.WaitForConfiguredAsync(eth1);
 
         using var notify = new NotifySocket(dir.Combine("notify.sock"));
         var bus = new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address };
-        using var broker = BrokerBinary.Start(["--config", config], new Dictionary<string, string>(bus) { ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var broker = await sandbox.StartBrokerAsync(config, notify);
 
         using var json = BrokerBinary.Start(["monitor", "--json"], broker.ClientEnvironment());
         using var text = BrokerBinary.Start(["monitor"], broker.ClientEnvironment());

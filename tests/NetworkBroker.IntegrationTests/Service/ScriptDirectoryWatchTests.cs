@@ -25,10 +25,7 @@ public class ScriptDirectoryWatchTests
             && states.Any(s => text.Contains($"OPER_STATE={s}\n"));
         await BrokerHarness.WaitForAsync(() => OperState("routable"), seconds: 60);
         using var notify = new NotifySocket(output.Combine("notify.sock"));
-        using var broker = BrokerBinary.Start(["--config", config],
-            new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = sandbox.Bus.Address, ["NOTIFY_SOCKET"] = notify.Path },
-            prefix: ["ip", "netns", "exec", sandbox.Node.Name], prepareRuntime: sandbox.RememberCurrentStates);
-        Assert.StartsWith("READY=1", await notify.NextAsync(60));
+        using var broker = await sandbox.StartBrokerAsync(config, notify);
         int Carriers() => File.Exists(record) ? File.ReadAllLines(record).Count(l => l == "carrier eth1") : 0;
         async Task Flap(int carriers)
         {

@@ -88,6 +88,39 @@ public sealed class NetworkdSandbox : IDisposable
         File.WriteAllText(Path.Combine(runtimeDirectory, global::NetworkBroker.Core.StateMemory.FileName), memory.Format());
     }
 
+    /// <summary>networkd's state file of <paramref name="ifindex"/> says routable and configured: what a daemon started now reads.</summary>
+    public Task WaitForConfiguredAsync(int ifindex)
+    {
+        var stateFile = Path.Combine(NetifDirectory, "links", ifindex.ToString());
+        return BrokerHarness.WaitForAsync(() => File.Exists(stateFile) && File.ReadAllText(stateFile) is var state
+            && state.Contains("OPER_STATE=routable") && state.Contains("ADMIN_STATE=configured"));
+    }
+
+    /// <summary>
+    /// The daemon binary in the node's namespace on this sandbox's bus, started with <paramref name="config"/> and ready
+    /// (READY=1 on <paramref name="notify"/>); with the states networkd shows now remembered (<see cref="RememberCurrentStates"/>)
+    /// unless told otherwise. <paramref name="environment"/> adds to the bus's address and NOTIFY_SOCKET.
+    /// </summary>
+    public async Task<BrokerBinary> StartBrokerAsync(string config, NotifySocket notify, bool rememberStates = true,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var variables = new Dictionary<string, string> { ["DBUS_SYSTEM_BUS_ADDRESS"] = Bus.Address, ["NOTIFY_SOCKET"] = notify.Path };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            variables[name] = value;
+        var broker = BrokerBinary.Start(["--config", config], variables, prefix: ["ip", "netns", "exec", Node.Name],
+            prepareRuntime: rememberStates ? RememberCurrentStates : null);
+        try
+        {
+            Xunit.Assert.StartsWith("READY=1", await notify.NextAsync(60));
+            return broker;
+        }
+        catch
+        {
+            broker.Dispose();
+            throw;
+        }
+    }
+
     public int NetworkdPid => _networkd?.Id ?? 0;
 
     /// <summary>Another .network file for the node's networkd (read when it starts, or on its Reload).</summary>
