@@ -15,7 +15,8 @@ public static class ScriptDirectories
     /// <summary>Directories that are not a link state's: a networkd value naming one must not run it.</summary>
     public static readonly IReadOnlyList<string> NotLinkStates = ["manager", "routes"];
 
-    private const UnixFileMode Mode0755 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+    /// <summary>rwxr-xr-x: what the state directories, and a missing root above them, are made with.</summary>
+    internal const UnixFileMode Mode0755 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
         UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     /// <summary>

@@ -146,21 +146,8 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
         var current = path;
         while (true)
         {
-            var fd = OpenDirectory(current);
-            if (fd >= 0)
-            {
-                try
-                {
-                    // Still the directory the path names once watched: one renamed away before the watch was added
-                    // would be watched for nothing.
-                    return IsLocal(fd) && AddWatch(fd, Changes) && IsAt(fd, current) && WatchAbove(current)
-                        ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
-                }
-                finally
-                {
-                    Libc.close(fd);
-                }
-            }
+            if (WatchAt(current, Changes) is { } watched)
+                return watched && WatchAbove(current) ? (current == path ? WatchedPath.Directory : WatchedPath.Missing) : null;
             if (Marshal.GetLastPInvokeError() != Libc.ENOENT || Path.GetDirectoryName(current) is not { Length: > 0 } parent || parent == current)
                 return null;
             current = parent;
@@ -175,21 +162,29 @@ internal sealed unsafe class ScriptDirectoryWatch : IDisposable
     private bool WatchAbove(string path)
     {
         for (var above = Path.GetDirectoryName(path); above is { Length: > 1 }; above = Path.GetDirectoryName(above))
-        {
-            var fd = OpenDirectory(above);
-            if (fd < 0)
+            if (WatchAt(above, Moved) != true)
                 return false;
-            try
-            {
-                if (!IsLocal(fd) || !AddWatch(fd, Moved) || !IsAt(fd, above))
-                    return false;
-            }
-            finally
-            {
-                Libc.close(fd);
-            }
-        }
         return true;
+    }
+
+    /// <summary>
+    /// Watches the directory <paramref name="path"/> for <paramref name="mask"/> through the descriptor of its symlink-free
+    /// look-up: true when watched, false when it cannot be (a file system inotify does not see, or it was renamed away
+    /// before the watch was added: it would be watched for nothing), null when it cannot be opened (errno says why).
+    /// </summary>
+    private bool? WatchAt(string path, uint mask)
+    {
+        var fd = OpenDirectory(path);
+        if (fd < 0)
+            return null;
+        try
+        {
+            return IsLocal(fd) && AddWatch(fd, mask) && IsAt(fd, path);
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
     }
 
     /// <summary>

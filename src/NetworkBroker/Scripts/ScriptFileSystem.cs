@@ -121,7 +121,7 @@ internal static unsafe class ScriptFileSystem
             if (fd < 0)
                 return -1;
             path = path == "/" ? "/" + name : path + "/" + name;
-            var errno = MakeDirectoryIn(fd, name, (UnixFileMode)0b111_101_101);
+            var errno = MakeDirectoryIn(fd, name, ScriptDirectories.Mode0755);
             var next = errno is 0 or Libc.EEXIST ? OpenDirectoryIn(fd, name) : -1;
             if (next < 0)
                 errno = errno is 0 or Libc.EEXIST ? Marshal.GetLastPInvokeError() : errno;
