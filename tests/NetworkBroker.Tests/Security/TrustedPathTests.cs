@@ -182,13 +182,7 @@ public class TrustedPathTests
         var compared = 0;
         for (var round = 0; round < 500; round++)
         {
-            foreach (var place in places)
-                if (random.Next(3) == 0)
-                    _fs.Remove(place);
-                else if (random.Next(4) == 0)
-                    _fs[place] = new(PathKind.Directory, random.Next(3) == 0 ? Sticky1777 : Dir755, random.Next(4) == 0 ? Nobody : 0);
-                else
-                    Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
+            Scramble(random, places, r => new(PathKind.Directory, r.Next(3) == 0 ? Sticky1777 : Dir755, r.Next(4) == 0 ? Nobody : 0));
             foreach (var root in _fs.Keys.ToList())
             {
                 var holder = ResolveHolder(root);
@@ -217,11 +211,7 @@ public class TrustedPathTests
         string[] places = ["/etc/nb/routable.d/x", "/tmp/root-dir/y", "/home/nobody/z", "/srv/w", "/usr/lib/v", "/tmp/u"];
         for (var round = 0; round < 2000; round++)
         {
-            foreach (var place in places)
-                if (random.Next(3) == 0)
-                    _fs.Remove(place);
-                else
-                    Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
+            Scramble(random, places);
             var resolved = Resolve(places[random.Next(places.Length)]);
             if (resolved.Problem is null && resolved.Target is not null)
                 Assert.DoesNotContain(resolved.Resolved, new[] { "/home/nobody/z", "/srv/w", "/tmp/u" });
@@ -240,13 +230,7 @@ public class TrustedPathTests
         var compared = 0;
         for (var round = 0; round < 500; round++)
         {
-            foreach (var place in places)
-                if (random.Next(3) == 0)
-                    _fs.Remove(place);
-                else if (random.Next(4) == 0)
-                    _fs[place] = new(PathKind.Regular, Exe755, random.Next(4) == 0 ? Nobody : 0);
-                else
-                    Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
+            Scramble(random, places, r => new(PathKind.Regular, Exe755, r.Next(4) == 0 ? Nobody : 0));
             var names = _fs.Keys.Select(k => k[(k.LastIndexOf('/') + 1)..]).Where(n => n.Length > 0).Append("missing").Distinct().ToList();
             foreach (var directory in _fs.Keys.ToList())
             {
@@ -263,5 +247,20 @@ public class TrustedPathTests
             }
         }
         Assert.True(compared > 10_000, $"{compared} paths compared");
+    }
+
+    /// <summary>
+    /// One round of a random link graph: each place removed (one in three), else, when <paramref name="entry"/> is given,
+    /// one in four made that entry, else a link (of root's or nobody's) to another place, now and then through "..".
+    /// </summary>
+    private void Scramble(Random random, string[] places, Func<Random, PathEntry>? entry = null)
+    {
+        foreach (var place in places)
+            if (random.Next(3) == 0)
+                _fs.Remove(place);
+            else if (entry is not null && random.Next(4) == 0)
+                _fs[place] = entry(random);
+            else
+                Link(place, places[random.Next(places.Length)] + (random.Next(4) == 0 ? "/.." : ""), owner: random.Next(4) == 0 ? Nobody : 0);
     }
 }
