@@ -83,7 +83,8 @@ public static class KernelText
     /// <summary>
     /// For logs and JSON: a raw byte, a control character or a backslash as \xNN; everything else as it is.
     /// A C1 control (U+0080..U+009F) shows its two UTF-8 bytes (\xc2\x9b), so that \xNN always means one byte
-    /// of the name and the raw byte 9b (\x9b) stays distinct from the character U+009B.
+    /// of the name and the raw byte 9b (\x9b) stays distinct from the character U+009B. A bidirectional control
+    /// or a line or paragraph separator shows its three UTF-8 bytes the same way (\xe2\x80\xae).
     /// </summary>
     public static string Display(string text) => Show(text, UnprintableOrBackslash, backslash: true);
 
@@ -98,7 +99,8 @@ public static class KernelText
     /// <summary>
     /// What a terminal or a log reader must not get raw: the C0 controls (tab and newline too: one rule for every
     /// control, and a tab's width is the viewer's), DEL, the C1 controls (U+009B is CSI to a terminal that takes
-    /// 8-bit controls), and the stand-ins of raw bytes.
+    /// 8-bit controls), the stand-ins of raw bytes, and the format characters that reorder or break what a reader
+    /// sees (<see cref="IsLayoutControl"/>).
     /// </summary>
     private static readonly SearchValues<char> Unprintable = SearchValues.Create(Characters(includeBackslash: false));
     private static readonly SearchValues<char> UnprintableOrBackslash = SearchValues.Create(Characters(includeBackslash: true));
@@ -113,6 +115,9 @@ public static class KernelText
             characters.Append(c);
         for (var c = '\uDC80'; c <= '\uDCFF'; c++)
             characters.Append(c);
+        for (var c = '\u0600'; c <= '\u206f'; c++)
+            if (IsLayoutControl(c))
+                characters.Append(c);
         if (includeBackslash)
             characters.Append('\\');
         return characters.ToString();
@@ -136,10 +141,29 @@ public static class KernelText
                 shown.Append(CultureInfo.InvariantCulture, $"\\xc2\\x{(int)c:x2}");
             else if (c is < ' ' or '\x7f' || backslash && c == '\\')
                 shown.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            else if (IsLayoutControl(c))
+                AppendUtf8Bytes(shown, c);
             else
                 shown.Append(c);
         }
         return shown.ToString();
+    }
+
+    /// <summary>
+    /// The bidirectional controls (the marks U+061C, U+200E, U+200F, the embeddings and overrides U+202A..U+202E,
+    /// the isolates U+2066..U+2069) and the line and paragraph separators (U+2028, U+2029). None is visible; the
+    /// first make a viewer show a line's text in another order than it was written (a link named "eth0\u202e1pg"
+    /// reads as another name), the last break the line in viewers that follow Unicode.
+    /// </summary>
+    internal static bool IsLayoutControl(char c) =>
+        c is '\u061c' or '\u200e' or '\u200f' or '\u2028' or '\u2029' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069');
+
+    private static void AppendUtf8Bytes(StringBuilder shown, char c)
+    {
+        Span<byte> bytes = stackalloc byte[3];
+        var length = Encoding.UTF8.GetBytes([c], bytes);
+        foreach (var b in bytes[..length])
+            shown.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
     }
 
     private static int FirstEscaped(string text, int start, SearchValues<char> escaped)
