@@ -14,6 +14,8 @@ import bench  # noqa: E402
 
 # perf trace -s: "   statx   61   0   0.123 ..." under each thread's heading.
 ROW = re.compile(r"^\s+([a-z_0-9]+)\s+(\d+)\s+\d+\s+[\d.]+")
+# perf trace -s: " dbus-reader (1234), 567 events, 12.3%" heads each thread's rows.
+THREAD = re.compile(r"^\s*(\S.*?) \((\d+)\), \d+ events")
 
 
 def faults(pid):
@@ -43,10 +45,15 @@ def measure(name, binary, flaps, spacing, tag):
             trace["perf"].kill()
             trace["perf"].wait()
         calls = collections.Counter()
+        thread = "?"
         for line in open(trace["out"]):
+            heading = THREAD.match(line)
+            if heading:
+                thread = heading.group(1)
+                continue
             match = ROW.match(line)
             if match:
-                calls[match.group(1)] += int(match.group(2))
+                calls[(thread, match.group(1))] += int(match.group(2))
         return counted, calls
 
     served, (minor, major), ((minor_after, major_after), calls) = bench.over_flaps(name, flaps, spacing, tag, before, after, settle=2)
@@ -59,6 +66,7 @@ def main():
     parser.add_argument("--spacing", type=float, default=0.5)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--by-thread", action="store_true", help="also each thread's system calls per served run")
     parser.add_argument("binaries", nargs="+", help="NAME=PATH (floor=- for the floor)")
     args = parser.parse_args()
     bench.need_perf()
@@ -68,9 +76,18 @@ def main():
             served, calls, minor, major = measure(name, path, args.flaps, args.spacing, f"sc{os.getpid()}-{rep}-{i}")
             runs = max(served, 1)
             total = sum(calls.values())
+            by_call = collections.Counter()
+            by_thread = collections.defaultdict(collections.Counter)
+            for (thread, call), count in calls.items():
+                by_call[call] += count
+                by_thread[thread][call] += count
             print(f"[{rep + 1}] {name}: served {served}; per served run: {total / runs:.1f} system calls, "
                   f"{minor / runs:.1f} minor faults, {major / runs:.2f} major faults")
-            print("    " + ", ".join(f"{call} {count / runs:.1f}" for call, count in calls.most_common(args.top)), flush=True)
+            print("    " + ", ".join(f"{call} {count / runs:.1f}" for call, count in by_call.most_common(args.top)), flush=True)
+            if args.by_thread:
+                for thread, counts in sorted(by_thread.items(), key=lambda item: -sum(item[1].values())):
+                    print(f"    {thread}: {sum(counts.values()) / runs:.1f}: "
+                          + ", ".join(f"{call} {count / runs:.1f}" for call, count in counts.most_common(args.top)), flush=True)
 
 
 if __name__ == "__main__":
