@@ -23,6 +23,9 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     public const string State = "routable";
 
     private readonly Dictionary<LeaseKey, DhcpLease> _known = [];
+    // The links (by ifindex) resolved holds DNS servers or domains of ours for: a lease that then carries none
+    // must clear them, or the last server's values (a rogue one's too) would stay.
+    private readonly HashSet<int> _dnsPushed = [], _domainsPushed = [];
 
     /// <summary>What identifies a lease's run: its data and its expiry (a renewal runs routable.d again).</summary>
     public static string Remembered(DhcpLease lease) =>
@@ -66,8 +69,13 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             _known.Remove(key);
             log.ForLink(PeerText.Excerpt(key.Interface, 32)).Info($"dhclient: lease of {PeerText.Excerpt(key.Interface, 32)} expired or released");
             if ((config.UseDNS || config.UseDomain) && kernel.Link(key.Interface) is { } gone && resolver is not null
+                && (config.Links.Matches(gone.Name) || _dnsPushed.Contains(gone.Index) || _domainsPushed.Contains(gone.Index))
                 && !_known.Keys.Any(k => k.Interface == key.Interface))
+            {
                 resolver.RevertLink(gone.Name, gone.Index);
+                _dnsPushed.Remove(gone.Index);
+                _domainsPushed.Remove(gone.Index);
+            }
         }
 
         foreach (var name in changedLinks)
@@ -83,30 +91,46 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         return true;
     }
 
-    /// <summary>One link's lease data, all families together, to resolved and hostnamed, after checking every value.</summary>
+    /// <summary>
+    /// One link's lease data, all families together, to resolved and hostnamed, after checking every value; only for
+    /// a link of <c>Links=</c>, as its scripts. A list left empty clears what was pushed before; a list longer than
+    /// resolved keeps is cut (<see cref="DhcpValues.MaxPerLink"/>).
+    /// </summary>
     private void Push(string name, KernelModel kernel)
     {
-        if (resolver is null || kernel.Link(name) is not { } link)
+        if (resolver is null || kernel.Link(name) is not { } link || !config.Links.Matches(link.Name))
             return;
         var leases = _known.Where(k => k.Key.Interface == name).Select(k => k.Value).ToList();
         var linkLog = log.ForLink(link.Name, link.Index);
         if (config.UseDNS)
         {
             var servers = leases.SelectMany(l => l.DnsServers).Distinct().ToList();
-            foreach (var bad in servers.Where(s => !DhcpValues.IsUsableDnsServer(s)))
-                linkLog.Warn($"dhclient: DNS server {bad} from the lease is not a unicast address: skipped");
-            servers = servers.Where(DhcpValues.IsUsableDnsServer).ToList();
-            if (servers.Count > 0)
+            var unusable = servers.Where(s => !DhcpValues.IsUsableDnsServer(s)).ToList();
+            if (unusable.Count > 0)
+                linkLog.Warn($"dhclient: {Counted(unusable.Count, "DNS server")} from the lease not the unicast address of another host: " +
+                             $"skipped ({PeerText.List([.. unusable.Select(s => s.ToString())])})");
+            servers = Cut(servers.Where(DhcpValues.IsUsableDnsServer).ToList(), "DNS servers", linkLog);
+            if (servers.Count > 0 || _dnsPushed.Contains(link.Index))
                 resolver.SetLinkDns(link.Name, link.Index, servers);
+            if (servers.Count > 0)
+                _dnsPushed.Add(link.Index);
+            else
+                _dnsPushed.Remove(link.Index);
         }
         if (config.UseDomain)
         {
             var domains = DhcpValues.Domains(leases).ToList();
-            foreach (var bad in domains.Where(d => !DhcpValues.IsValidDomain(d)))
-                linkLog.Warn($"dhclient: domain \"{PeerText.Excerpt(bad)}\" from the lease is not a valid domain name: skipped");
-            domains = domains.Where(DhcpValues.IsValidDomain).ToList();
-            if (domains.Count > 0)
+            var invalid = domains.Where(d => !DhcpValues.IsValidDomain(d)).ToList();
+            if (invalid.Count > 0)
+                linkLog.Warn($"dhclient: {Counted(invalid.Count, "domain")} from the lease not a valid domain name: " +
+                             $"skipped ({PeerText.List([.. invalid.Select(d => $"\"{PeerText.Excerpt(d)}\"")])})");
+            domains = Cut(domains.Where(DhcpValues.IsValidDomain).ToList(), "domains", linkLog);
+            if (domains.Count > 0 || _domainsPushed.Contains(link.Index))
                 resolver.SetLinkDomains(link.Name, link.Index, domains);
+            if (domains.Count > 0)
+                _domainsPushed.Add(link.Index);
+            else
+                _domainsPushed.Remove(link.Index);
         }
         if (config.UseHostname && leases.Select(l => l.HostName).FirstOrDefault(h => h is not null) is { } hostname)
         {
@@ -116,4 +140,14 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
                 linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
         }
     }
+
+    private static List<T> Cut<T>(List<T> values, string what, LinkLog linkLog)
+    {
+        if (values.Count <= DhcpValues.MaxPerLink)
+            return values;
+        linkLog.Warn($"dhclient: the lease has {values.Count} {what}; resolved keeps {DhcpValues.MaxPerLink} per link, the rest are skipped");
+        return values[..DhcpValues.MaxPerLink];
+    }
+
+    private static string Counted(int count, string what) => count == 1 ? $"1 {what} is" : $"{count} {what}s are";
 }

@@ -26,6 +26,9 @@ public sealed class DhclientSource : IDisposable
     private readonly ConcurrentDictionary<string, Timer> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _incomplete = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTime> _expiries = new(StringComparer.Ordinal);
+    // Each file's leases as last read whole: a file that stops parsing keeps them until they expire.
+    private readonly ConcurrentDictionary<string, IReadOnlyList<DhcpLease>> _lastRead = new(StringComparer.Ordinal);
+    private readonly RepeatFilter _skipped = new();
     private readonly Timer _expiry;
     // Reads of one source are serialised: a file's timer and the expiry timer must not post out of order.
     private readonly Lock _reading = new();
@@ -156,6 +159,7 @@ public sealed class DhclientSource : IDisposable
         {
             // Deleted (or renamed away): its leases are gone.
             _expiries.TryRemove(path, out _);
+            _lastRead.TryRemove(path, out _);
             Post(new LeasesRead(path, [], initial));
             return;
         }
@@ -169,10 +173,13 @@ public sealed class DhclientSource : IDisposable
         var text = file.Text;
 
         IReadOnlyList<DhcpLease> leases;
+        var skipped = new List<LeaseParseException>();
         try
         {
-            leases = LeaseFileParser.Parse(text, path);
+            leases = LeaseFileParser.Parse(text, path, skipped);
             _incomplete.TryRemove(path, out _);
+            _lastRead[path] = leases;
+            ReportSkipped(path, skipped);
         }
         catch (LeaseParseException e) when (e.Incomplete && _incomplete.AddOrUpdate(path, 1, (_, n) => n + 1) <= IncompleteRetries)
         {
@@ -182,8 +189,15 @@ public sealed class DhclientSource : IDisposable
         catch (LeaseParseException e)
         {
             _incomplete.TryRemove(path, out _);
-            _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}");
-            return;
+            if (!_lastRead.TryGetValue(path, out var known))
+            {
+                _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}");
+                return;
+            }
+            // What the file said when it last parsed stands, and expires when it would have: a file that stays
+            // broken must not keep a lease's DNS servers in resolved for ever.
+            _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}; its leases as last read stay until they expire");
+            leases = known;
         }
 
         var now = DateTime.UtcNow;
@@ -194,6 +208,25 @@ public sealed class DhclientSource : IDisposable
             _expiries.TryRemove(path, out _);
         ArmExpiry(now);
         Post(new LeasesRead(path, current, initial));
+    }
+
+    /// <summary>
+    /// The options a DHCP server sent that the file holds as no value of theirs (see <see cref="LeaseFileParser"/>):
+    /// said when they change, at most 4 lines, not at every renewal that writes the same file again.
+    /// </summary>
+    private void ReportSkipped(string path, List<LeaseParseException> skipped)
+    {
+        if (skipped.Count == 0)
+        {
+            _skipped.Forget(path);
+            return;
+        }
+        if (!_skipped.IsNew(path, string.Join('\n', skipped.Select(e => e.Message))))
+            return;
+        foreach (var e in skipped.Take(3))
+            _log.Warn($"dhclient: {e.Message}: the option is left out of its lease");
+        if (skipped.Count > 3)
+            _log.Warn($"dhclient: {PeerText.FileName(path)}: {skipped.Count - 3} more options left out");
     }
 
     private void ArmExpiry(DateTime now)

@@ -5,10 +5,29 @@ namespace NetworkBroker.Dhclient;
 /// <summary>What a DHCP server may hand us before it is passed on to resolved and hostnamed: nothing unchecked.</summary>
 public static class DhcpValues
 {
-    /// <summary>A unicast address a resolver can be asked (not unspecified, multicast or broadcast).</summary>
-    public static bool IsUsableDnsServer(IPAddress address) =>
-        !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.Broadcast) &&
-        !address.IsIPv6Multicast && !(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && address.GetAddressBytes()[0] >= 224);
+    /// <summary>
+    /// resolved keeps at most this many DNS servers and search domains per link, and refuses a call with more
+    /// (LINK_DNS_SERVERS_MAX, LINK_SEARCH_DOMAINS_MAX, systemd 247 and later): what is pushed is cut here.
+    /// </summary>
+    public const int MaxPerLink = 256;
+
+    /// <summary>
+    /// A unicast address of another host a resolver can be asked: not unspecified or in 0.0.0.0/8, not multicast or
+    /// broadcast, and not loopback (127.0.0.0/8, ::1), where a rogue server would point the link's queries at a
+    /// local service such as resolved's own stub; an IPv4-mapped IPv6 address is judged by its IPv4 address. networkd
+    /// drops null and loopback servers from its DHCP leases the same way.
+    /// </summary>
+    public static bool IsUsableDnsServer(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+            address = address.MapToIPv4();
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            var first = address.GetAddressBytes()[0];
+            return first is not (0 or 127) and < 224;
+        }
+        return !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.IPv6Loopback) && !address.IsIPv6Multicast;
+    }
 
     /// <summary>RFC 1123 labels (letters, digits, '-', not at the ends), 1-63 each, 253 in all; a final dot is allowed.</summary>
     public static bool IsValidDomain(string domain)

@@ -10,6 +10,14 @@ namespace NetworkBroker.Dhclient;
 /// statements ending in ';', nested blocks (ia-na, iaaddr), quoted strings with escapes, '#' comments.
 /// Pure; a malformed file gives a <see cref="LeaseParseException"/> with its line, never another exception.
 /// </summary>
+/// <remarks>
+/// Two kinds of trouble, kept apart. The file's syntax and the fields dhclient writes itself (interface,
+/// fixed-address, the times) fail the whole file: it is not one dhclient wrote. An option's value is the DHCP
+/// server's: dhclient copies what it got, a mask of 255.0.255.0 as it came and an address option of the wrong
+/// length as <c>&lt;error&gt;</c>. Such a value leaves that option out of its lease and is reported, and the rest
+/// of the file stands; otherwise one reply from a rogue or broken server would blind the daemon to every lease of
+/// the file, the legitimate ones after it and their expiry included.
+/// </remarks>
 public static class LeaseFileParser
 {
     /// <summary>
@@ -29,7 +37,10 @@ public static class LeaseFileParser
         public string Keyword => Words.Count > 0 ? Words[0].Text : "";
     }
 
-    public static IReadOnlyList<DhcpLease> Parse(string text, string path = "lease file")
+    public static IReadOnlyList<DhcpLease> Parse(string text, string path = "lease file") => Parse(text, path, skipped: null);
+
+    /// <param name="skipped">Gets one error for each option value left out (see the remarks); null to drop them silently.</param>
+    public static IReadOnlyList<DhcpLease> Parse(string text, string path, ICollection<LeaseParseException>? skipped)
     {
         var tokens = Tokenize(text, path);
         var position = 0;
@@ -40,10 +51,10 @@ public static class LeaseFileParser
             switch (statement.Keyword)
             {
                 case "lease" when statement.Block is not null:
-                    leases.Add(Lease4(statement, path));
+                    leases.Add(Lease4(statement, path, skipped));
                     break;
                 case "lease6" when statement.Block is not null:
-                    leases.Add(Lease6(statement, path));
+                    leases.Add(Lease6(statement, path, skipped));
                     break;
             }
         }
@@ -169,9 +180,10 @@ public static class LeaseFileParser
         return statements;
     }
 
-    private static DhcpLease Lease4(Statement lease, string path)
+    private static DhcpLease Lease4(Statement lease, string path, ICollection<LeaseParseException>? skipped)
     {
         var result = new DhcpLease { Family = 4, Line = lease.Line };
+        var maskLine = lease.Line;
         foreach (var statement in lease.Block!)
         {
             var args = statement.Words.Skip(1).ToList();
@@ -182,15 +194,27 @@ public static class LeaseFileParser
                 case "renew": result = result with { Renew = Time(args, statement, path) }; break;
                 case "rebind": result = result with { Rebind = Time(args, statement, path) }; break;
                 case "expire": result = result with { Expire = Time(args, statement, path) }; break;
-                case "option" when args.Count >= 1: result = Option(result, args[0].Text, args.Skip(1).ToList(), statement, path); break;
+                case "option" when args.Count >= 1:
+                    if (args[0].Text == "subnet-mask")
+                        maskLine = statement.Line;
+                    result = Option(result, args[0].Text, args.Skip(1).ToList(), statement, path, skipped);
+                    break;
             }
         }
         if (result.SubnetMask is { } mask)
-            result = result with { PrefixLength = PrefixOf(mask, statement: lease, path) };
+        {
+            if (PrefixOf(mask) is { } prefix)
+                result = result with { PrefixLength = prefix };
+            else
+            {
+                skipped?.Add(new LeaseParseException(path, maskLine, $"subnet mask {mask} is not contiguous"));
+                result = result with { SubnetMask = null };
+            }
+        }
         return result;
     }
 
-    private static DhcpLease Lease6(Statement lease, string path)
+    private static DhcpLease Lease6(Statement lease, string path, ICollection<LeaseParseException>? skipped)
     {
         var result = new DhcpLease { Family = 6, Line = lease.Line };
         foreach (var statement in lease.Block!)
@@ -199,7 +223,7 @@ public static class LeaseFileParser
             switch (statement.Keyword)
             {
                 case "interface": result = result with { Interface = Text(args, statement, path) }; break;
-                case "option" when args.Count >= 1: result = Option(result, args[0].Text, args.Skip(1).ToList(), statement, path); break;
+                case "option" when args.Count >= 1: result = Option(result, args[0].Text, args.Skip(1).ToList(), statement, path, skipped); break;
                 case "ia-na" or "ia-ta" when statement.Block is not null:
                     long? starts = null;
                     foreach (var inner in statement.Block)
@@ -235,7 +259,22 @@ public static class LeaseFileParser
         return result;
     }
 
-    private static DhcpLease Option(DhcpLease lease, string name, List<Token> args, Statement statement, string path) => name switch
+    /// <summary>The lease with one option's value; a value that is not what the option holds leaves the lease as it was.</summary>
+    private static DhcpLease Option(DhcpLease lease, string name, List<Token> args, Statement statement, string path,
+        ICollection<LeaseParseException>? skipped)
+    {
+        try
+        {
+            return WithOption(lease, name, args, statement, path);
+        }
+        catch (LeaseParseException e)
+        {
+            skipped?.Add(e);
+            return lease;
+        }
+    }
+
+    private static DhcpLease WithOption(DhcpLease lease, string name, List<Token> args, Statement statement, string path) => name switch
     {
         "subnet-mask" => lease with { SubnetMask = Address(args, statement, path) },
         "routers" => lease with { Routers = Addresses(args, statement, path) },
@@ -282,7 +321,8 @@ public static class LeaseFileParser
     private static DateTime Epoch(long seconds) =>
         seconds is >= 0 and < 253402300800 ? DateTimeOffset.FromUnixTimeSeconds(seconds).UtcDateTime : DateTime.MaxValue;
 
-    private static int PrefixOf(IPAddress mask, Statement statement, string path)
+    /// <summary>The prefix length of a contiguous mask (255.255.255.0: 24), null for one that is not (255.0.255.0).</summary>
+    private static int? PrefixOf(IPAddress mask)
     {
         var bits = 0;
         var seenZero = false;
@@ -292,7 +332,7 @@ public static class LeaseFileParser
             {
                 var set = (b >> bit & 1) == 1;
                 if (set && seenZero)
-                    throw new LeaseParseException(path, statement.Line, $"subnet mask {mask} is not contiguous");
+                    return null;
                 if (set)
                     bits++;
                 else

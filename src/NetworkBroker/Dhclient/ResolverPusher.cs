@@ -40,7 +40,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     public event Action<string, string, string?>? Pushed;
 
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
-        Enqueue(link, $"DNS servers {string.Join(", ", servers)}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, servers.Count == 0 ? "no DNS servers" : $"DNS servers {PeerText.List([.. servers.Select(s => s.ToString())])}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -55,7 +55,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
-        Enqueue(link, $"domains {string.Join(", ", domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, domains.Count == 0 ? "no domains" : $"domains {PeerText.List(domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);

@@ -38,6 +38,13 @@ public static class PeerText
         return excerpt.ToString();
     }
 
+    /// <summary>
+    /// A peer's list in a log line: its first <paramref name="shown"/> values and how many more there were, so that
+    /// a DHCP server's 290 DNS servers make one short line, not one of 4 KB. The values are the caller's to excerpt.
+    /// </summary>
+    public static string List(IReadOnlyCollection<string> values, int shown = 4) =>
+        string.Join(", ", values.Take(shown)) + (values.Count > shown ? $" and {values.Count - shown} more" : "");
+
     /// <summary>A path whose file name a peer chose (a directory others can write): the directory as configured, the name excerpted.</summary>
     public static string FileName(string path)
     {

@@ -91,6 +91,38 @@ public class DhclientSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rogue_servers_bad_mask_and_empty_dns_option_neither_blind_the_daemon_nor_leave_its_dns_in_resolved()
+    {
+        // A rogue server: its DNS server and domain, and a mask of 255.0.255.0, which dhclient writes into the file as it came.
+        _dhcp.Serve(dns: "10.233.0.66", domain: "rogue.test", search: "rogue.test", options: "--dhcp-option=option:netmask,255.0.255.0");
+        await using var broker = await Start();
+        var ifindex = _dhcp.Client.IfIndex("eth0");
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 1);
+        await Idle(broker);
+        // (dhclient rewrites the file after its script ran: read it once that is done.)
+        await BrokerHarness.WaitForAsync(() => File.ReadAllText(_dhcp.LeaseFile).Contains("option subnet-mask 255.0.255.0;"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("subnet mask 255.0.255.0 is not contiguous: the option is left out of its lease"));
+        Assert.Equal([$"dns eth0 {ifindex} 10.233.0.66", $"domains eth0 {ifindex} rogue.test", "hostname eth0 node7"], _resolver.Calls);
+
+        // Then an empty DNS option (dhclient writes "<error>"): the rogue server's DNS server must not stay.
+        _dhcp.Serve(dns: null, domain: "rogue.test", search: "rogue.test", options: "--dhcp-option=option:netmask,255.0.255.0");
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Count > 3);
+        await Idle(broker);
+        Assert.Equal($"dns eth0 {ifindex} ", _resolver.Calls.ElementAt(3));
+
+        // The legitimate server takes over: its lease is pushed and runs, though the rogue ones are still in the file.
+        _dhcp.Serve();
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"dns eth0 {ifindex} 10.233.0.53 10.233.0.54"));
+        await Idle(broker);
+        Assert.Contains($"domains eth0 {ifindex} example.test corp.test", _resolver.Calls);
+        Assert.Equal("10.233.0.53,10.233.0.54", Runs(broker)[^1].Split('|')[4]);
+        Assert.DoesNotContain(broker.Log.Lines, l => l.Contains("ignoring"));
+    }
+
+    [Fact]
     public async Task A_deleted_then_recreated_or_renamed_into_place_lease_file_keeps_working()
     {
         _dhcp.Serve();
@@ -123,6 +155,25 @@ public class DhclientSourceTests : IDisposable
         await Idle(broker);
         Assert.Empty(Runs(broker));
         Assert.Empty(_resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_lease_file_that_stops_parsing_keeps_its_leases_as_last_read_until_they_expire_then_reverts()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_dhcp.LeaseFile)!);
+        await using var broker = await Start();
+        var ifindex = _dhcp.Client.IfIndex("eth0");
+        var expire = DateTime.UtcNow.AddSeconds(8).ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(_dhcp.LeaseFile,
+            $"lease {{ interface \"eth0\"; fixed-address 10.233.0.60; option domain-name-servers 10.233.0.66; expire 4 {expire}; }}\n");
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"dns eth0 {ifindex} 10.233.0.66"));
+
+        await File.WriteAllTextAsync(_dhcp.LeaseFile, "} garbage\n");
+        await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("'}' without a block to close; its leases as last read stay until they expire"));
+        Assert.DoesNotContain(_resolver.Calls, c => c.StartsWith("revert"));
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"revert eth0 {ifindex}"));
+        Assert.Contains(broker.Log.Lines, l => l.Contains("dhclient: lease of eth0 expired or released"));
+        Assert.Single(Runs(broker));
     }
 
     [Fact]

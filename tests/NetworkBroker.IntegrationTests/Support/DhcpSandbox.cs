@@ -35,16 +35,20 @@ public sealed class DhcpSandbox : IDisposable
     public NetworkNamespace Client { get; }
     public string LeaseFile => Directory.Combine("leases", "dhclient.eth0.leases");
 
-    /// <summary>(Re)starts dnsmasq offering a lease with these DNS servers, domain, search list and host name.</summary>
-    public void Serve(string dns = "10.233.0.53,10.233.0.54", string domain = "example.test", string search = "example.test,corp.test", string host = "node7")
+    /// <summary>
+    /// (Re)starts dnsmasq offering a lease with these DNS servers (null: the option sent empty, as a broken or rogue server
+    /// may), domain, search list and host name, and any other dnsmasq <paramref name="options"/> (--dhcp-option=...).
+    /// </summary>
+    public void Serve(string? dns = "10.233.0.53,10.233.0.54", string domain = "example.test", string search = "example.test,corp.test", string host = "node7",
+        params string[] options)
     {
         StopServer();
         var info = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in new[] { "netns", "exec", Server.Name, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
                      "--interface=veth0", "--bind-interfaces", "--dhcp-range=10.233.0.50,10.233.0.90,255.255.255.0,2m",
-                     "--dhcp-option=option:router,10.233.0.1", $"--dhcp-option=option:dns-server,{dns}",
+                     "--dhcp-option=option:router,10.233.0.1", dns is null ? "--dhcp-option=option:dns-server" : $"--dhcp-option=option:dns-server,{dns}",
                      $"--dhcp-option=option:domain-name,{domain}", $"--dhcp-option=option:domain-search,{search}", $"--dhcp-option=12,{host}",
-                     $"--dhcp-leasefile={Directory.Combine("dnsmasq.leases")}" })
+                     $"--dhcp-leasefile={Directory.Combine("dnsmasq.leases")}" }.Concat(options))
             info.ArgumentList.Add(arg);
         _dnsmasq = Process.Start(info)!;
         _dnsmasq.BeginErrorReadLine();

@@ -44,9 +44,21 @@ public class DhcpValuesTests
     [InlineData("255.255.255.255", false)]
     [InlineData("224.0.0.1", false)]
     [InlineData("ff02::1", false)]
+    [InlineData("127.0.0.53", false)]
+    [InlineData("127.255.0.1", false)]
+    [InlineData("0.0.0.1", false)]
+    [InlineData("::1", false)]
+    [InlineData("::", false)]
+    [InlineData("::ffff:127.0.0.53", false)]
+    [InlineData("::ffff:0.0.0.0", false)]
+    [InlineData("::ffff:10.0.0.53", true)]
+    [InlineData("fe80::1", true)]
+    [InlineData("169.254.1.1", true)]
+    [InlineData("1.0.0.1", true)]
+    [InlineData("223.255.255.254", true)]
     public void Dns_servers_are_unicast(string address, bool usable) => Assert.Equal(usable, DhcpValues.IsUsableDnsServer(IPAddress.Parse(address)));
 
-    private sealed class Recorder : IResolverPusher
+    internal sealed class Recorder : IResolverPusher
     {
         public readonly List<string> Calls = [];
         public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) => Calls.Add($"dns {string.Join(' ', servers)}");
@@ -80,8 +92,81 @@ public class DhcpValuesTests
         actions.Handle(new LeasesRead("/x.leases", [lease], Initial: false), kernel);
 
         Assert.Equal(["dns 10.0.0.53", "domains good.test"], recorder.Calls);
-        Assert.Contains(log.Lines, l => l.Contains("DNS server 0.0.0.0 from the lease is not a unicast address: skipped"));
-        Assert.Contains(log.Lines, l => l.Contains("domain \"bad domain\" from the lease is not a valid domain name: skipped"));
+        Assert.Contains(log.Lines, l => l.Contains("2 DNS servers are from the lease not the unicast address of another host: skipped (0.0.0.0, 224.0.0.5)"));
+        Assert.Contains(log.Lines, l => l.Contains("2 domains are from the lease not a valid domain name: skipped (\"bad domain\", \"-bad.test\")"));
         Assert.Contains(log.Lines, l => l.Contains("host name \"evil;name\" from the lease is not a valid RFC 1123 name: skipped"));
+    }
+
+    private sealed class Harness : IAsyncDisposable
+    {
+        public readonly TempDirectory Dir = new();
+        public readonly MemoryLog Log = new();
+        public readonly Recorder Resolver = new();
+        public readonly KernelModel Kernel = new();
+        public readonly ScriptDispatcher Scripts;
+        public readonly DhcpLeaseActions Actions;
+        public BrokerConfiguration Config = new() { UseDNS = true, UseDomain = true, UseHostname = true };
+
+        public Harness()
+        {
+            Scripts = new ScriptDispatcher(new ScriptRunner(new ScriptRunnerOptions { ScriptRoot = Dir.Path }, Log.Logger), Log.Logger);
+            Actions = new DhcpLeaseActions(() => Config, Scripts, Resolver, Log.Logger);
+            Kernel.Apply(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 3, Name = "eth0" }));
+            Kernel.Apply(new LinkNotification(false, NetlinkFlags.None, new LinkMessage { Index = 4, Name = "eth1" }));
+        }
+
+        public void Read(string options, string link = "eth0", string address = "10.0.0.5") =>
+            Actions.Handle(new LeasesRead($"/{link}.leases", [.. LeaseFileParser.Parse(
+                $"lease {{ interface \"{link}\"; fixed-address {address}; {options} expire never; }}")], Initial: false), Kernel);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Scripts.DisposeAsync();
+            Dir.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_lease_without_the_servers_or_domains_of_the_one_before_clears_them_in_resolved()
+    {
+        await using var h = new Harness();
+        h.Read("option domain-name-servers 10.0.0.66; option domain-name \"rogue.test\";");
+        h.Read("option routers 10.0.0.1;");
+        // The rogue server's values are not left behind; a lease that never had any clears nothing.
+        h.Read("option routers 10.0.0.1;", link: "eth1");
+        h.Read("option domain-name-servers 10.0.0.53, 127.0.0.1;", address: "10.0.0.6");
+        h.Read("option domain-name-servers 127.0.0.1;", address: "10.0.0.7");
+        Assert.Equal(["dns 10.0.0.66", "domains rogue.test", "dns ", "domains ", "dns 10.0.0.53", "dns "], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task Nothing_is_pushed_or_reverted_for_a_link_outside_Links()
+    {
+        await using var h = new Harness();
+        h.Config = h.Config with { Links = new LinkFilter(["eth1"]) };
+        h.Read("option domain-name-servers 10.0.0.53; option domain-name \"lan.test\"; option host-name \"node1\";");
+        h.Actions.Handle(new LeasesRead("/eth0.leases", [], Initial: false), h.Kernel);
+        Assert.Empty(h.Resolver.Calls);
+
+        h.Read("option domain-name-servers 10.0.0.53; option host-name \"node1\";", link: "eth1");
+        h.Actions.Handle(new LeasesRead("/eth1.leases", [], Initial: false), h.Kernel);
+        Assert.Equal(["dns 10.0.0.53", "hostname node1", "revert"], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task Hundreds_of_servers_and_domains_are_cut_to_what_resolved_keeps_and_logged_in_one_short_line()
+    {
+        await using var h = new Harness();
+        var servers = string.Join(", ", Enumerable.Range(0, 290).Select(i => $"10.1.{i / 250}.{i % 250 + 1}"));
+        var domains = string.Join(", ", Enumerable.Range(0, 300).Select(i => $"\"d{i}.example.test\""));
+        var bad = string.Join(", ", Enumerable.Range(0, 50).Select(i => $"\"bad_{i}\""));
+        h.Read($"option domain-name-servers {servers}; option domain-search {domains}, {bad};");
+        Assert.Equal(2, h.Resolver.Calls.Count);
+        Assert.Equal(DhcpValues.MaxPerLink, h.Resolver.Calls[0].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length - 1);
+        Assert.Equal(DhcpValues.MaxPerLink, h.Resolver.Calls[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length - 1);
+        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 290 DNS servers; resolved keeps 256 per link, the rest are skipped"));
+        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 300 domains; resolved keeps 256 per link"));
+        Assert.Contains(h.Log.Lines, l => l.Contains("50 domains are from the lease not a valid domain name: skipped (\"bad_0\", \"bad_1\", \"bad_2\", \"bad_3\" and 46 more)"));
+        Assert.All(h.Log.Lines, l => Assert.True(l.Length < 400, l));
     }
 }
