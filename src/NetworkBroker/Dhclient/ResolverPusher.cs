@@ -1,5 +1,6 @@
 using System.Net;
 using System.Threading.Channels;
+using NetworkBroker.Core;
 using NetworkBroker.DBus;
 using NetworkBroker.Logging;
 
@@ -16,7 +17,10 @@ public interface IResolverPusher
 
 /// <summary>
 /// Calls org.freedesktop.resolve1 and org.freedesktop.hostname1 over the system bus, one call at a time in
-/// the order asked, on a connection of its own made when first needed and again after it is lost. A call
+/// the order asked, on a connection of its own made when first needed and again after it is lost. Of the calls
+/// still waiting, only the latest of each kind for each link is kept (a newer one goes to the end of the queue,
+/// the older one is dropped): what resolved ends up with is the same, and a resolved that hangs while a server
+/// changes its lease every second costs a few calls per link, not a queue that grows for as long. A call
 /// that fails is logged with the link and dropped: the next lease change sends the state again. resolved
 /// and hostnamed ask polkit about a caller that is not root: a refusal names the action and the fix (the
 /// package's polkit rule, read only where polkitd is installed), and every failure is counted.
@@ -27,8 +31,14 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     private const string Resolve1 = "org.freedesktop.resolve1", Hostname1 = "org.freedesktop.hostname1";
     /// <summary>The rule the package installs: it grants the daemon's user the four actions below.</summary>
     public const string PolkitRule = "/usr/share/polkit-1/rules.d/50-network-broker.rules";
-    private readonly Channel<(string Link, string What, string Service, string Action, Func<DBusConnection, string, Task> Call)> _calls =
-        Channel.CreateUnbounded<(string, string, string, string, Func<DBusConnection, string, Task>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly LatestPerKey<(string Link, string Kind), Call> _calls = new();
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.DropWrite,
+    });
+
+    private sealed record Call(string Link, string What, string Service, string Action, Func<DBusConnection, string, Task> Run);
     private Task? _worker;
     private DBusConnection? _connection;
     private long _pushes, _failed;
@@ -40,7 +50,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     public event Action<string, string, string?>? Pushed;
 
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
-        Enqueue(link, servers.Count == 0 ? "no DNS servers" : $"DNS servers {PeerText.List([.. servers.Select(s => s.ToString())])}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, "SetLinkDNS", servers.Count == 0 ? "no DNS servers" : $"DNS servers {PeerText.List([.. servers.Select(s => s.ToString())])}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -55,7 +65,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
-        Enqueue(link, domains.Count == 0 ? "no domains" : $"domains {PeerText.List(domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, "SetLinkDomains", domains.Count == 0 ? "no domains" : $"domains {PeerText.List(domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -71,11 +81,12 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void RevertLink(string link, int ifindex) =>
-        Enqueue(link, "revert", Resolve1, "org.freedesktop.resolve1.revert", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, "RevertLink", "revert", Resolve1, "org.freedesktop.resolve1.revert", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "RevertLink", "i", w => w.WriteInt32(ifindex)));
 
     public void SetHostname(string link, string hostname) =>
-        Enqueue(link, $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
+        // One host name for the machine, whichever link's lease gave it: the latest wins across links.
+        Enqueue(link, "SetHostname", $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
         {
             await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetHostname", "sb", w =>
             {
@@ -97,35 +108,50 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     /// <summary>Properties.Get's answer for StaticHostname: its string, or null when it holds something else.</summary>
     private static string? StaticName(DBusMessage reply) => reply.BodyReader("v").ReadStringVariant();
 
-    private void Enqueue(string link, string what, string service, string action, Func<DBusConnection, string, Task> call)
+    /// <summary>Calls waiting to be made (the one being made not counted).</summary>
+    public int Waiting => _calls.Count;
+
+    private void Enqueue(string link, string kind, string what, string service, string action, Func<DBusConnection, string, Task> call)
     {
-        _calls.Writer.TryWrite((link, what, service, action, call));
+        _calls.Add((kind == "SetHostname" ? "" : link, kind), new Call(link, what, service, action, call));
+        _wake.Writer.TryWrite(true);
         _worker ??= Task.Run(WorkAsync);
     }
 
     private async Task WorkAsync()
     {
-        await foreach (var (link, what, service, action, call) in _calls.Reader.ReadAllAsync().ConfigureAwait(false))
+        while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            Interlocked.Increment(ref _pushes);
-            try
-            {
-                if (_connection is null || _connection.Closed.IsCompleted)
-                    _connection = await DBusConnection.ConnectAsync(busAddress, static _ => { }).ConfigureAwait(false);
-                // The service's unique name, so that only it can answer (started by the bus if it is activatable and not running).
-                var owner = await _connection.StartNameOwnerAsync(service).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                await call(_connection, owner).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-                log.ForLink(link).Info($"dhclient: pushed {what}");
-                Pushed?.Invoke(link, what, null);
-            }
-            catch (Exception e) when (e is DBusConnectionException or DBusErrorException or TimeoutException or DBusFormatException)
-            {
-                Interlocked.Increment(ref _failed);
-                log.ForLink(link).Error(e is DBusErrorException refused && IsRefusal(refused.Name)
-                    ? Refused(what, service, action, refused.Name, Environment.UserName)
-                    : $"dhclient: pushing {what} failed: {e.Message}");
-                Pushed?.Invoke(link, what, e.Message);
-            }
+            _wake.Reader.TryRead(out _);
+            while (_calls.TryTake(out var next))
+                await MakeAsync(next).ConfigureAwait(false);
+        }
+        // Stopping: what was asked before the stop still goes, in order.
+        while (_calls.TryTake(out var last))
+            await MakeAsync(last).ConfigureAwait(false);
+    }
+
+    private async Task MakeAsync(Call next)
+    {
+        var (link, what, service, action, call) = next;
+        Interlocked.Increment(ref _pushes);
+        try
+        {
+            if (_connection is null || _connection.Closed.IsCompleted)
+                _connection = await DBusConnection.ConnectAsync(busAddress, static _ => { }).ConfigureAwait(false);
+            // The service's unique name, so that only it can answer (started by the bus if it is activatable and not running).
+            var owner = await _connection.StartNameOwnerAsync(service).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            await call(_connection, owner).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            log.ForLink(link).Info($"dhclient: pushed {what}");
+            Pushed?.Invoke(link, what, null);
+        }
+        catch (Exception e) when (e is DBusConnectionException or DBusErrorException or TimeoutException or DBusFormatException)
+        {
+            Interlocked.Increment(ref _failed);
+            log.ForLink(link).Error(e is DBusErrorException refused && IsRefusal(refused.Name)
+                ? Refused(what, service, action, refused.Name, Environment.UserName)
+                : $"dhclient: pushing {what} failed: {e.Message}");
+            Pushed?.Invoke(link, what, e.Message);
         }
     }
 
@@ -141,7 +167,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
 
     public async ValueTask DisposeAsync()
     {
-        _calls.Writer.TryComplete();
+        _wake.Writer.TryComplete();
         if (_worker is not null)
             await _worker.ConfigureAwait(false);
         if (_connection is not null)

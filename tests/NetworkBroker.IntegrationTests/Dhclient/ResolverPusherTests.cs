@@ -19,6 +19,7 @@ public class ResolverPusherTests : IDisposable
     private readonly TempDirectory _dir = new();
     private readonly PrivateBus _bus;
     private readonly ConcurrentQueue<string> _resolved = new();
+    private readonly SemaphoreSlim _received = new(0);
     private Process? _hostnamed;
 
     public ResolverPusherTests() => _bus = new PrivateBus(_dir.Combine("bus"));
@@ -32,12 +33,15 @@ public class ResolverPusherTests : IDisposable
         _dir.Dispose();
     }
 
-    private async Task<DBusConnection> RecordingResolved()
+    /// <param name="answer">Closed: each call waits for it before it is recorded and answered (a resolved that hangs).</param>
+    private async Task<DBusConnection> RecordingResolved(ManualResetEventSlim? answer = null)
     {
         var connection = await DBusPeer.ServeAsync(_bus.Address, call =>
         {
             if (call.Interface != "org.freedesktop.resolve1.Manager")
                 return null;
+            _received.Release();
+            answer?.Wait(TimeSpan.FromSeconds(60));
             var reader = call.BodyReader();
             var ifindex = reader.ReadInt32();
             var arguments = call.Member switch
@@ -86,6 +90,39 @@ public class ResolverPusherTests : IDisposable
         ], _resolved);
         Assert.Equal("node7", Shell.Run("nsenter", "-t", _hostnamed!.Id.ToString(), "-u", "hostname").Trim());
         Assert.DoesNotContain(log.Lines, l => l.Contains(" error "));
+    }
+
+    [Fact]
+    public async Task While_resolved_hangs_only_the_latest_call_of_each_kind_and_link_waits_and_resolved_ends_as_if_all_went()
+    {
+        using var answer = new ManualResetEventSlim(false);
+        await using var resolved = await RecordingResolved(answer);
+        var log = new MemoryLog();
+        await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
+        {
+            // The first call reaches resolved, which does not answer; a rogue server changes the lease a thousand times meanwhile.
+            pusher.SetLinkDns("eth0", 3, [IPAddress.Parse("10.233.0.1")]);
+            Assert.True(await _received.WaitAsync(TimeSpan.FromSeconds(30)));
+            for (var i = 0; i < 1000; i++)
+            {
+                pusher.SetLinkDns("eth0", 3, [IPAddress.Parse($"10.233.{i / 250}.{i % 250 + 2}")]);
+                pusher.SetLinkDomains("eth0", 3, [$"d{i}.test"]);
+                pusher.SetLinkDns("eth1", 4, [IPAddress.Parse($"10.234.{i / 250}.{i % 250 + 2}")]);
+                if (i == 500)
+                    pusher.RevertLink("eth0", 3);
+            }
+            Assert.Equal(4, pusher.Waiting);
+            answer.Set();
+        }
+
+        // The revert came before the last domains and servers of eth0, and stays before them.
+        Assert.Equal([
+            "SetLinkDNS(ia(iay)) 3 2:10.233.0.1",
+            "RevertLink(i) 3",
+            "SetLinkDNS(ia(iay)) 3 2:10.233.3.251",
+            "SetLinkDomains(ia(sb)) 3 d999.test:False",
+            "SetLinkDNS(ia(iay)) 4 2:10.234.3.251",
+        ], _resolved);
     }
 
     [Fact]
