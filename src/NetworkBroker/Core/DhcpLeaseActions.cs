@@ -23,9 +23,12 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     public const string State = "routable";
 
     private readonly Dictionary<LeaseKey, DhcpLease> _known = [];
-    // The links (by ifindex) resolved holds DNS servers or domains of ours for: a lease that then carries none
-    // must clear them, or the last server's values (a rogue one's too) would stay.
-    private readonly HashSet<int> _dnsPushed = [], _domainsPushed = [];
+    // What this process last told resolved for each link (by ifindex): true, a list; false, nothing (an empty list or
+    // a revert). A link not here was not told since the start, and may hold what an earlier process pushed. A lease
+    // that then carries none must clear them, or the last server's values (a rogue one's too) would stay.
+    private readonly Dictionary<int, bool> _dnsTold = [], _domainsTold = [];
+    // The link whose lease gave the transient host name, while it is in force.
+    private int? _hostnameFrom;
 
     /// <summary>What identifies a lease's run: its data and its expiry (a renewal runs routable.d again).</summary>
     public static string Remembered(DhcpLease lease) =>
@@ -68,14 +71,10 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
         {
             _known.Remove(key);
             log.ForLink(PeerText.Excerpt(key.Interface, 32)).Info($"dhclient: lease of {PeerText.Excerpt(key.Interface, 32)} expired or released");
-            if ((config.UseDNS || config.UseDomain) && kernel.Link(key.Interface) is { } gone && resolver is not null
-                && (config.Links.Matches(gone.Name) || _dnsPushed.Contains(gone.Index) || _domainsPushed.Contains(gone.Index))
-                && !_known.Keys.Any(k => k.Interface == key.Interface))
-            {
-                resolver.RevertLink(gone.Name, gone.Index);
-                _dnsPushed.Remove(gone.Index);
-                _domainsPushed.Remove(gone.Index);
-            }
+            if (_known.Keys.Any(k => k.Interface == key.Interface))
+                changedLinks.Add(key.Interface); // another lease of the link stays (the other family, another file): its lists alone
+            else if (kernel.Link(key.Interface) is { } gone)
+                Revert(gone.Name, gone.Index);
         }
 
         foreach (var name in changedLinks)
@@ -92,62 +91,108 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     }
 
     /// <summary>
+    /// The link has no lease left: resolved forgets what it holds for it (with UseDNS= or UseDomain=, for a link of
+    /// <c>Links=</c>, or whatever the configuration now says when this process pushed something there), and a host
+    /// name the link's lease gave is reset.
+    /// </summary>
+    private void Revert(string name, int ifindex)
+    {
+        if (resolver is null)
+            return;
+        if ((config.UseDNS || config.UseDomain) && config.Links.Matches(name)
+            || _dnsTold.GetValueOrDefault(ifindex) || _domainsTold.GetValueOrDefault(ifindex))
+        {
+            resolver.RevertLink(name, ifindex);
+            _dnsTold[ifindex] = _domainsTold[ifindex] = false;
+        }
+        if (_hostnameFrom == ifindex)
+        {
+            resolver.SetHostname(name, "");
+            _hostnameFrom = null;
+        }
+    }
+
+    /// <summary>
     /// One link's lease data, all families together, to resolved and hostnamed, after checking every value; only for
-    /// a link of <c>Links=</c>, as its scripts. A list left empty clears what was pushed before; a list longer than
-    /// resolved keeps is cut (<see cref="DhcpValues.MaxPerLink"/>).
+    /// a link of <c>Links=</c>, as its scripts. A list left empty clears what may have been pushed before (by this
+    /// process, or by one before a restart); what this process pushed is cleared once the link leaves <c>Links=</c> or
+    /// the option is turned off. A list longer than resolved takes is cut (<see cref="DhcpValues.MaxPerLink"/>).
     /// </summary>
     private void Push(string name, KernelModel kernel)
     {
-        if (resolver is null || kernel.Link(name) is not { } link || !config.Links.Matches(link.Name))
+        if (resolver is null || kernel.Link(name) is not { } link)
             return;
-        var leases = _known.Where(k => k.Key.Interface == name).Select(k => k.Value).ToList();
+        var served = config.Links.Matches(link.Name);
+        var leases = served ? _known.Where(k => k.Key.Interface == name).Select(k => k.Value).ToList() : [];
         var linkLog = log.ForLink(link.Name, link.Index);
-        if (config.UseDNS)
+
+        var servers = new List<System.Net.IPAddress>();
+        if (served && config.UseDNS)
         {
-            var servers = leases.SelectMany(l => l.DnsServers).Distinct().ToList();
+            servers = leases.SelectMany(l => l.DnsServers).Distinct().ToList();
             var unusable = servers.Where(s => !DhcpValues.IsUsableDnsServer(s)).ToList();
             if (unusable.Count > 0)
-                linkLog.Warn($"dhclient: {Counted(unusable.Count, "DNS server")} from the lease not the unicast address of another host: " +
-                             $"skipped ({PeerText.List([.. unusable.Select(s => s.ToString())])})");
+                linkLog.Warn($"dhclient: {Counted(unusable.Count, "DNS server")} from the lease {(unusable.Count == 1 ? "is" : "are")} not a unicast address (loopback, 0.0.0.0/8, " +
+                             $"multicast or broadcast): skipped ({PeerText.List([.. unusable.Select(s => s.ToString())])})");
             servers = Cut(servers.Where(DhcpValues.IsUsableDnsServer).ToList(), "DNS servers", linkLog);
-            if (servers.Count > 0 || _dnsPushed.Contains(link.Index))
-                resolver.SetLinkDns(link.Name, link.Index, servers);
-            if (servers.Count > 0)
-                _dnsPushed.Add(link.Index);
-            else
-                _dnsPushed.Remove(link.Index);
         }
-        if (config.UseDomain)
+        if (Tell(_dnsTold, link.Index, servers.Count, wanted: served && config.UseDNS))
+            resolver.SetLinkDns(link.Name, link.Index, servers);
+
+        var domains = new List<string>();
+        if (served && config.UseDomain)
         {
-            var domains = DhcpValues.Domains(leases).ToList();
+            domains = DhcpValues.Domains(leases).ToList();
             var invalid = domains.Where(d => !DhcpValues.IsValidDomain(d)).ToList();
             if (invalid.Count > 0)
-                linkLog.Warn($"dhclient: {Counted(invalid.Count, "domain")} from the lease not a valid domain name: " +
+                linkLog.Warn($"dhclient: {Counted(invalid.Count, "domain")} from the lease {(invalid.Count == 1 ? "is" : "are")} not a valid domain name: " +
                              $"skipped ({PeerText.List([.. invalid.Select(d => $"\"{PeerText.Excerpt(d)}\"")])})");
             domains = Cut(domains.Where(DhcpValues.IsValidDomain).ToList(), "domains", linkLog);
-            if (domains.Count > 0 || _domainsPushed.Contains(link.Index))
-                resolver.SetLinkDomains(link.Name, link.Index, domains);
-            if (domains.Count > 0)
-                _domainsPushed.Add(link.Index);
-            else
-                _domainsPushed.Remove(link.Index);
         }
-        if (config.UseHostname && leases.Select(l => l.HostName).FirstOrDefault(h => h is not null) is { } hostname)
+        if (Tell(_domainsTold, link.Index, domains.Count, wanted: served && config.UseDomain))
+            resolver.SetLinkDomains(link.Name, link.Index, domains);
+
+        var hostname = served && config.UseHostname ? leases.Select(l => l.HostName).FirstOrDefault(h => h is not null) : null;
+        if (hostname is not null && !DhcpValues.IsValidHostName(hostname))
         {
-            if (DhcpValues.IsValidHostName(hostname))
-                resolver.SetHostname(link.Name, hostname);
-            else
-                linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
+            linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
+            hostname = null;
         }
+        if (hostname is not null)
+        {
+            resolver.SetHostname(link.Name, hostname);
+            _hostnameFrom = link.Index;
+        }
+        else if (_hostnameFrom == link.Index)
+        {
+            // The lease that gave the name no longer does (or is no longer to be used): hostnamed goes back to its own.
+            resolver.SetHostname(link.Name, "");
+            _hostnameFrom = null;
+        }
+    }
+
+    /// <summary>
+    /// Whether to send a list of <paramref name="count"/> values, and notes it as told: a list always; an empty one
+    /// unless resolved is known to hold nothing of ours, and only where this process pushed one when the option no
+    /// longer applies (<paramref name="wanted"/> false: a link outside Links=, or the option off), so that a daemon
+    /// with UseDNS= off never calls resolved.
+    /// </summary>
+    private static bool Tell(Dictionary<int, bool> told, int ifindex, int count, bool wanted)
+    {
+        var before = told.TryGetValue(ifindex, out var held) ? held : (bool?)null;
+        var send = count > 0 || (wanted ? before != false : before == true);
+        if (send)
+            told[ifindex] = count > 0;
+        return send;
     }
 
     private static List<T> Cut<T>(List<T> values, string what, LinkLog linkLog)
     {
         if (values.Count <= DhcpValues.MaxPerLink)
             return values;
-        linkLog.Warn($"dhclient: the lease has {values.Count} {what}; resolved keeps {DhcpValues.MaxPerLink} per link, the rest are skipped");
+        linkLog.Warn($"dhclient: the lease has {values.Count} {what}; the first {DhcpValues.MaxPerLink} are pushed, the rest skipped");
         return values[..DhcpValues.MaxPerLink];
     }
 
-    private static string Counted(int count, string what) => count == 1 ? $"1 {what} is" : $"{count} {what}s are";
+    private static string Counted(int count, string what) => count == 1 ? $"1 {what}" : $"{count} {what}s";
 }

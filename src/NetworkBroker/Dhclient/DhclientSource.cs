@@ -163,41 +163,44 @@ public sealed class DhclientSource : IDisposable
             Post(new LeasesRead(path, [], initial));
             return;
         }
+        IReadOnlyList<DhcpLease> leases;
         if (!file.IsRead)
         {
+            // Refused (another owner, a link, too large): as a file that stops parsing, below.
+            var known = _lastRead.TryGetValue(path, out var last) ? last : null;
             if (_refused.IsNew(path, file.Reason!))
-                _log.Error($"dhclient: not reading {PeerText.FileName(path)}: {file.Reason}");
-            return;
+                _log.Error($"dhclient: not reading {PeerText.FileName(path)}: {file.Reason}{(known is null ? "" : StayUntilExpiry)}");
+            if (known is null)
+                return;
+            leases = known;
         }
-        _refused.Forget(path);
-        var text = file.Text;
-
-        IReadOnlyList<DhcpLease> leases;
-        var skipped = new List<LeaseParseException>();
-        try
+        else
         {
-            leases = LeaseFileParser.Parse(text, path, skipped);
-            _incomplete.TryRemove(path, out _);
-            _lastRead[path] = leases;
-            ReportSkipped(path, skipped);
-        }
-        catch (LeaseParseException e) when (e.Incomplete && _incomplete.AddOrUpdate(path, 1, (_, n) => n + 1) <= IncompleteRetries)
-        {
-            Schedule(path); // dhclient is probably still writing it
-            return;
-        }
-        catch (LeaseParseException e)
-        {
-            _incomplete.TryRemove(path, out _);
-            if (!_lastRead.TryGetValue(path, out var known))
+            _refused.Forget(path);
+            var skipped = new List<LeaseParseException>();
+            try
             {
-                _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}");
+                leases = LeaseFileParser.Parse(file.Text, path, skipped);
+                _incomplete.TryRemove(path, out _);
+                _lastRead[path] = leases;
+                ReportSkipped(path, skipped);
+            }
+            catch (LeaseParseException e) when (e.Incomplete && _incomplete.AddOrUpdate(path, 1, (_, n) => n + 1) <= IncompleteRetries)
+            {
+                Schedule(path); // dhclient is probably still writing it
                 return;
             }
-            // What the file said when it last parsed stands, and expires when it would have: a file that stays
-            // broken must not keep a lease's DNS servers in resolved for ever.
-            _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}; its leases as last read stay until they expire");
-            leases = known;
+            catch (LeaseParseException e)
+            {
+                _incomplete.TryRemove(path, out _);
+                var known = _lastRead.TryGetValue(path, out var last) ? last : null;
+                _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}{(known is null ? "" : StayUntilExpiry)}");
+                if (known is null)
+                    return;
+                // What the file said when it last parsed stands, and expires when it would have: a file that stays
+                // broken must not keep a lease's DNS servers in resolved for ever, nor its stale expiry the timer busy.
+                leases = known;
+            }
         }
 
         var now = DateTime.UtcNow;
@@ -228,6 +231,8 @@ public sealed class DhclientSource : IDisposable
         if (skipped.Count > 3)
             _log.Warn($"dhclient: {PeerText.FileName(path)}: {skipped.Count - 3} more options left out");
     }
+
+    private const string StayUntilExpiry = "; its leases as last read stay until they expire";
 
     private void ArmExpiry(DateTime now)
     {

@@ -6,13 +6,15 @@ namespace NetworkBroker.Dhclient;
 public static class DhcpValues
 {
     /// <summary>
-    /// resolved keeps at most this many DNS servers and search domains per link, and refuses a call with more
-    /// (LINK_DNS_SERVERS_MAX, LINK_SEARCH_DOMAINS_MAX, systemd 247 and later): what is pushed is cut here.
+    /// At most this many DNS servers and search domains are pushed per link. resolved (systemd 252) holds at most 256 of
+    /// each per link (LINK_DNS_SERVERS_MAX, LINK_SEARCH_DOMAINS_MAX), and while it takes a new list the old one still
+    /// counts: a call that would pass 256 fails part way and leaves the link with none. Half of it keeps any new list
+    /// beside any old one of ours within the limit.
     /// </summary>
-    public const int MaxPerLink = 256;
+    public const int MaxPerLink = 128;
 
     /// <summary>
-    /// A unicast address of another host a resolver can be asked: not unspecified or in 0.0.0.0/8, not multicast or
+    /// A unicast address a resolver can be asked: not unspecified or in 0.0.0.0/8, not multicast or
     /// broadcast, and not loopback (127.0.0.0/8, ::1), where a rogue server would point the link's queries at a
     /// local service such as resolved's own stub; an IPv4-mapped IPv6 address is judged by its IPv4 address. networkd
     /// drops null and loopback servers from its DHCP leases the same way.

@@ -12,6 +12,7 @@ public interface IResolverPusher
     void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers);
     void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains);
     void RevertLink(string link, int ifindex);
+    /// <summary>The transient host name; an empty one resets it (hostnamed goes back to the static or default name).</summary>
     void SetHostname(string link, string hostname);
 }
 
@@ -31,7 +32,11 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     private const string Resolve1 = "org.freedesktop.resolve1", Hostname1 = "org.freedesktop.hostname1";
     /// <summary>The rule the package installs: it grants the daemon's user the four actions below.</summary>
     public const string PolkitRule = "/usr/share/polkit-1/rules.d/50-network-broker.rules";
-    private readonly LatestPerKey<(string Link, string Kind), Call> _calls = new();
+    private readonly LatestPerKey<(int IfIndex, string Kind), Call> _calls = new();
+    private volatile bool _abandoned;
+
+    /// <summary>How long the calls still waiting at stop may take, in all: a hung resolved must not hold the stop for minutes.</summary>
+    public static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(10);
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
     {
         SingleReader = true,
@@ -50,7 +55,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     public event Action<string, string, string?>? Pushed;
 
     public void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers) =>
-        Enqueue(link, "SetLinkDNS", servers.Count == 0 ? "no DNS servers" : $"DNS servers {PeerText.List([.. servers.Select(s => s.ToString())])}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, ifindex, "SetLinkDNS", servers.Count == 0 ? "no DNS servers" : $"DNS servers {PeerText.List([.. servers.Select(s => s.ToString())])}", Resolve1, "org.freedesktop.resolve1.set-dns-servers", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDNS", "ia(iay)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -65,7 +70,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) =>
-        Enqueue(link, "SetLinkDomains", domains.Count == 0 ? "no domains" : $"domains {PeerText.List(domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, ifindex, "SetLinkDomains", domains.Count == 0 ? "no domains" : $"domains {PeerText.List(domains)}", Resolve1, "org.freedesktop.resolve1.set-domains", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "SetLinkDomains", "ia(sb)", w =>
             {
                 w.WriteInt32(ifindex);
@@ -81,12 +86,12 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
             }));
 
     public void RevertLink(string link, int ifindex) =>
-        Enqueue(link, "RevertLink", "revert", Resolve1, "org.freedesktop.resolve1.revert", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
+        Enqueue(link, ifindex, "RevertLink", "revert", Resolve1, "org.freedesktop.resolve1.revert", (c, owner) => c.CallAsync(owner, "/org/freedesktop/resolve1",
             "org.freedesktop.resolve1.Manager", "RevertLink", "i", w => w.WriteInt32(ifindex)));
 
     public void SetHostname(string link, string hostname) =>
         // One host name for the machine, whichever link's lease gave it: the latest wins across links.
-        Enqueue(link, "SetHostname", $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
+        Enqueue(link, 0, "SetHostname", hostname.Length == 0 ? "reset of the transient host name" : $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
         {
             await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetHostname", "sb", w =>
             {
@@ -100,7 +105,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                 w.WriteString("org.freedesktop.hostname1");
                 w.WriteString("StaticHostname");
             }).ConfigureAwait(false);
-            if (StaticName(reply) is { Length: > 0 } name && name != hostname)
+            if (hostname.Length > 0 && StaticName(reply) is { Length: > 0 } name && name != hostname)
                 log.ForLink(link).Warn($"dhclient: the transient host name {hostname} does not apply: systemd-hostnamed keeps the static " +
                                        $"name \"{PeerText.Excerpt(name)}\" (/etc/hostname), which wins over a transient one; empty /etc/hostname to use the lease's");
         });
@@ -111,9 +116,10 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     /// <summary>Calls waiting to be made (the one being made not counted).</summary>
     public int Waiting => _calls.Count;
 
-    private void Enqueue(string link, string kind, string what, string service, string action, Func<DBusConnection, string, Task> call)
+    private void Enqueue(string link, int ifindex, string kind, string what, string service, string action, Func<DBusConnection, string, Task> call)
     {
-        _calls.Add((kind == "SetHostname" ? "" : link, kind), new Call(link, what, service, action, call));
+        // By ifindex, as resolved knows a link: a waiting revert of index 3 is never taken for one of a new eth0.
+        _calls.Add((ifindex, kind), new Call(link, what, service, action, call));
         _wake.Writer.TryWrite(true);
         _worker ??= Task.Run(WorkAsync);
     }
@@ -123,11 +129,11 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
         while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             _wake.Reader.TryRead(out _);
-            while (_calls.TryTake(out var next))
+            while (!_abandoned && _calls.TryTake(out var next))
                 await MakeAsync(next).ConfigureAwait(false);
         }
-        // Stopping: what was asked before the stop still goes, in order.
-        while (_calls.TryTake(out var last))
+        // Stopping: what was asked before the stop still goes, in order, within the stop's deadline.
+        while (!_abandoned && _calls.TryTake(out var last))
             await MakeAsync(last).ConfigureAwait(false);
     }
 
@@ -169,7 +175,18 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     {
         _wake.Writer.TryComplete();
         if (_worker is not null)
-            await _worker.ConfigureAwait(false);
+        {
+            try
+            {
+                await _worker.WaitAsync(StopDeadline).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _abandoned = true;
+                log.Warn($"dhclient: resolved or hostnamed did not answer within {StopDeadline.TotalSeconds:0} s of the stop: " +
+                         $"{_calls.Count + 1} call(s) not made (the next start pushes every lease again)");
+            }
+        }
         if (_connection is not null)
             await _connection.DisposeAsync().ConfigureAwait(false);
     }

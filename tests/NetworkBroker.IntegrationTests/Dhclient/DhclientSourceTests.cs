@@ -105,7 +105,7 @@ public class DhclientSourceTests : IDisposable
         Assert.Contains(broker.Log.Lines, l => l.Contains("subnet mask 255.0.255.0 is not contiguous: the option is left out of its lease"));
         Assert.Equal([$"dns eth0 {ifindex} 10.233.0.66", $"domains eth0 {ifindex} rogue.test", "hostname eth0 node7"], _resolver.Calls);
 
-        // Then an empty DNS option (dhclient writes "<error>"): the rogue server's DNS server must not stay.
+        // Then an empty DNS option (dhclient leaves it out of the lease): the rogue server's DNS server must not stay.
         _dhcp.Serve(dns: null, domain: "rogue.test", search: "rogue.test", options: "--dhcp-option=option:netmask,255.0.255.0");
         _dhcp.Acquire();
         await BrokerHarness.WaitForAsync(() => _resolver.Calls.Count > 3);
@@ -157,21 +157,33 @@ public class DhclientSourceTests : IDisposable
         Assert.Empty(_resolver.Calls);
     }
 
-    [Fact]
-    public async Task A_lease_file_that_stops_parsing_keeps_its_leases_as_last_read_until_they_expire_then_reverts()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_lease_file_that_stops_parsing_or_is_refused_keeps_its_leases_as_last_read_until_they_expire_then_reverts(bool refused)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_dhcp.LeaseFile)!);
         await using var broker = await Start();
         var ifindex = _dhcp.Client.IfIndex("eth0");
-        var expire = DateTime.UtcNow.AddSeconds(8).ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        var expire = DateTime.UtcNow.AddSeconds(20).ToString("yyyy/MM/dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
         await File.WriteAllTextAsync(_dhcp.LeaseFile,
             $"lease {{ interface \"eth0\"; fixed-address 10.233.0.60; option domain-name-servers 10.233.0.66; expire 4 {expire}; }}\n");
         await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"dns eth0 {ifindex} 10.233.0.66"));
 
-        await File.WriteAllTextAsync(_dhcp.LeaseFile, "} garbage\n");
-        await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("'}' without a block to close; its leases as last read stay until they expire"));
+        if (refused)
+        {
+            // Not dhclient's any more: another user owns it. Its last leases stand until they expire, as a broken file's.
+            Shell.Run("chown", "nobody", _dhcp.LeaseFile);
+            File.AppendAllText(_dhcp.LeaseFile, "\n");
+            await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("; its leases as last read stay until they expire"));
+        }
+        else
+        {
+            await File.WriteAllTextAsync(_dhcp.LeaseFile, "} garbage\n");
+            await BrokerHarness.WaitForAsync(() => broker.Log.Text.Contains("'}' without a block to close; its leases as last read stay until they expire"));
+        }
         Assert.DoesNotContain(_resolver.Calls, c => c.StartsWith("revert"));
-        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"revert eth0 {ifindex}"));
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"revert eth0 {ifindex}"), seconds: 60);
         Assert.Contains(broker.Log.Lines, l => l.Contains("dhclient: lease of eth0 expired or released"));
         Assert.Single(Runs(broker));
     }

@@ -126,6 +126,49 @@ public class ResolverPusherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stop_while_resolved_hangs_gives_up_on_the_waiting_calls_after_its_deadline_and_says_so()
+    {
+        using var answer = new ManualResetEventSlim(false);
+        await using var resolved = await RecordingResolved(answer);
+        var log = new MemoryLog();
+        var pusher = new ResolverPusher(_bus.Address, log.Logger);
+        pusher.SetLinkDns("eth0", 3, [IPAddress.Parse("10.233.0.1")]);
+        Assert.True(await _received.WaitAsync(TimeSpan.FromSeconds(30)));
+        pusher.SetLinkDomains("eth0", 3, ["example.test"]);
+        pusher.RevertLink("eth1", 4);
+
+        // Each call may take 60 s (30 to find the service, 30 for the answer): three would hold the stop past systemd's 90 s.
+        var stop = pusher.DisposeAsync().AsTask();
+        Assert.Same(stop, await Task.WhenAny(stop, Task.Delay(ResolverPusher.StopDeadline + TimeSpan.FromSeconds(20))));
+        await stop;
+        Assert.Contains(log.Lines, l => l.Contains("did not answer within 10 s of the stop: 3 call(s) not made"));
+        answer.Set();
+        await BrokerHarness.WaitForAsync(() => !_resolved.IsEmpty);
+        await Task.Delay(500);
+        Assert.Equal(["SetLinkDNS(ia(iay)) 3 2:10.233.0.1"], _resolved);
+    }
+
+    [Fact]
+    public async Task An_empty_host_name_resets_the_transient_one_in_the_real_hostnamed()
+    {
+        StartHostnamed();
+        await BrokerHarness.WaitForAsync(() => _bus.Run("busctl", "--system", "list", "--no-pager").Contains("org.freedesktop.hostname1"));
+        string Hostname() => Shell.Run("nsenter", "-t", _hostnamed!.Id.ToString(), "-u", "hostname").Trim();
+        var before = Hostname();
+        var log = new MemoryLog();
+        await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
+        {
+            pusher.SetHostname("eth0", "rogue7");
+            await BrokerHarness.WaitForAsync(() => Hostname() == "rogue7");
+            pusher.SetHostname("eth0", "");
+        }
+        Assert.NotEqual("rogue7", Hostname());
+        Assert.Contains(log.Lines, l => l.Contains("eth0: dhclient: pushed reset of the transient host name"));
+        Assert.DoesNotContain(log.Lines, l => l.Contains(" warn ") || l.Contains(" error "));
+        Assert.NotEqual("rogue7", before);
+    }
+
+    [Fact]
     public async Task A_failed_call_is_logged_with_the_link_and_the_next_one_still_goes()
     {
         await using var resolved = await RecordingResolved();

@@ -92,8 +92,8 @@ public class DhcpValuesTests
         actions.Handle(new LeasesRead("/x.leases", [lease], Initial: false), kernel);
 
         Assert.Equal(["dns 10.0.0.53", "domains good.test"], recorder.Calls);
-        Assert.Contains(log.Lines, l => l.Contains("2 DNS servers are from the lease not the unicast address of another host: skipped (0.0.0.0, 224.0.0.5)"));
-        Assert.Contains(log.Lines, l => l.Contains("2 domains are from the lease not a valid domain name: skipped (\"bad domain\", \"-bad.test\")"));
+        Assert.Contains(log.Lines, l => l.Contains("2 DNS servers from the lease are not a unicast address (loopback, 0.0.0.0/8, multicast or broadcast): skipped (0.0.0.0, 224.0.0.5)"));
+        Assert.Contains(log.Lines, l => l.Contains("2 domains from the lease are not a valid domain name: skipped (\"bad domain\", \"-bad.test\")"));
         Assert.Contains(log.Lines, l => l.Contains("host name \"evil;name\" from the lease is not a valid RFC 1123 name: skipped"));
     }
 
@@ -130,13 +130,60 @@ public class DhcpValuesTests
     public async Task A_lease_without_the_servers_or_domains_of_the_one_before_clears_them_in_resolved()
     {
         await using var h = new Harness();
-        h.Read("option domain-name-servers 10.0.0.66; option domain-name \"rogue.test\";");
+        h.Read("option domain-name-servers 10.0.0.66; option domain-name \"rogue.test\"; option host-name \"rogue7\";");
         h.Read("option routers 10.0.0.1;");
-        // The rogue server's values are not left behind; a lease that never had any clears nothing.
-        h.Read("option routers 10.0.0.1;", link: "eth1");
+        // The rogue server's values are not left behind, its host name neither; once clear, clear stays quiet.
+        h.Read("option routers 10.0.0.2;");
         h.Read("option domain-name-servers 10.0.0.53, 127.0.0.1;", address: "10.0.0.6");
         h.Read("option domain-name-servers 127.0.0.1;", address: "10.0.0.7");
-        Assert.Equal(["dns 10.0.0.66", "domains rogue.test", "dns ", "domains ", "dns 10.0.0.53", "dns "], h.Resolver.Calls);
+        Assert.Equal(["dns 10.0.0.66", "domains rogue.test", "hostname rogue7", "dns ", "domains ", "hostname ", "dns 10.0.0.53", "dns "], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_link_first_seen_without_servers_is_cleared_once_for_what_a_daemon_before_a_restart_may_have_pushed()
+    {
+        await using var h = new Harness();
+        h.Read("option routers 10.0.0.1;", link: "eth1");
+        h.Read("option routers 10.0.0.2;", link: "eth1");
+        Assert.Equal(["dns ", "domains "], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task The_lease_of_one_family_ending_leaves_the_link_with_the_other_familys_values_only()
+    {
+        await using var h = new Harness();
+        var v4 = LeaseFileParser.Parse("lease { interface \"eth0\"; fixed-address 10.0.0.5; option domain-name-servers 10.0.0.53; expire never; }").Single();
+        var v6 = LeaseFileParser.Parse("lease6 { interface \"eth0\"; option dhcp6.name-servers 2001:db8::66; }").Single();
+        h.Actions.Handle(new LeasesRead("/dhclient.eth0.leases", [v4], Initial: false), h.Kernel);
+        h.Actions.Handle(new LeasesRead("/dhclient6.eth0.leases", [v6], Initial: false), h.Kernel);
+        h.Actions.Handle(new LeasesRead("/dhclient6.eth0.leases", [], Initial: false), h.Kernel);
+        Assert.Equal(["dns 10.0.0.53", "domains ", "dns 10.0.0.53 2001:db8::66", "dns 10.0.0.53"], h.Resolver.Calls);
+        h.Actions.Handle(new LeasesRead("/dhclient.eth0.leases", [], Initial: false), h.Kernel);
+        Assert.Equal("revert", h.Resolver.Calls[^1]);
+    }
+
+    [Fact]
+    public async Task What_was_pushed_is_cleared_at_the_next_lease_change_once_the_option_is_off_or_the_link_leaves_Links()
+    {
+        await using var h = new Harness();
+        h.Read("option domain-name-servers 10.0.0.53; option domain-name \"lan.test\";");
+        h.Config = h.Config with { UseDNS = false };
+        h.Read("option domain-name-servers 10.0.0.54; option domain-name \"lan.test\";");
+        h.Config = h.Config with { UseDNS = true, Links = new LinkFilter(["eth1"]) };
+        h.Read("option domain-name-servers 10.0.0.55; option domain-name \"lan.test\";");
+        h.Read("option domain-name-servers 10.0.0.56; option domain-name \"lan.test\";");
+        Assert.Equal(["dns 10.0.0.53", "domains lan.test", "dns ", "domains lan.test", "domains "], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_daemon_with_every_push_off_never_calls_resolved_or_hostnamed()
+    {
+        await using var h = new Harness();
+        h.Config = new BrokerConfiguration();
+        h.Read("option domain-name-servers 10.0.0.53; option domain-name \"lan.test\"; option host-name \"node1\";");
+        h.Read("option routers 10.0.0.1;");
+        h.Actions.Handle(new LeasesRead("/eth0.leases", [], Initial: false), h.Kernel);
+        Assert.Empty(h.Resolver.Calls);
     }
 
     [Fact]
@@ -150,7 +197,7 @@ public class DhcpValuesTests
 
         h.Read("option domain-name-servers 10.0.0.53; option host-name \"node1\";", link: "eth1");
         h.Actions.Handle(new LeasesRead("/eth1.leases", [], Initial: false), h.Kernel);
-        Assert.Equal(["dns 10.0.0.53", "hostname node1", "revert"], h.Resolver.Calls);
+        Assert.Equal(["dns 10.0.0.53", "domains ", "hostname node1", "revert", "hostname "], h.Resolver.Calls);
     }
 
     [Fact]
@@ -164,9 +211,9 @@ public class DhcpValuesTests
         Assert.Equal(2, h.Resolver.Calls.Count);
         Assert.Equal(DhcpValues.MaxPerLink, h.Resolver.Calls[0].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length - 1);
         Assert.Equal(DhcpValues.MaxPerLink, h.Resolver.Calls[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Length - 1);
-        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 290 DNS servers; resolved keeps 256 per link, the rest are skipped"));
-        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 300 domains; resolved keeps 256 per link"));
-        Assert.Contains(h.Log.Lines, l => l.Contains("50 domains are from the lease not a valid domain name: skipped (\"bad_0\", \"bad_1\", \"bad_2\", \"bad_3\" and 46 more)"));
+        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 290 DNS servers; the first 128 are pushed, the rest skipped"));
+        Assert.Contains(h.Log.Lines, l => l.Contains("the lease has 300 domains; the first 128 are pushed"));
+        Assert.Contains(h.Log.Lines, l => l.Contains("50 domains from the lease are not a valid domain name: skipped (\"bad_0\", \"bad_1\", \"bad_2\", \"bad_3\" and 46 more)"));
         Assert.All(h.Log.Lines, l => Assert.True(l.Length < 400, l));
     }
 }
