@@ -95,11 +95,13 @@ public class SystemdDhcpPushTests
         machine.WaitFor(() => machine.Run("network-broker", "status").Contains("dhcp pushes: 3 to systemd-resolved and systemd-hostnamed, 0 failed"), "status to count the pushes");
         Assert.DoesNotContain("DHCP pushes failed", machine.Property(Unit, "StatusText"));
 
-        // A release reverts the link in resolved.
+        // A release reverts the link in resolved, and hostnamed goes back to its own name.
         machine.Sh($"{Dhclient} -r eth3");
         machine.WaitFor(() => !machine.Run("resolvectl", "dns", "eth3").Contains("10.233.0.53"), "resolved to forget the DNS servers");
         Assert.DoesNotContain("example.test", machine.Run("resolvectl", "domain", "eth3"));
         Assert.Contains("eth3: dhclient: pushed revert", machine.Sh(Journal));
+        machine.WaitFor(() => machine.Run("hostname").Trim() != "node7", "hostnamed to drop the lease's name");
+        Assert.Contains("eth3: dhclient: pushed reset of the transient host name", machine.Sh(Journal));
 
         // A static name wins over the transient one: the push goes through, the daemon says it does not apply.
         machine.Sh("echo nbstatic > /etc/hostname");
@@ -119,7 +121,8 @@ public class SystemdDhcpPushTests
                                                   "polkit does not grant org.freedesktop.resolve1.set-dns-servers to user network-broker; install polkitd"));
         Assert.Contains(refusals, l => l.Contains("org.freedesktop.resolve1.set-domains"));
         Assert.Contains(refusals, l => l.Contains("systemd-hostnamed refused transient host name node7") && l.Contains("org.freedesktop.hostname1.set-hostname"));
-        Assert.Contains("dhcp pushes: 10 to systemd-resolved and systemd-hostnamed, 3 failed (see the log)", machine.Run("network-broker", "status"));
+        // 3 for the first lease, a revert and the host name's reset at its release, 3 for each lease after.
+        Assert.Contains("dhcp pushes: 11 to systemd-resolved and systemd-hostnamed, 3 failed (see the log)", machine.Run("network-broker", "status"));
 
         // No polkitd at all (not installed, so not activatable): the services answer AccessDenied, and the same line says what to install.
         machine.Sh("systemctl stop polkit.service && rm /usr/share/dbus-1/system-services/org.freedesktop.PolicyKit1.service && systemctl reload dbus.service");
