@@ -5,7 +5,7 @@ namespace NetworkBroker.Benchmarks;
 
 /// <summary>
 /// What showing a log line costs: every line the daemon writes goes through <see cref="KernelText.DisplayMessage"/>.
-/// Lines with nothing to escape are the common case; they must stay one vectorised search and no copy.
+/// Lines with nothing to escape are the common case; they must stay a vectorised search or two and no copy.
 /// </summary>
 [MemoryDiagnoser]
 public class LogEscaping

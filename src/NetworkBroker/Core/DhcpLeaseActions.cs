@@ -23,12 +23,12 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     public const string State = "routable";
 
     private readonly Dictionary<LeaseKey, DhcpLease> _known = [];
-    // What this process last told resolved for each link (by ifindex): true, a list; false, nothing (an empty list or
-    // a revert). A link not here was not told since the start, and may hold what an earlier process pushed. A lease
-    // that then carries none must clear them, or the last server's values (a rogue one's too) would stay.
-    private readonly Dictionary<int, bool> _dnsTold = [], _domainsTold = [];
-    // The link whose lease gave the transient host name, while it is in force.
-    private int? _hostnameFrom;
+    // The links (by ifindex) this process pushed a list of servers or domains to. A served link whose lease carries
+    // none gets an empty list at each lease change whatever this says (resolved may hold an earlier process's values,
+    // or a clear may have failed); a link no longer served gets one only if it is here.
+    private readonly HashSet<int> _dnsPushed = [], _domainsPushed = [];
+    // The link whose lease gave the transient host name, and the name, while it is in force.
+    private (string Link, int IfIndex, string Name)? _hostname;
 
     /// <summary>What identifies a lease's run: its data and its expiry (a renewal runs routable.d again).</summary>
     public static string Remembered(DhcpLease lease) =>
@@ -73,9 +73,19 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             log.ForLink(PeerText.Excerpt(key.Interface, 32)).Info($"dhclient: lease of {PeerText.Excerpt(key.Interface, 32)} expired or released");
             if (_known.Keys.Any(k => k.Interface == key.Interface))
                 changedLinks.Add(key.Interface); // another lease of the link stays (the other family, another file): its lists alone
-            else if (kernel.Link(key.Interface) is { } gone)
-                Revert(gone.Name, gone.Index);
+            else
+                Revert(key.Interface, kernel);
         }
+
+        // At start after a restart: a lease remembered for this file that is gone ended while the daemon was stopped.
+        if (leases.Initial && since is not null)
+            foreach (var key in since.Leases.Keys.Where(k => k.Path == leases.Path && !current.ContainsKey(k)).DistinctBy(k => k.Interface))
+                if (!_known.Keys.Any(k => k.Interface == key.Interface))
+                {
+                    log.ForLink(PeerText.Excerpt(key.Interface, 32)).Info(
+                        $"dhclient: lease of {PeerText.Excerpt(key.Interface, 32)} ended while the daemon was stopped");
+                    Revert(key.Interface, kernel);
+                }
 
         foreach (var name in changedLinks)
             Push(name, kernel);
@@ -93,29 +103,27 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     /// <summary>
     /// The link has no lease left: resolved forgets what it holds for it (with UseDNS= or UseDomain=, for a link of
     /// <c>Links=</c>, or whatever the configuration now says when this process pushed something there), and a host
-    /// name the link's lease gave is reset.
+    /// name the link's lease gave goes to another link's lease or is reset, the link gone from the kernel or not.
     /// </summary>
-    private void Revert(string name, int ifindex)
+    private void Revert(string name, KernelModel kernel)
     {
         if (resolver is null)
             return;
-        if ((config.UseDNS || config.UseDomain) && config.Links.Matches(name)
-            || _dnsTold.GetValueOrDefault(ifindex) || _domainsTold.GetValueOrDefault(ifindex))
+        if (kernel.Link(name) is { } link
+            && ((config.UseDNS || config.UseDomain) && config.Links.Matches(link.Name) || _dnsPushed.Contains(link.Index) || _domainsPushed.Contains(link.Index)))
         {
-            resolver.RevertLink(name, ifindex);
-            _dnsTold[ifindex] = _domainsTold[ifindex] = false;
+            resolver.RevertLink(link.Name, link.Index);
+            _dnsPushed.Remove(link.Index);
+            _domainsPushed.Remove(link.Index);
         }
-        if (_hostnameFrom == ifindex)
-        {
-            resolver.SetHostname(name, "");
-            _hostnameFrom = null;
-        }
+        if (_hostname?.Link == name)
+            HandHostnameOver(kernel);
     }
 
     /// <summary>
     /// One link's lease data, all families together, to resolved and hostnamed, after checking every value; only for
-    /// a link of <c>Links=</c>, as its scripts. A list left empty clears what may have been pushed before (by this
-    /// process, or by one before a restart); what this process pushed is cleared once the link leaves <c>Links=</c> or
+    /// a link of <c>Links=</c>, as its scripts. A list left empty clears what may be there (this process's, one's before a
+    /// restart, or what a failed clear left); what this process pushed is cleared once the link leaves <c>Links=</c> or
     /// the option is turned off. A list longer than resolved takes is cut (<see cref="DhcpValues.MaxPerLink"/>).
     /// </summary>
     private void Push(string name, KernelModel kernel)
@@ -136,7 +144,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
                              $"multicast or broadcast): skipped ({PeerText.List([.. unusable.Select(s => s.ToString())])})");
             servers = Cut(servers.Where(DhcpValues.IsUsableDnsServer).ToList(), "DNS servers", linkLog);
         }
-        if (Tell(_dnsTold, link.Index, servers.Count, wanted: served && config.UseDNS))
+        if (Tell(_dnsPushed, link.Index, servers.Count, wanted: served && config.UseDNS))
             resolver.SetLinkDns(link.Name, link.Index, servers);
 
         var domains = new List<string>();
@@ -149,40 +157,64 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
                              $"skipped ({PeerText.List([.. invalid.Select(d => $"\"{PeerText.Excerpt(d)}\"")])})");
             domains = Cut(domains.Where(DhcpValues.IsValidDomain).ToList(), "domains", linkLog);
         }
-        if (Tell(_domainsTold, link.Index, domains.Count, wanted: served && config.UseDomain))
+        if (Tell(_domainsPushed, link.Index, domains.Count, wanted: served && config.UseDomain))
             resolver.SetLinkDomains(link.Name, link.Index, domains);
 
-        var hostname = served && config.UseHostname ? leases.Select(l => l.HostName).FirstOrDefault(h => h is not null) : null;
-        if (hostname is not null && !DhcpValues.IsValidHostName(hostname))
+        if (HostnameOf(link.Name, linkLog) is { } hostname)
         {
-            linkLog.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
-            hostname = null;
+            // The first link whose lease gives a name keeps it while its lease does: two links' renewals do not take turns.
+            if (_hostname is null || _hostname.Value.Link == link.Name)
+            {
+                resolver.SetHostname(link.Name, hostname);
+                _hostname = (link.Name, link.Index, hostname);
+            }
         }
-        if (hostname is not null)
-        {
-            resolver.SetHostname(link.Name, hostname);
-            _hostnameFrom = link.Index;
-        }
-        else if (_hostnameFrom == link.Index)
-        {
-            // The lease that gave the name no longer does (or is no longer to be used): hostnamed goes back to its own.
-            resolver.SetHostname(link.Name, "");
-            _hostnameFrom = null;
-        }
+        else if (_hostname?.Link == link.Name)
+            HandHostnameOver(kernel);
+    }
+
+    /// <summary>A valid host name from the link's leases when UseHostname= serves it, else null (an invalid one is said).</summary>
+    private string? HostnameOf(string name, LinkLog? linkLog)
+    {
+        if (!config.UseHostname || !config.Links.Matches(name))
+            return null;
+        var hostname = _known.Where(k => k.Key.Interface == name).OrderBy(k => k.Key.Family).Select(k => k.Value.HostName).FirstOrDefault(h => h is not null);
+        if (hostname is null || DhcpValues.IsValidHostName(hostname))
+            return hostname;
+        linkLog?.Warn($"dhclient: host name \"{PeerText.Excerpt(hostname)}\" from the lease is not a valid RFC 1123 name: skipped");
+        return null;
     }
 
     /// <summary>
-    /// Whether to send a list of <paramref name="count"/> values, and notes it as told: a list always; an empty one
-    /// unless resolved is known to hold nothing of ours, and only where this process pushed one when the option no
-    /// longer applies (<paramref name="wanted"/> false: a link outside Links=, or the option off), so that a daemon
-    /// with UseDNS= off never calls resolved.
+    /// The link that gave the host name gives none any more: another served link's lease gives it (the first by name),
+    /// or hostnamed goes back to its own, if what it has is still ours.
     /// </summary>
-    private static bool Tell(Dictionary<int, bool> told, int ifindex, int count, bool wanted)
+    private void HandHostnameOver(KernelModel kernel)
     {
-        var before = told.TryGetValue(ifindex, out var held) ? held : (bool?)null;
-        var send = count > 0 || (wanted ? before != false : before == true);
-        if (send)
-            told[ifindex] = count > 0;
+        var (from, fromIndex, ours) = _hostname!.Value;
+        _hostname = null;
+        foreach (var other in _known.Keys.Select(k => k.Interface).Where(i => i != from).Distinct().Order(StringComparer.Ordinal))
+            if (kernel.Link(other) is { } link && HostnameOf(other, null) is { } name)
+            {
+                resolver!.SetHostname(link.Name, name);
+                _hostname = (link.Name, link.Index, name);
+                return;
+            }
+        resolver!.ResetHostname(from, ours);
+    }
+
+    /// <summary>
+    /// Whether to send a list of <paramref name="count"/> values, and notes what was pushed: a list always; an empty one
+    /// always where the option applies (<paramref name="wanted"/>), and where it no longer does (a link outside Links=,
+    /// the option off) only to a link this process pushed a list to, so that a daemon with UseDNS= off never calls resolved.
+    /// </summary>
+    private static bool Tell(HashSet<int> pushed, int ifindex, int count, bool wanted)
+    {
+        var send = count > 0 || wanted || pushed.Contains(ifindex);
+        if (count > 0)
+            pushed.Add(ifindex);
+        else
+            pushed.Remove(ifindex);
         return send;
     }
 

@@ -12,8 +12,13 @@ public interface IResolverPusher
     void SetLinkDns(string link, int ifindex, IReadOnlyList<IPAddress> servers);
     void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains);
     void RevertLink(string link, int ifindex);
-    /// <summary>The transient host name; an empty one resets it (hostnamed goes back to the static or default name).</summary>
+    /// <summary>The transient host name.</summary>
     void SetHostname(string link, string hostname);
+    /// <summary>
+    /// Resets the transient host name (hostnamed goes back to the static or default name), if hostnamed's name is still
+    /// <paramref name="ours"/>: one set since by someone else is left alone.
+    /// </summary>
+    void ResetHostname(string link, string ours);
 }
 
 /// <summary>
@@ -22,7 +27,7 @@ public interface IResolverPusher
 /// still waiting, only the latest of each kind for each link is kept (a newer one goes to the end of the queue,
 /// the older one is dropped): what resolved ends up with is the same, and a resolved that hangs while a server
 /// changes its lease every second costs a few calls per link, not a queue that grows for as long. A call
-/// that fails is logged with the link and dropped: the next lease change sends the state again. resolved
+/// that fails is logged with the link and dropped: the next lease change sends the state again (an empty list too). resolved
 /// and hostnamed ask polkit about a caller that is not root: a refusal names the action and the fix (the
 /// package's polkit rule, read only where polkitd is installed), and every failure is counted.
 /// </summary>
@@ -91,7 +96,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
 
     public void SetHostname(string link, string hostname) =>
         // One host name for the machine, whichever link's lease gave it: the latest wins across links.
-        Enqueue(link, 0, "SetHostname", hostname.Length == 0 ? "reset of the transient host name" : $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
+        Enqueue(link, 0, "SetHostname", $"transient host name {hostname}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
         {
             await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetHostname", "sb", w =>
             {
@@ -105,12 +110,33 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                 w.WriteString("org.freedesktop.hostname1");
                 w.WriteString("StaticHostname");
             }).ConfigureAwait(false);
-            if (hostname.Length > 0 && StaticName(reply) is { Length: > 0 } name && name != hostname)
+            if (StaticName(reply) is { Length: > 0 } name && name != hostname)
                 log.ForLink(link).Warn($"dhclient: the transient host name {hostname} does not apply: systemd-hostnamed keeps the static " +
                                        $"name \"{PeerText.Excerpt(name)}\" (/etc/hostname), which wins over a transient one; empty /etc/hostname to use the lease's");
         });
 
-    /// <summary>Properties.Get's answer for StaticHostname: its string, or null when it holds something else.</summary>
+    public void ResetHostname(string link, string ours) =>
+        // The same kind as SetHostname: a waiting set and a later reset leave what the reset says, and the other way round.
+        Enqueue(link, 0, "SetHostname", $"reset of the transient host name {ours}", Hostname1, "org.freedesktop.hostname1.set-hostname", async (c, owner) =>
+        {
+            var reply = await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.DBus.Properties", "Get", "ss", w =>
+            {
+                w.WriteString("org.freedesktop.hostname1");
+                w.WriteString("Hostname");
+            }).ConfigureAwait(false);
+            if (StaticName(reply) is { } now && now != ours)
+            {
+                log.ForLink(link).Info($"dhclient: the host name is \"{PeerText.Excerpt(now)}\" now, not the lease's {ours}: left as it is");
+                return;
+            }
+            await c.CallAsync(owner, "/org/freedesktop/hostname1", "org.freedesktop.hostname1", "SetHostname", "sb", w =>
+            {
+                w.WriteString("");
+                w.WriteBoolean(false);
+            }).ConfigureAwait(false);
+        });
+
+    /// <summary>Properties.Get's answer for a string property (StaticHostname, Hostname): its string, or null when it holds something else.</summary>
     private static string? StaticName(DBusMessage reply) => reply.BodyReader("v").ReadStringVariant();
 
     /// <summary>Calls waiting to be made (the one being made not counted).</summary>
@@ -140,6 +166,8 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
     private async Task MakeAsync(Call next)
     {
         var (link, what, service, action, call) = next;
+        if (_abandoned)
+            return;
         Interlocked.Increment(ref _pushes);
         try
         {

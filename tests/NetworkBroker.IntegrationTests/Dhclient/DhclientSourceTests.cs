@@ -15,6 +15,7 @@ public class DhclientSourceTests : IDisposable
         public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) => Calls.Enqueue($"domains {link} {ifindex} {string.Join(' ', domains)}");
         public void RevertLink(string link, int ifindex) => Calls.Enqueue($"revert {link} {ifindex}");
         public void SetHostname(string link, string hostname) => Calls.Enqueue($"hostname {link} {hostname}");
+        public void ResetHostname(string link, string ours) => Calls.Enqueue($"reset-hostname {link} {ours}");
     }
 
     private readonly DhcpSandbox _dhcp = new();

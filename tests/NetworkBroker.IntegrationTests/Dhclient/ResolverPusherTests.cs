@@ -149,23 +149,31 @@ public class ResolverPusherTests : IDisposable
     }
 
     [Fact]
-    public async Task An_empty_host_name_resets_the_transient_one_in_the_real_hostnamed()
+    public async Task A_reset_gives_the_real_hostnamed_its_own_name_back_unless_someone_else_set_another_since()
     {
         StartHostnamed();
         await BrokerHarness.WaitForAsync(() => _bus.Run("busctl", "--system", "list", "--no-pager").Contains("org.freedesktop.hostname1"));
         string Hostname() => Shell.Run("nsenter", "-t", _hostnamed!.Id.ToString(), "-u", "hostname").Trim();
-        var before = Hostname();
         var log = new MemoryLog();
         await using (var pusher = new ResolverPusher(_bus.Address, log.Logger))
         {
             pusher.SetHostname("eth0", "rogue7");
             await BrokerHarness.WaitForAsync(() => Hostname() == "rogue7");
-            pusher.SetHostname("eth0", "");
+            pusher.ResetHostname("eth0", "rogue7");
+            await BrokerHarness.WaitForAsync(() => Hostname() != "rogue7");
+
+            // An admin's name, set after ours: a reset of ours leaves it.
+            pusher.SetHostname("eth0", "lease8");
+            await BrokerHarness.WaitForAsync(() => Hostname() == "lease8");
+            _bus.Run("busctl", "--system", "call", "org.freedesktop.hostname1", "/org/freedesktop/hostname1", "org.freedesktop.hostname1",
+                "SetHostname", "sb", "admin9", "false");
+            await BrokerHarness.WaitForAsync(() => Hostname() == "admin9");
+            pusher.ResetHostname("eth0", "lease8");
         }
-        Assert.NotEqual("rogue7", Hostname());
-        Assert.Contains(log.Lines, l => l.Contains("eth0: dhclient: pushed reset of the transient host name"));
+        Assert.Equal("admin9", Hostname());
+        Assert.Contains(log.Lines, l => l.Contains("eth0: dhclient: pushed reset of the transient host name rogue7"));
+        Assert.Contains(log.Lines, l => l.Contains("eth0: dhclient: the host name is \"admin9\" now, not the lease's lease8: left as it is"));
         Assert.DoesNotContain(log.Lines, l => l.Contains(" warn ") || l.Contains(" error "));
-        Assert.NotEqual("rogue7", before);
     }
 
     [Fact]

@@ -65,6 +65,7 @@ public class DhcpValuesTests
         public void SetLinkDomains(string link, int ifindex, IReadOnlyList<string> domains) => Calls.Add($"domains {string.Join(' ', domains)}");
         public void RevertLink(string link, int ifindex) => Calls.Add("revert");
         public void SetHostname(string link, string hostname) => Calls.Add($"hostname {hostname}");
+        public void ResetHostname(string link, string ours) => Calls.Add($"reset {ours}");
     }
 
     [Fact]
@@ -132,20 +133,56 @@ public class DhcpValuesTests
         await using var h = new Harness();
         h.Read("option domain-name-servers 10.0.0.66; option domain-name \"rogue.test\"; option host-name \"rogue7\";");
         h.Read("option routers 10.0.0.1;");
-        // The rogue server's values are not left behind, its host name neither; once clear, clear stays quiet.
+        // The rogue server's values are not left behind, its host name neither; an empty list goes again at each change
+        // (a clear that failed is made good), a host name reset only once.
         h.Read("option routers 10.0.0.2;");
         h.Read("option domain-name-servers 10.0.0.53, 127.0.0.1;", address: "10.0.0.6");
         h.Read("option domain-name-servers 127.0.0.1;", address: "10.0.0.7");
-        Assert.Equal(["dns 10.0.0.66", "domains rogue.test", "hostname rogue7", "dns ", "domains ", "hostname ", "dns 10.0.0.53", "dns "], h.Resolver.Calls);
+        Assert.Equal(["dns 10.0.0.66", "domains rogue.test", "hostname rogue7", "dns ", "domains ", "reset rogue7", "dns ", "domains ",
+            "dns 10.0.0.53", "domains ", "dns ", "domains "], h.Resolver.Calls);
     }
 
     [Fact]
-    public async Task A_link_first_seen_without_servers_is_cleared_once_for_what_a_daemon_before_a_restart_may_have_pushed()
+    public async Task A_link_first_seen_without_servers_is_cleared_for_what_a_daemon_before_a_restart_may_have_pushed()
     {
         await using var h = new Harness();
         h.Read("option routers 10.0.0.1;", link: "eth1");
-        h.Read("option routers 10.0.0.2;", link: "eth1");
         Assert.Equal(["dns ", "domains "], h.Resolver.Calls);
+    }
+
+    [Fact]
+    public async Task A_lease_remembered_before_a_restart_and_gone_at_start_reverts_its_link()
+    {
+        await using var h = new Harness();
+        var remembered = RememberedStates.Parse(
+            "boot b\nlease /eth0.leases eth0 4 x@never\nlease /eth1.leases eth1 4 y@never\n");
+        var eth1 = LeaseFileParser.Parse("lease { interface \"eth1\"; fixed-address 10.0.0.9; option domain-name-servers 10.0.0.53; expire never; }");
+        h.Actions.Handle(new LeasesRead("/eth0.leases", [], Initial: true), h.Kernel, since: remembered);
+        h.Actions.Handle(new LeasesRead("/eth1.leases", eth1, Initial: true), h.Kernel, since: remembered);
+        Assert.Equal(["revert", "dns 10.0.0.53", "domains "], h.Resolver.Calls);
+        Assert.Contains(h.Log.Lines, l => l.Contains("dhclient: lease of eth0 ended while the daemon was stopped"));
+    }
+
+    [Fact]
+    public async Task The_first_link_to_give_a_host_name_keeps_it_and_hands_it_over_when_its_lease_stops_giving_one()
+    {
+        await using var h = new Harness();
+        h.Read("option host-name \"node-a\";");
+        h.Read("option host-name \"node-b\";", link: "eth1");
+        h.Read("option host-name \"node-b\";", link: "eth1", address: "10.0.0.8");
+        h.Read("option routers 10.0.0.1;");
+        h.Actions.Handle(new LeasesRead("/eth1.leases", [], Initial: false), h.Kernel);
+        Assert.Equal(["hostname node-a", "hostname node-b", "reset node-b"], h.Resolver.Calls.Where(c => c.StartsWith("hostname") || c.StartsWith("reset")));
+    }
+
+    [Fact]
+    public async Task A_host_name_is_reset_when_its_link_is_gone_from_the_kernel_before_its_lease_ends()
+    {
+        await using var h = new Harness();
+        h.Read("option host-name \"usb7\";", link: "eth1");
+        h.Kernel.Apply(new LinkNotification(true, NetlinkFlags.None, new LinkMessage { Index = 4, Name = "eth1" }));
+        h.Actions.Handle(new LeasesRead("/eth1.leases", [], Initial: false), h.Kernel);
+        Assert.Equal(["dns ", "domains ", "hostname usb7", "reset usb7"], h.Resolver.Calls);
     }
 
     [Fact]
@@ -157,7 +194,7 @@ public class DhcpValuesTests
         h.Actions.Handle(new LeasesRead("/dhclient.eth0.leases", [v4], Initial: false), h.Kernel);
         h.Actions.Handle(new LeasesRead("/dhclient6.eth0.leases", [v6], Initial: false), h.Kernel);
         h.Actions.Handle(new LeasesRead("/dhclient6.eth0.leases", [], Initial: false), h.Kernel);
-        Assert.Equal(["dns 10.0.0.53", "domains ", "dns 10.0.0.53 2001:db8::66", "dns 10.0.0.53"], h.Resolver.Calls);
+        Assert.Equal(["dns 10.0.0.53", "domains ", "dns 10.0.0.53 2001:db8::66", "domains ", "dns 10.0.0.53", "domains "], h.Resolver.Calls);
         h.Actions.Handle(new LeasesRead("/dhclient.eth0.leases", [], Initial: false), h.Kernel);
         Assert.Equal("revert", h.Resolver.Calls[^1]);
     }
@@ -197,7 +234,7 @@ public class DhcpValuesTests
 
         h.Read("option domain-name-servers 10.0.0.53; option host-name \"node1\";", link: "eth1");
         h.Actions.Handle(new LeasesRead("/eth1.leases", [], Initial: false), h.Kernel);
-        Assert.Equal(["dns 10.0.0.53", "domains ", "hostname node1", "revert", "hostname "], h.Resolver.Calls);
+        Assert.Equal(["dns 10.0.0.53", "domains ", "hostname node1", "revert", "reset node1"], h.Resolver.Calls);
     }
 
     [Fact]

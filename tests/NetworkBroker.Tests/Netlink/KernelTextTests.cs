@@ -70,6 +70,9 @@ public class KernelTextTests
     [InlineData("lease for eth0\u2028Dec 03 network-broker: ok", @"lease for eth0\xe2\x80\xa8Dec 03 network-broker: ok")]
     [InlineData("ran /etc/x/\u202etxt.sh\u202c and \u061c \u200e \u200f \u2029 \u202a", @"ran /etc/x/\xe2\x80\xaetxt.sh\xe2\x80\xac and \xd8\x9c \xe2\x80\x8e \xe2\x80\x8f \xe2\x80\xa9 \xe2\x80\xaa")]
     [InlineData("zero width \u200b and joiner \u200d stay", "zero width \u200b and joiner \u200d stay")]
+    [InlineData("a\u202eb\u001bc", @"a\xe2\x80\xaeb\x1bc")]
+    [InlineData("a\u001bb\u202ec", @"a\x1bb\xe2\x80\xaec")]
+    [InlineData("skull \U0001F480\u2066x", "skull \U0001F480\\xe2\\x81\\xa6x")]
     public void A_message_shows_every_control_character_as_hex_as_a_link_name_does(string message, string shown) =>
         Assert.Equal(shown, KernelText.DisplayMessage(message));
 
