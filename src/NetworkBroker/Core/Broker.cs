@@ -160,6 +160,8 @@ public sealed class Broker
         broker._log.Level = config.LogLevel;
         broker._log.Format = config.LogFormat;
         broker._policyRouting?.Schedule();
+        // UseDNS= and the like, and Links=, apply to the leases known now, not only from their next change.
+        broker._leases.Reconfigured(broker.Kernel);
         return true;
     });
 

@@ -91,6 +91,17 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             Push(name, kernel);
     }
 
+    /// <summary>
+    /// After a reload: each link with a lease is pushed again under the new configuration, so that an option turned on
+    /// or off, or a link put into or taken out of <c>Links=</c>, applies now, not at the lease's next change (a lease
+    /// that never expires has none).
+    /// </summary>
+    public void Reconfigured(KernelModel kernel)
+    {
+        foreach (var name in _known.Keys.Select(k => k.Interface).Distinct().Order(StringComparer.Ordinal).ToList())
+            Push(name, kernel);
+    }
+
     /// <summary>run-scripts through the control socket: routable.d for the link's current lease, as a lease change runs it.</summary>
     public bool RunOnRequest(string name, KernelModel kernel, ScriptObserver observer)
     {

@@ -51,7 +51,8 @@ public sealed record DaemonOptions(BrokerConfiguration Config, Logger Log)
         RuntimeDirectory = Control.RuntimeDirectory.Path,
         NetworkdBus = config.Generator.HasFlag(EventSources.SystemdNetworkd) ? DBus.DBusAddress.SystemBus : null,
         DhclientLeaseFiles = config.Generator.HasFlag(EventSources.DHClient) ? config.DHClientLeaseFiles : [],
-        Resolver = config.UseDNS || config.UseDomain || config.UseHostname ? new Dhclient.ResolverPusher(DBus.DBusAddress.SystemBus, log) : null,
+        // Always there (it connects at its first call, and only the Use*= keys make calls): a reload may turn them on.
+        Resolver = new Dhclient.ResolverPusher(DBus.DBusAddress.SystemBus, log),
         OwnsResolver = true,
         Kernel = events => new KernelWatcher(events, log),
         Systemd = true,

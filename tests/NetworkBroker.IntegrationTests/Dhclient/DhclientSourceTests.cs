@@ -124,6 +124,26 @@ public class DhclientSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_reload_that_turns_the_pushes_off_or_on_applies_to_the_lease_held_now()
+    {
+        _dhcp.Serve();
+        await using var broker = await Start(c => c with { UseDNS = false, UseDomain = false, UseHostname = false });
+        var ifindex = _dhcp.Client.IfIndex("eth0");
+        _dhcp.Acquire();
+        await BrokerHarness.WaitForAsync(() => Runs(broker).Length == 1);
+        await Idle(broker);
+        Assert.Empty(_resolver.Calls);
+
+        await broker.Daemon.ReloadAsync(broker.Config with { UseDNS = true });
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"dns eth0 {ifindex} 10.233.0.53 10.233.0.54"));
+        await broker.Daemon.ReloadAsync(broker.Config with { UseDNS = true, Links = new Configuration.LinkFilter(["eth9"]) });
+        await BrokerHarness.WaitForAsync(() => _resolver.Calls.Contains($"dns eth0 {ifindex} "));
+        await Idle(broker);
+        Assert.Equal([$"dns eth0 {ifindex} 10.233.0.53 10.233.0.54", $"dns eth0 {ifindex} "], _resolver.Calls);
+        Assert.Single(Runs(broker));
+    }
+
+    [Fact]
     public async Task A_deleted_then_recreated_or_renamed_into_place_lease_file_keeps_working()
     {
         _dhcp.Serve();

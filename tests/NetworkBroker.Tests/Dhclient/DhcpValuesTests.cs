@@ -213,6 +213,22 @@ public class DhcpValuesTests
     }
 
     [Fact]
+    public async Task A_reload_applies_to_the_leases_held_now_and_with_every_push_off_calls_nothing()
+    {
+        await using var h = new Harness();
+        h.Config = new BrokerConfiguration();
+        h.Read("option domain-name-servers 10.0.0.53; option host-name \"node1\";");
+        h.Actions.Reconfigured(h.Kernel);
+        Assert.Empty(h.Resolver.Calls);
+        h.Config = h.Config with { UseDNS = true, UseHostname = true };
+        h.Actions.Reconfigured(h.Kernel);
+        h.Config = h.Config with { UseDNS = false, UseHostname = false };
+        h.Actions.Reconfigured(h.Kernel);
+        h.Actions.Reconfigured(h.Kernel);
+        Assert.Equal(["dns 10.0.0.53", "hostname node1", "dns ", "reset node1"], h.Resolver.Calls);
+    }
+
+    [Fact]
     public async Task A_daemon_with_every_push_off_never_calls_resolved_or_hostnamed()
     {
         await using var h = new Harness();
