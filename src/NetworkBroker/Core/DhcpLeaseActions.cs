@@ -28,7 +28,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     // or a clear may have failed); a link no longer served gets one only if it is here.
     private readonly HashSet<int> _dnsPushed = [], _domainsPushed = [];
     // The link whose lease gave the transient host name, and the name, while it is in force.
-    private (string Link, int IfIndex, string Name)? _hostname;
+    private (string Link, string Name)? _hostname;
 
     /// <summary>What identifies a lease's run: its data and its expiry (a renewal runs routable.d again).</summary>
     public static string Remembered(DhcpLease lease) =>
@@ -177,7 +177,7 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
             if (_hostname is null || _hostname.Value.Link == link.Name)
             {
                 resolver.SetHostname(link.Name, hostname);
-                _hostname = (link.Name, link.Index, hostname);
+                _hostname = (link.Name, hostname);
             }
         }
         else if (_hostname?.Link == link.Name)
@@ -202,13 +202,13 @@ public sealed class DhcpLeaseActions(Func<BrokerConfiguration> configuration, Sc
     /// </summary>
     private void HandHostnameOver(KernelModel kernel)
     {
-        var (from, fromIndex, ours) = _hostname!.Value;
+        var (from, ours) = _hostname!.Value;
         _hostname = null;
         foreach (var other in _known.Keys.Select(k => k.Interface).Where(i => i != from).Distinct().Order(StringComparer.Ordinal))
             if (kernel.Link(other) is { } link && HostnameOf(other, null) is { } name)
             {
                 resolver!.SetHostname(link.Name, name);
-                _hostname = (link.Name, link.Index, name);
+                _hostname = (link.Name, name);
                 return;
             }
         resolver!.ResetHostname(from, ours);

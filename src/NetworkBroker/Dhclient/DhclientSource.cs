@@ -163,20 +163,18 @@ public sealed class DhclientSource : IDisposable
             Post(new LeasesRead(path, [], initial));
             return;
         }
-        IReadOnlyList<DhcpLease> leases;
+        IReadOnlyList<DhcpLease>? leases = null;
+        string problem;
+        var sayIt = true;
         if (!file.IsRead)
         {
-            // Refused (another owner, a link, too large): as a file that stops parsing, below.
-            var known = _lastRead.TryGetValue(path, out var last) ? last : null;
-            if (_refused.IsNew(path, file.Reason!))
-                _log.Error($"dhclient: not reading {PeerText.FileName(path)}: {file.Reason}{(known is null ? "" : StayUntilExpiry)}");
-            if (known is null)
-                return;
-            leases = known;
+            problem = $"not reading {PeerText.FileName(path)}: {file.Reason}";
+            sayIt = _refused.IsNew(path, file.Reason!);
         }
         else
         {
             _refused.Forget(path);
+            problem = "";
             var skipped = new List<LeaseParseException>();
             try
             {
@@ -193,14 +191,20 @@ public sealed class DhclientSource : IDisposable
             catch (LeaseParseException e)
             {
                 _incomplete.TryRemove(path, out _);
-                var known = _lastRead.TryGetValue(path, out var last) ? last : null;
-                _log.Error($"dhclient: ignoring {PeerText.FileName(path)}: {e.Message}{(known is null ? "" : StayUntilExpiry)}");
-                if (known is null)
-                    return;
-                // What the file said when it last parsed stands, and expires when it would have: a file that stays
-                // broken must not keep a lease's DNS servers in resolved for ever, nor its stale expiry the timer busy.
-                leases = known;
+                problem = $"ignoring {PeerText.FileName(path)}: {e.Message}";
             }
+        }
+        if (leases is null)
+        {
+            // Refused (another owner, a link, too large) or no longer parsing: what the file said when it last parsed
+            // stands, and expires when it would have. A file that stays so must not keep a lease's DNS servers in
+            // resolved for ever, nor its stale expiry the timer busy.
+            var known = _lastRead.GetValueOrDefault(path);
+            if (sayIt)
+                _log.Error($"dhclient: {problem}{(known is null ? "" : "; its leases as last read stay until they expire")}");
+            if (known is null)
+                return;
+            leases = known;
         }
 
         var now = DateTime.UtcNow;
@@ -231,8 +235,6 @@ public sealed class DhclientSource : IDisposable
         if (skipped.Count > 3)
             _log.Warn($"dhclient: {PeerText.FileName(path)}: {skipped.Count - 3} more options left out");
     }
-
-    private const string StayUntilExpiry = "; its leases as last read stay until they expire";
 
     private void ArmExpiry(DateTime now)
     {

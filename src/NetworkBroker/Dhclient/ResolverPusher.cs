@@ -110,7 +110,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                 w.WriteString("org.freedesktop.hostname1");
                 w.WriteString("StaticHostname");
             }).ConfigureAwait(false);
-            if (StaticName(reply) is { Length: > 0 } name && name != hostname)
+            if (StringProperty(reply) is { Length: > 0 } name && name != hostname)
                 log.ForLink(link).Warn($"dhclient: the transient host name {hostname} does not apply: systemd-hostnamed keeps the static " +
                                        $"name \"{PeerText.Excerpt(name)}\" (/etc/hostname), which wins over a transient one; empty /etc/hostname to use the lease's");
         });
@@ -124,7 +124,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
                 w.WriteString("org.freedesktop.hostname1");
                 w.WriteString("Hostname");
             }).ConfigureAwait(false);
-            if (StaticName(reply) is { } now && now != ours)
+            if (StringProperty(reply) is { } now && now != ours)
             {
                 log.ForLink(link).Info($"dhclient: the host name is \"{PeerText.Excerpt(now)}\" now, not the lease's {ours}: left as it is");
                 return;
@@ -137,7 +137,7 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
         });
 
     /// <summary>Properties.Get's answer for a string property (StaticHostname, Hostname): its string, or null when it holds something else.</summary>
-    private static string? StaticName(DBusMessage reply) => reply.BodyReader("v").ReadStringVariant();
+    private static string? StringProperty(DBusMessage reply) => reply.BodyReader("v").ReadStringVariant();
 
     /// <summary>Calls waiting to be made (the one being made not counted).</summary>
     public int Waiting => _calls.Count;
@@ -155,11 +155,12 @@ public sealed class ResolverPusher(string busAddress, Logger log) : IResolverPus
         while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             _wake.Reader.TryRead(out _);
-            while (!_abandoned && _calls.TryTake(out var next))
+            while (_calls.TryTake(out var next))
                 await MakeAsync(next).ConfigureAwait(false);
         }
-        // Stopping: what was asked before the stop still goes, in order, within the stop's deadline.
-        while (!_abandoned && _calls.TryTake(out var last))
+        // Stopping: what was asked before the stop still goes, in order, within the stop's deadline (MakeAsync drops
+        // each call once it has passed).
+        while (_calls.TryTake(out var last))
             await MakeAsync(last).ConfigureAwait(false);
     }
 
